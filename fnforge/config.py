@@ -1,0 +1,155 @@
+"""fnforge.toml <-> typed settings.
+
+The experiment file is the one place a user describes a run: task, data, models, agent,
+training and sandbox limits. It is read with the standard library's TOML parser and
+validated by pydantic, so a wrong value becomes one clear line that names the file, the
+key and a valid example instead of a traceback deep inside a run.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIG_NAME = "fnforge.toml"
+TEMPLATE_PATH = Path(__file__).parent / "templates" / "fnforge.toml"
+
+_EXAMPLES = {
+    "task.name": 'name = "gsm8k"',
+    "llm.temperature": "temperature = 0.0",
+    "agent.mode": 'mode = "tools"',
+    "sandbox.backend": 'backend = "auto"',
+    "sandbox.memory_mb": "memory_mb = 256",
+}
+
+
+class ConfigError(ValueError):
+    """A fnforge.toml that cannot be used; the message names file, key and a valid example."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskSettings(_Section):
+    """Which evaluator judges the agent: a built-in task or `custom:module:function`."""
+
+    name: str = "gsm8k"
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v in {"gsm8k", "tabmwp", "math"} or (v.startswith("custom:") and v.count(":") == 2):
+            return v
+        raise ValueError(f"unknown task {v!r}; use gsm8k, tabmwp, math or custom:module:function")
+
+
+class DataSettings(_Section):
+    """Where the training and validation tasks are, relative to the repository."""
+
+    train: str = "data/train.jsonl"
+    val: str = "data/val.jsonl"
+
+
+class LLMSettings(_Section):
+    """An OpenAI-compatible endpoint. The API key comes from the environment only."""
+
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4o-mini"
+    optimizer_model: str = "gpt-4o"
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    seed: int = 0
+    max_tokens: int = Field(1024, gt=0)
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    concurrency: int = Field(8, gt=0)
+    # USD per million tokens, by model name: {"gpt-4o" = {input = 2.5, output = 10.0}}
+    prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # scripted edits file replayed in place of the optimizer LLM (the demo); empty = use the LLM
+    scripted_edits: str = ""
+
+
+class AgentSettings(_Section):
+    """How the agent uses the function set: native tools, a ReAct text loop, or direct calls."""
+
+    mode: Literal["tools", "react", "direct"] = "tools"
+    max_turns: int = Field(8, gt=0)
+    entry: str = "solve"  # the function the evaluator calls in direct mode
+    result_budget_chars: int = Field(2000, gt=0)
+
+
+class TrainingSettings(_Section):
+    """The step/epoch loop: batch size, actions per step, acceptance margin, early stop."""
+
+    epochs: int = Field(3, gt=0)
+    batch_size: int = Field(16, gt=0)
+    max_actions: int = Field(3, gt=0)
+    min_delta: float = Field(0.0, ge=0.0)
+    patience: int = Field(3, gt=0)
+    max_steps: int = Field(30, gt=0)
+    concurrency: int = Field(8, gt=0)
+    seed: int = 0
+    optimizer_retries: int = Field(2, ge=0)
+    branch: str = "main"
+
+
+class SandboxSettings(_Section):
+    """Where untrusted functions run and the limits they run under."""
+
+    backend: Literal["auto", "docker", "process"] = "auto"
+    image: str = "fnforge-sandbox:latest"
+    timeout_s: float = Field(5.0, gt=0)
+    memory_mb: int = Field(256, ge=32)
+    cpus: float = Field(1.0, gt=0)
+    pids: int = Field(64, ge=8)
+    tmpfs_mb: int = Field(16, ge=1)
+    pool: int = Field(4, gt=0)
+    output_limit_bytes: int = Field(65536, gt=0)
+    property_examples: int = Field(30, gt=0)
+
+
+class Settings(_Section):
+    """The whole experiment file."""
+
+    task: TaskSettings = TaskSettings()
+    data: DataSettings = DataSettings()
+    llm: LLMSettings = LLMSettings()
+    agent: AgentSettings = AgentSettings()
+    training: TrainingSettings = TrainingSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate an experiment file; raise ConfigError with a fix on bad input."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_NAME
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found; run `fnforge init` to write one") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        example = _EXAMPLES.get(key, "see the comments that `fnforge init` writes")
+        got = err.get("input")
+        raise ConfigError(
+            f"{path}: [{key.rsplit('.', 1)[0]}] {key.rsplit('.', 1)[-1]} = {got!r}: {err['msg']}; "
+            f"write e.g. {example}"
+        ) from None
+
+
+def render_template(task: str = "gsm8k", **overrides: str) -> str:
+    """The commented fnforge.toml that `fnforge init` writes, with the task filled in."""
+    text = TEMPLATE_PATH.read_text(encoding="utf-8").replace("{task}", task)
+    for key, value in overrides.items():
+        text = text.replace("{" + key + "}", value)
+    return text

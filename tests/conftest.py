@@ -1,0 +1,30 @@
+"""Session-wide test set-up shared by every part's tests.
+
+Git needs an identity to commit; the tests give it one through the environment so that a
+clean CI machine and a developer's machine behave the same.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATASETS = SHARED / "datasets"
+
+for _k, _v in {
+    "GIT_AUTHOR_NAME": "fnforge-tests",
+    "GIT_AUTHOR_EMAIL": "tests@fnforge.invalid",
+    "GIT_COMMITTER_NAME": "fnforge-tests",
+    "GIT_COMMITTER_EMAIL": "tests@fnforge.invalid",
+}.items():
+    os.environ.setdefault(_k, _v)
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    """The shared real datasets (GSM8K, TabMWP, MATH); CI lays shared/ beside the checkout."""
+    assert DATASETS.is_dir(), f"shared datasets not found at {DATASETS}"
+    return DATASETS
