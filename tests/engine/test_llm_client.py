@@ -1,0 +1,143 @@
+"""The LLM client against a real local HTTP server through the real openai SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from fnforge.config import LLMSettings
+from fnforge.engine.llm import LLMCacheMiss, LLMClient, LLMError
+from llm_server import LLMServer, error, last_user_text, text, tool_calls
+
+
+def _settings(server: LLMServer, **kw) -> LLMSettings:
+    base = dict(base_url=server.base_url, model="agent-m", api_key_env="FNFORGE_TEST_KEY", max_retries=3)
+    base.update(kw)
+    return LLMSettings(**base)
+
+
+def test_reply_is_cached_and_a_second_identical_request_sends_nothing(tmp_path: Path) -> None:
+    with LLMServer(lambda b: text("echo " + last_user_text(b))) as server:
+        client = LLMClient(_settings(server), tmp_path / "cache")
+
+        async def go():
+            a = await client.chat([{"role": "user", "content": "hi"}])
+            b = await client.chat([{"role": "user", "content": "hi"}])
+            c = await client.chat([{"role": "user", "content": "other"}])
+            await client.close()
+            return a, b, c
+
+        a, b, c = asyncio.run(go())
+    assert a.content == b.content == "echo hi" and c.content == "echo other"
+    assert not a.cached and b.cached
+    assert server.count == 2
+    assert client.usage.http_requests == 2 and client.usage.cache_hits == 1 and client.usage.calls == 3
+
+
+def test_offline_replays_the_cache_and_a_miss_is_an_error_without_any_request(tmp_path: Path) -> None:
+    with LLMServer(lambda b: tool_calls(("add", {"a": 1, "b": 2}))) as server:
+        live = LLMClient(_settings(server), tmp_path / "cache")
+
+        async def first():
+            r = await live.chat([{"role": "user", "content": "q"}], tools=[{"type": "function", "function": {
+                "name": "add", "description": "", "parameters": {"type": "object", "properties": {}}}}])
+            await live.close()
+            return r
+
+        r1 = asyncio.run(first())
+        offline = LLMClient(_settings(server), tmp_path / "cache", offline=True)
+        r2 = asyncio.run(offline.chat([{"role": "user", "content": "q"}], tools=[{"type": "function", "function": {
+            "name": "add", "description": "", "parameters": {"type": "object", "properties": {}}}}]))
+        with pytest.raises(LLMCacheMiss, match="offline"):
+            asyncio.run(offline.chat([{"role": "user", "content": "never asked"}]))
+        assert server.count == 1
+    assert r2.tool_calls[0].name == "add" and json.loads(r2.tool_calls[0].arguments) == {"a": 1, "b": 2}
+    assert r1.as_message() == r2.as_message()
+    assert offline.usage.http_requests == 0
+
+
+def test_429_and_500_are_retried_with_backoff_then_succeed(tmp_path: Path) -> None:
+    answers = [error(429), error(500), text("ok")]
+    with LLMServer(lambda b: answers.pop(0)) as server:
+        client = LLMClient(_settings(server), tmp_path / "c", backoff_s=0.01)
+        reply = asyncio.run(client.chat([{"role": "user", "content": "x"}]))
+    assert reply.content == "ok"
+    assert server.count == 3 and client.usage.retries == 2
+
+
+def test_a_bad_request_is_not_retried_and_says_what_to_check(tmp_path: Path) -> None:
+    with LLMServer(lambda b: error(400)) as server:
+        client = LLMClient(_settings(server), tmp_path / "c", backoff_s=0.01)
+        with pytest.raises(LLMError, match="HTTP 400.*check \\[llm\\] model"):
+            asyncio.run(client.chat([{"role": "user", "content": "x"}]))
+    assert server.count == 1
+
+
+def test_retries_stop_at_max_retries(tmp_path: Path) -> None:
+    with LLMServer(lambda b: error(503)) as server:
+        client = LLMClient(_settings(server, max_retries=2), tmp_path / "c", backoff_s=0.01)
+        with pytest.raises(LLMError, match="503 after 3 attempts"):
+            asyncio.run(client.chat([{"role": "user", "content": "x"}]))
+    assert server.count == 3
+
+
+def test_unreachable_endpoint_is_one_clear_error(tmp_path: Path) -> None:
+    settings = LLMSettings(base_url="http://127.0.0.1:9/v1", max_retries=1)
+    client = LLMClient(settings, tmp_path / "c", backoff_s=0.01)
+    with pytest.raises(LLMError, match="did not answer.*base_url"):
+        asyncio.run(client.chat([{"role": "user", "content": "x"}]))
+
+
+def test_the_key_reaches_the_endpoint_but_is_never_written_to_disk(tmp_path: Path, monkeypatch) -> None:
+    secret = "sk-test-SECRET-4242-never-on-disk"
+    monkeypatch.setenv("FNFORGE_TEST_KEY", secret)
+    with LLMServer(lambda b: text("fine")) as server:
+        client = LLMClient(_settings(server), tmp_path / "cache")
+        asyncio.run(client.chat([{"role": "user", "content": "x"}]))
+    assert server.headers[0]["authorization"] == f"Bearer {secret}"
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert files, "the cache wrote nothing"
+    for p in files:
+        assert secret not in p.read_text(encoding="utf-8", errors="replace")
+
+
+def test_cost_follows_the_price_table(tmp_path: Path) -> None:
+    with LLMServer(lambda b: text("x" * 400)) as server:
+        s = _settings(server, prices={"agent-m": {"input": 1000.0, "output": 2000.0}})
+        client = LLMClient(s, tmp_path / "c")
+        before = client.usage.copy()
+        asyncio.run(client.chat([{"role": "user", "content": "y" * 400}]))
+        step = client.usage - before
+    assert step.prompt_tokens > 0 and step.completion_tokens > 0
+    expected = (step.prompt_tokens * 1000.0 + step.completion_tokens * 2000.0) / 1e6
+    assert step.cost_usd == pytest.approx(expected)
+
+
+def test_concurrency_limit_bounds_requests_in_flight(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0}
+
+    def script(body):
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+        return text("ok")
+
+    with LLMServer(script) as server:
+        client = LLMClient(_settings(server, concurrency=3), None)
+
+        async def go():
+            await asyncio.gather(*(client.chat([{"role": "user", "content": str(i)}]) for i in range(12)))
+
+        asyncio.run(go())
+    assert server.count == 12
+    assert state["max"] == 3

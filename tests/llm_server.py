@@ -1,0 +1,210 @@
+"""A real OpenAI-compatible HTTP server on loopback, scripted per test.
+
+The engine talks to models only through the real `openai` client, and the tests never
+patch that client. Instead a test starts this server (stdlib `http.server` in a thread),
+gives it a *script* (a function from the request body to a reply), points
+`[llm] base_url` at it, and afterwards reads what was asked (`server.requests`) and how
+often. The same server answers the throughput benchmark with a fixed latency.
+
+A script returns `text("...")`, `tool_calls(("name", {...}), ...)`, or `error(429)`;
+anything else it returns is sent as the assistant message's content.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """What the scripted model answers: assistant text, tool calls, or an HTTP error."""
+
+    content: str | None = None
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    status: int = 200
+    delay_s: float = 0.0
+
+
+def text(content: str, delay_s: float = 0.0) -> Reply:
+    """An assistant message with plain text content."""
+    return Reply(content=content, delay_s=delay_s)
+
+
+def tool_calls(*calls: tuple[str, Any], content: str | None = None) -> Reply:
+    """An assistant message calling tools; each call is (name, arguments dict or raw string)."""
+    return Reply(content=content, calls=list(calls))
+
+
+def error(status: int) -> Reply:
+    """An HTTP error response (e.g. 429 or 500) to exercise retries."""
+    return Reply(status=status)
+
+
+Script = Callable[[dict], Any]
+
+
+def last_user_text(body: dict) -> str:
+    """The text of the last user message of a request (what the script usually reacts to)."""
+    for msg in reversed(body.get("messages", [])):
+        if msg.get("role") == "user":
+            content = msg.get("content")
+            if isinstance(content, list):
+                return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+            return content or ""
+    return ""
+
+
+def tool_names(body: dict) -> list[str]:
+    """Names of the tools offered in a request."""
+    return [t["function"]["name"] for t in body.get("tools") or []]
+
+
+def tool_results(body: dict) -> list[str]:
+    """Contents of the tool messages in a request, in order."""
+    return [m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "tool"]
+
+
+class LLMServer:
+    """A threaded /v1/chat/completions endpoint on 127.0.0.1 that counts and records requests.
+
+    `script(body)` decides each reply; `delay_s` is added to every reply (the benchmark's
+    200 ms model); `on_request(body)` runs first (a test uses it to kill a client mid-step).
+    """
+
+    def __init__(self, script: Script, *, delay_s: float = 0.0, on_request: Script | None = None):
+        self.script = script
+        self.delay_s = delay_s
+        self.on_request = on_request
+        self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._ids = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return
+                body = json.loads(raw)
+                with server._lock:
+                    server.requests.append(body)
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    server._ids += 1
+                    ident = server._ids
+                if server.on_request is not None:
+                    server.on_request(body)
+                reply = server.script(body)
+                if not isinstance(reply, Reply):
+                    reply = Reply(content=str(reply))
+                if server.delay_s or reply.delay_s:
+                    time.sleep(server.delay_s + reply.delay_s)
+                if reply.status != 200:
+                    self._send(reply.status, {"error": {"message": f"scripted {reply.status}", "type": "scripted"}})
+                    return
+                self._send(200, server._completion(body, reply, ident))
+
+            def _send(self, status: int, obj: dict) -> None:
+                data = json.dumps(obj).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def _completion(self, body: dict, reply: Reply, ident: int) -> dict:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        finish = "stop"
+        if reply.calls:
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{ident}_{i}",
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "arguments": args if isinstance(args, str) else json.dumps(args),
+                    },
+                }
+                for i, (name, args) in enumerate(reply.calls)
+            ]
+            finish = "tool_calls"
+        prompt_tokens = max(1, len(json.dumps(body.get("messages", []))) // 4)
+        completion_tokens = max(1, len(json.dumps(message)) // 4)
+        return {
+            "id": f"chatcmpl-{ident}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    @property
+    def base_url(self) -> str:
+        """The endpoint to put in `[llm] base_url`."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    @property
+    def count(self) -> int:
+        """How many chat completion requests arrived."""
+        with self._lock:
+            return len(self.requests)
+
+    def requests_for(self, model: str) -> list[dict]:
+        """The recorded requests that asked for `model`."""
+        with self._lock:
+            return [r for r in self.requests if r.get("model") == model]
+
+    def start(self) -> LLMServer:
+        """Serve in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> LLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_forever(script: Script, delay_s: float = 0.0) -> None:  # pragma: no cover - manual use
+    """Run a server in the foreground (for trying the CLI by hand)."""
+    with LLMServer(script, delay_s=delay_s) as server:
+        print(server.base_url, flush=True)
+        threading.Event().wait()
