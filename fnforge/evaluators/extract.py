@@ -1,0 +1,115 @@
+"""Finding the final answer in an agent's free text.
+
+Agents end their work in many ways: `#### 72`, `The answer is 72.`, `\\boxed{72}`,
+`**Answer:** (B) 7`, or just a last sentence with a number in it. The evaluators share this
+module so that every task reads those endings the same way, and always takes the *final*
+answer rather than the first number that appears in the reasoning.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fnforge.evaluators.numbers import NUMBER_IN_TEXT
+
+_HASHES = re.compile(r"####\s*([^\n]*)")
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_ANSWER_CUE = re.compile(r"(?:final\s+answer|answer)\b(?:\*\*)?\s*(?:is\b|:|=)", re.IGNORECASE)
+_BOLD = re.compile(r"\*\*([^*\n]+?)\*\*|__([^_\n]+?)__")
+_MATH_SPAN = re.compile(r"\$\$([^$]+?)\$\$|\$([^$]+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+
+MAX_SCAN = 20_000  # the final answer is at the end; very long outputs are read from their tail
+
+
+def boxed_contents(text: str) -> list[str]:
+    """The contents of every `\\boxed{...}` (or `\\fbox{...}`), nested braces balanced, in order."""
+    found = []
+    for m in _BOXED.finditer(text):
+        depth, start = 1, m.end()
+        for i in range(start, len(text)):
+            c = text[i]
+            if c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth == 0:
+                    found.append(text[start:i])
+                    break
+    return found
+
+
+def clean_span(span: str) -> str:
+    """Strip the decoration around an answer: markdown, math delimiters, a final full stop."""
+    s = span.strip()
+    for _ in range(3):
+        before = s
+        s = s.strip().strip("*_`").strip()
+        if s.startswith("$$") and s.endswith("$$") and len(s) > 4:
+            s = s[2:-2]
+        elif s.startswith("$") and s.endswith("$") and len(s) > 2 and s.count("$") == 2:
+            s = s[1:-1]
+        elif s.startswith("\\(") and s.endswith("\\)"):
+            s = s[2:-2]
+        elif s.startswith("\\[") and s.endswith("\\]"):
+            s = s[2:-2]
+        s = s.strip()
+        while s and s[-1] in ".,;!:":
+            s = s[:-1].rstrip()
+        if s == before:
+            break
+    return s
+
+
+def marked_answer(text: str) -> str | None:
+    """The answer an output marks explicitly, or None: the last `####`, else the last
+    `\\boxed{}`, else the last `answer is` / `Answer:` line, else a final bold phrase that no
+    number follows. The span is returned cleaned but otherwise as written.
+    """
+    if not text:
+        return None
+    text = text[-MAX_SCAN:]
+    hashes = _HASHES.findall(text)
+    if hashes and hashes[-1].strip():
+        return clean_span(hashes[-1])
+    boxes = boxed_contents(text)
+    if boxes:
+        return clean_span(boxes[-1])
+    cues = list(_ANSWER_CUE.finditer(text))
+    if cues:
+        rest = text[cues[-1].end():]
+        line = rest.lstrip(" \t*_:").split("\n", 1)[0]
+        if not line.strip() and "\n" in rest:  # "Answer:\n72"
+            line = rest.strip().split("\n", 1)[0]
+        if line.strip():
+            return clean_span(line)
+    bolds = list(_BOLD.finditer(text))
+    if bolds:
+        last = bolds[-1]
+        if not NUMBER_IN_TEXT.search(text[last.end():]):
+            return clean_span(last.group(1) or last.group(2) or "")
+    return None
+
+
+def last_math_span(text: str) -> str | None:
+    """The last `$...$`, `$$...$$`, `\\(...\\)` or `\\[...\\]` in the text, or None."""
+    spans = [next(g for g in m.groups() if g is not None) for m in _MATH_SPAN.finditer(text[-MAX_SCAN:])]
+    return clean_span(spans[-1]) if spans else None
+
+
+def last_number(text: str) -> str | None:
+    """The last number written in the text, as written, or None."""
+    found = NUMBER_IN_TEXT.findall(text[-MAX_SCAN:])
+    return found[-1] if found else None
+
+
+def number_in_span(span: str) -> str | None:
+    """The number an answer span states: the number after a final `=`, else its first number.
+
+    `18 eggs` -> 18; `3 * 6 = 18` -> 18; `$1,234.50 (after tax)` -> 1,234.50.
+    """
+    tail = span.rsplit("=", 1)[-1]
+    m = NUMBER_IN_TEXT.search(tail.replace("{,}", ","))
+    if m:
+        return m.group(0)
+    m = NUMBER_IN_TEXT.search(span)
+    return m.group(0) if m else None

@@ -1,0 +1,110 @@
+"""Reading task records from the files datasets come in: JSONL, a JSON list, a JSON object keyed by id.
+
+Every evaluator reads records the same way, so ids mean the same thing everywhere: a
+record's own `id`, `idx`, `pid` or `unique_id` where it has one, the key for a JSON object
+keyed by id (TabMWP), else the 0-based line number (JSONL) or position (JSON list).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fnforge.evaluators.task import EvaluatorError
+
+ID_FIELDS = ("id", "idx", "pid", "unique_id")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One raw record of a data file, with its id and where it was (for error messages)."""
+
+    id: str
+    fields: dict[str, Any]
+    where: str
+
+
+def read_records(path: Path) -> list[Record]:
+    """All records of a data file, ids assigned; bad input raises EvaluatorError naming the line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EvaluatorError(f"{path}: data file not found; pass an existing .jsonl or .json file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise EvaluatorError(f"{path}: cannot read the data file ({e}); expected UTF-8 JSON or JSONL") from None
+    if path.suffix == ".json":
+        try:
+            return _from_json(path, json.loads(text))
+        except json.JSONDecodeError as e:
+            raise EvaluatorError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+    return _from_jsonl(path, text)
+
+
+def _own_id(fields: dict[str, Any]) -> str | None:
+    for key in ID_FIELDS:
+        if fields.get(key) is not None:
+            return str(fields[key])
+    return None
+
+
+def _from_jsonl(path: Path, text: str) -> list[Record]:
+    records, seen = [], {}
+    for number, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            fields = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise EvaluatorError(
+                f"{path}:{number + 1}: not valid JSON ({e.msg}); each line must be one JSON object"
+            ) from None
+        if not isinstance(fields, dict):
+            raise EvaluatorError(f"{path}:{number + 1}: expected a JSON object per line, got {type(fields).__name__}")
+        rid = _own_id(fields) or str(number)
+        _check_unique(path, rid, f"line {number + 1}", seen)
+        records.append(Record(rid, fields, f"{path}:{number + 1}"))
+    return records
+
+
+def _from_json(path: Path, data: Any) -> list[Record]:
+    records: list[Record] = []
+    seen: dict[str, str] = {}
+    if isinstance(data, list):
+        for i, fields in enumerate(data):
+            if not isinstance(fields, dict):
+                raise EvaluatorError(f"{path}: item {i} is {type(fields).__name__}; expected a JSON object per task")
+            rid = _own_id(fields) or str(i)
+            _check_unique(path, rid, f"item {i}", seen)
+            records.append(Record(rid, fields, f"{path}[{i}]"))
+        return records
+    if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
+        return [Record(str(k), v, f"{path}[{k!r}]") for k, v in data.items()]
+    raise EvaluatorError(
+        f"{path}: expected a JSON list of tasks or an object keyed by task id, got {type(data).__name__}"
+    )
+
+
+def _check_unique(path: Path, rid: str, where: str, seen: dict[str, str]) -> None:
+    if rid in seen:
+        raise EvaluatorError(f"{path}: {where}: task id {rid!r} already used at {seen[rid]}; ids must be unique")
+    seen[rid] = where
+
+
+def require(record: Record, *names: str) -> list[Any]:
+    """The named fields of a record (the first present of each `a|b` alternative), or a clear error."""
+    values = []
+    for name in names:
+        options = name.split("|")
+        for option in options:
+            if record.fields.get(option) is not None:
+                values.append(record.fields[option])
+                break
+        else:
+            raise EvaluatorError(
+                f"{record.where}: missing field {' or '.join(repr(o) for o in options)}; "
+                f"fields present: {', '.join(sorted(record.fields)) or 'none'}"
+            )
+    return values

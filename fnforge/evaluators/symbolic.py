@@ -1,0 +1,152 @@
+"""Symbolic equivalence under a hard time limit: a small pool of killable worker processes.
+
+The MATH evaluator settles most answers with string and number shortcuts; what is left
+(`\\frac{\\sqrt{2}}{2}` vs `\\frac{1}{\\sqrt{2}}`, expressions in `t`) needs sympy. A
+check that runs past `timeout_s` kills its worker (a fresh one starts on the next check)
+and comes back undecided, so a hostile expression costs at most the time limit. The pool
+is thread-safe, so the engine may judge from many threads at once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import queue
+import selectors
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+STARTUP_TIMEOUT_S = 120.0  # importing sympy on a busy 2-core machine; not part of a check's limit
+
+
+@dataclass(frozen=True)
+class SymbolicResult:
+    """The outcome of one check: equal True/False, or None when undecided (with the reason)."""
+
+    equal: bool | None
+    note: str = ""
+
+
+class _Worker:
+    def __init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "PYTHONPATH")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fnforge.evaluators.symbolic_worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, bufsize=1, env=env,
+        )
+        self.ready = False
+
+    def _read_line(self, timeout_s: float) -> str | None:
+        assert self.proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout_s):
+                return None
+        return self.proc.stdout.readline() or None
+
+    def check(self, a: str, b: str, timeout_s: float) -> SymbolicResult:
+        if not self.ready:
+            line = self._read_line(STARTUP_TIMEOUT_S)
+            if line is None:
+                self.kill()
+                return SymbolicResult(None, "symbolic checker did not start")
+            self.ready = True
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps({"a": a, "b": b}) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.kill()
+            return SymbolicResult(None, "symbolic checker died")
+        line = self._read_line(timeout_s)
+        if line is None:
+            self.kill()
+            return SymbolicResult(None, f"symbolic check timed out after {timeout_s:g}s")
+        try:
+            reply = json.loads(line)
+        except json.JSONDecodeError:
+            self.kill()
+            return SymbolicResult(None, "symbolic checker sent garbage")
+        equal = reply.get("equal")
+        return SymbolicResult(equal if isinstance(equal, bool) else None, str(reply.get("error", ""))[:200])
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
+
+
+class SymbolicChecker:
+    """Checks `a == b` symbolically in up to `workers` processes, each check under `timeout_s`."""
+
+    def __init__(self, workers: int = 2, timeout_s: float = 5.0) -> None:
+        self.timeout_s = timeout_s
+        self._idle: queue.LifoQueue[_Worker | None] = queue.LifoQueue()
+        for _ in range(max(1, workers)):
+            self._idle.put(None)  # a slot; the process starts on first use
+        self._lock = threading.Lock()
+        self._all: list[_Worker] = []
+        self._cached = lru_cache(maxsize=65536)(self._check_uncached)
+
+    def equivalent(self, a: str, b: str) -> SymbolicResult:
+        """Whether two LaTeX answers are equal; undecided (None) on timeout or parse failure."""
+        return self._cached(a, b)
+
+    def _check_uncached(self, a: str, b: str) -> SymbolicResult:
+        worker = self._idle.get()
+        try:
+            if worker is None or not worker.alive():
+                worker = _Worker()
+                with self._lock:
+                    self._all.append(worker)
+            start = time.monotonic()
+            result = worker.check(a, b, self.timeout_s)
+            if not worker.alive():
+                worker = None
+            elif time.monotonic() - start > self.timeout_s:  # pragma: no cover - clock skew only
+                worker.kill()
+                worker = None
+            return result
+        finally:
+            self._idle.put(worker)
+
+    def close(self) -> None:
+        """Stop every worker process (also done at interpreter exit)."""
+        with self._lock:
+            for worker in self._all:
+                worker.kill()
+            self._all.clear()
+
+
+_shared: SymbolicChecker | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_checker(timeout_s: float = 5.0) -> SymbolicChecker:
+    """The process-wide checker (workers are expensive to start; share them)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.timeout_s != timeout_s:
+            if _shared is not None:
+                _shared.close()
+            _shared = SymbolicChecker(workers=min(2, os.cpu_count() or 1), timeout_s=timeout_s)
+            atexit.register(_shared.close)
+        return _shared
