@@ -136,7 +136,9 @@ class LLMServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def _completion(self, body: dict, reply: Reply, ident: int) -> dict:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}

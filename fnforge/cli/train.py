@@ -1,5 +1,123 @@
-"""Commands for the train part (registered on the main app when imported)."""
+"""`fnforge train` and `fnforge eval`: porcelain over fnforge.engine (parse, call, print)."""
 
 from __future__ import annotations
 
-from fnforge.cli import app  # noqa: F401
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fnforge.cli import app
+from fnforge.cli.output import fail, progress, result
+
+
+def _open_repo(path: Path) -> Any:
+    from fnforge.function_repo import FunctionRepo
+
+    return FunctionRepo.open(path)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "fix your setup": printed as one line, never a traceback."""
+    from fnforge.config import ConfigError
+    from fnforge.engine.experiment import ExperimentError
+    from fnforge.engine.llm import LLMError
+    from fnforge.engine.trainer import TrainingError
+
+    errors: list[type[BaseException]] = [ConfigError, ExperimentError, LLMError, TrainingError]
+    for module, name in [
+        ("fnforge.function_repo", "RepoError"),
+        ("fnforge.sandbox", "SandboxUnavailable"),
+        ("fnforge.evaluators", "EvaluatorError"),
+    ]:
+        try:
+            errors.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _on_progress(event: str, **kw: Any) -> None:
+    if event == "step":
+        progress(f"step {kw['step']} (epoch {kw['epoch'] + 1}): running the agent on {kw['batch']} tasks",
+                 event=event, **kw)
+    elif event == "evaluated":
+        progress(f"  train batch score {_fmt(kw['train_score'])}; asking the optimizer", event=event, **kw)
+    elif event == "proposed":
+        what = ", ".join(kw["actions"]) if kw.get("actions") else f"no usable edits ({kw.get('error')})"
+        progress(f"  proposed: {what}; gating", event=event, **kw)
+    elif event == "decided":
+        verdict = "[green]accepted[/green]" if kw["accepted"] else f"[red]rejected[/red] at {kw['gate']}"
+        progress(f"  step {kw['step']} {verdict}: {kw['reason']} ({kw['duration_s']:.1f}s)", event=event, **kw)
+    elif event == "recovered":
+        progress(f"recovered: {kw['message']}", event=event, **kw)
+    elif event == "interrupted":
+        progress("interrupted: the current step is recorded as rejected (interrupted)", event=event, **kw)
+    elif event == "stopped":
+        progress(f"run {kw['run']} stopped: {kw['reason']}", event=event, **kw)
+
+
+@app.command("train")
+def train_command(
+    repo: Path = typer.Option(..., "--repo", help="The function repository (made by `fnforge init`)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the latest (or --run) training run."),
+    offline: bool = typer.Option(False, "--offline", help="Replay from the reply cache; a miss is an error."),
+    run: str = typer.Option(None, "--run", help="Name of the run (default: train-<n>, or the latest on --resume)."),
+) -> None:
+    """Train the function set: steps of agent runs, optimizer edits and gates, until early stop."""
+    from fnforge.engine.trainer import train
+
+    try:
+        repository = _open_repo(repo)
+        outcome = train(repository, run=run, resume=resume, offline=offline, progress=_on_progress)
+    except _user_errors() as e:
+        fail(str(e), code=2)
+        return
+    accepted = sum(1 for s in outcome.steps if s.accepted)
+    usage = outcome.usage or {}
+    human = (
+        f"run {outcome.run}: {len(outcome.steps)} steps, {accepted} accepted; stopped: {outcome.stopped}\n"
+        f"tokens {usage.get('tokens', 0)}, cost ${usage.get('cost_usd', 0.0):.4f}, "
+        f"{usage.get('http_requests', 0)} model requests ({usage.get('cache_hits', 0)} from cache)\n"
+        f"history: git -C {repo} log --first-parent --oneline"
+    )
+    result(outcome.to_dict(), human)
+    if outcome.stopped == "interrupted":
+        raise typer.Exit(130)
+
+
+@app.command("eval")
+def eval_command(
+    repo: Path = typer.Option(..., "--repo", help="The function repository."),
+    ref: str = typer.Option(None, "--ref", help="A step number, branch or commit (default: the set's head)."),
+    split: str = typer.Option("val", "--split", help="val or train."),
+    offline: bool = typer.Option(False, "--offline", help="Use only cached model replies."),
+) -> None:
+    """Score one step's function set on the validation or training tasks."""
+    from fnforge.engine.experiment import Experiment
+
+    if split not in ("val", "train"):
+        fail(f"--split {split!r}: expected val or train", code=2)
+    try:
+        repository = _open_repo(repo)
+        target: Any = int(ref) if ref is not None and ref.isdigit() else ref
+        functions = repository.functions(target)
+        with Experiment(repository, offline=offline) as exp:
+            ev = exp.score(functions, split)
+    except _user_errors() as e:
+        fail(str(e), code=2)
+        return
+    data = {"ref": ref or "head", "split": split, **ev.summary()}
+    by_cat = getattr(ev.score, "by_category", None)
+    if by_cat:
+        data["by_category"] = by_cat
+    lo, hi = data["interval"] or (None, None)
+    human = (
+        f"{ref or 'head'} on {split}: accuracy {ev.accuracy:.3f} ({data['correct']}/{data['n']})"
+        + (f", 95% interval [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
+    )
+    result(data, human)

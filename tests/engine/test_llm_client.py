@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from llm_server import LLMServer, error, last_user_text, text, tool_calls
 
 from fnforge.config import LLMSettings
 from fnforge.engine.llm import LLMCacheMiss, LLMClient, LLMError
-from llm_server import LLMServer, error, last_user_text, text, tool_calls
 
 
 def _settings(server: LLMServer, **kw) -> LLMSettings:

@@ -1,0 +1,109 @@
+"""An experiment opened for work: settings, tasks, evaluator, model client, sandbox and scorer.
+
+Training a repository and scoring one of its steps need the same parts wired the same way:
+the repository's `fnforge.toml`, its evaluator and task files, an LLM client whose cache
+lives in the repository's `.git`, a sandbox pool, and a scorer on the engine's event loop.
+`Experiment.open` builds them once and closes them in the right order (the pool's
+containers removed, the loop stopped) whatever happens.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from fnforge.config import Settings
+from fnforge.engine.background import BackgroundLoop
+from fnforge.engine.evaluation import Evaluation, Scorer
+from fnforge.engine.llm import LLMClient, cache_dir
+
+
+class ExperimentError(ValueError):
+    """The experiment cannot start (missing data file, unknown task...); the message says the fix."""
+
+
+def load_tasks(evaluator: Any, root: Path, relative: str, what: str) -> list[Any]:
+    """The tasks of one split, with a clear error when the file is missing or empty."""
+    path = Path(relative) if Path(relative).is_absolute() else Path(root) / relative
+    if not path.exists():
+        raise ExperimentError(f"[data] {what} = {relative!r}: {path} not found; put the {what} tasks there")
+    tasks = evaluator.load(path)
+    if not tasks:
+        raise ExperimentError(f"[data] {what} = {relative!r}: no tasks in {path}")
+    return tasks
+
+
+class Experiment:
+    """The parts a training run or an evaluation needs, opened from a function repository."""
+
+    def __init__(self, repo: Any, *, offline: bool = False, pool: Any = None, llm_backoff_s: float = 0.5):
+        self.repo = repo
+        self.root = Path(repo.root)
+        self.settings: Settings = repo.settings
+        self.offline = offline
+        self._given_pool = pool
+        self._llm_backoff_s = llm_backoff_s
+        self._stack = ExitStack()
+        self.pool: Any = None
+        self.llm: LLMClient | None = None
+        self.background: BackgroundLoop | None = None
+        self.scorer: Scorer | None = None
+        self.evaluator: Any = None
+        self.train_tasks: list[Any] = []
+        self.val_tasks: list[Any] = []
+
+    def __enter__(self) -> Experiment:
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _open(self) -> None:
+        from fnforge.evaluators import get_evaluator
+
+        s = self.settings
+        self.evaluator = get_evaluator(s.task.name, self.root)
+        self.train_tasks = load_tasks(self.evaluator, self.root, s.data.train, "train")
+        self.val_tasks = load_tasks(self.evaluator, self.root, s.data.val, "val")
+        threads = max(s.training.concurrency, s.sandbox.pool) + 4
+        self.background = self._stack.enter_context(BackgroundLoop(threads=threads))
+        if s.agent.mode != "direct" or s.llm.scripted_edits == "":
+            self.llm = LLMClient(s.llm, cache_dir(self.root), offline=self.offline, backoff_s=self._llm_backoff_s)
+            self._stack.callback(self._close_llm)
+        if self._given_pool is not None:
+            self.pool = self._given_pool
+        else:
+            from fnforge.sandbox import open_pool
+
+            self.pool = self._stack.enter_context(open_pool(s.sandbox, s.sandbox.pool))
+        self.scorer = Scorer(
+            s, llm=self.llm, pool=self.pool, evaluator=self.evaluator, background=self.background
+        )
+
+    def _close_llm(self) -> None:
+        if self.llm is not None and self.background is not None and not self.background.loop.is_closed():
+            try:
+                self.background.run(self.llm.close())
+            except Exception:  # noqa: BLE001 - closing connections is best effort
+                pass
+
+    def tasks(self, split: str) -> list[Any]:
+        """The tasks of `train` or `val`."""
+        if split not in ("train", "val"):
+            raise ExperimentError(f"unknown split {split!r}; use train or val")
+        return self.train_tasks if split == "train" else self.val_tasks
+
+    def score(self, functions: dict[str, str], split: str) -> Evaluation:
+        """Score a function set on a whole split."""
+        assert self.scorer is not None
+        return self.scorer.score(functions, self.tasks(split), split=split)
+
+    def close(self) -> None:
+        """Close the LLM connections, the event loop and the sandbox pool."""
+        self._stack.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

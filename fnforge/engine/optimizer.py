@@ -1,0 +1,304 @@
+"""The AgentOptimizer: turns what the agent did into proposed edits of its function set.
+
+As in the seed paper, the optimizer is itself an LLM prompted with the task, the current
+functions' code, the earlier steps (what was tried, the scores, and why rejected edits were
+rejected) and sampled transcripts of failures and successes; it answers with tool calls
+`add_function`, `revise_function` and `remove_function`. Malformed output (bad JSON, an
+unknown tool, too many actions, code that does not parse) is answered with the error and
+asked again up to `training.optimizer_retries` times; after that the proposal carries the
+error and the trainer records the step as rejected by gate "optimizer".
+
+`ScriptedProposer` replays a reviewed list of edits (`[llm] scripted_edits`) behind the same
+interface, so the demo and tests run the whole loop without an optimizer model.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from fnforge.config import Settings
+from fnforge.engine.agent import prompt_file
+from fnforge.engine.llm import LLMClient
+from fnforge.engine.transcripts import Transcript
+
+OPTIMIZER_TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": kind,
+            "description": desc,
+            "parameters": {
+                "type": "object",
+                "properties": props,
+                "required": required,
+            },
+        },
+    }
+    for kind, desc, props, required in [
+        (
+            "add_function",
+            "Add a new function to the agent's set.",
+            {
+                "name": {"type": "string", "description": "The function's name (a Python identifier)."},
+                "description": {"type": "string", "description": "What it does, for the agent."},
+                "arguments": {"type": "object", "description": "JSON schema of its parameters."},
+                "packages": {"type": "array", "items": {"type": "string"}, "description": "Third-party packages."},
+                "code": {"type": "string", "description": "The full module source defining the function."},
+                "tests": {"type": "string", "description": "Optional property tests (tests/test_<name>.py)."},
+            },
+            ["name", "description", "code"],
+        ),
+        (
+            "revise_function",
+            "Replace an existing function of the set with a new version.",
+            {
+                "name": {"type": "string", "description": "The existing function's name."},
+                "description": {"type": "string", "description": "What it does, for the agent."},
+                "arguments": {"type": "object", "description": "JSON schema of its parameters."},
+                "packages": {"type": "array", "items": {"type": "string"}, "description": "Third-party packages."},
+                "code": {"type": "string", "description": "The full new module source."},
+                "tests": {"type": "string", "description": "Optional property tests (tests/test_<name>.py)."},
+            },
+            ["name", "code"],
+        ),
+        (
+            "remove_function",
+            "Remove a function from the set.",
+            {"name": {"type": "string", "description": "The function's name."}},
+            ["name"],
+        ),
+    ]
+]
+TOOL_NAMES = [t["function"]["name"] for t in OPTIMIZER_TOOLS]
+
+
+@dataclass
+class StepSummary:
+    """One earlier step as the optimizer sees it."""
+
+    step: int
+    decision: str
+    gate: str | None
+    reason: str
+    score_before: float | None
+    score_after: float | None
+    actions: list[str]
+
+    def render(self) -> str:
+        """One line for the prompt."""
+        score = ""
+        if self.score_before is not None and self.score_after is not None:
+            score = f" (validation {self.score_before:.3f} -> {self.score_after:.3f})"
+        acts = ", ".join(self.actions) or "no actions"
+        why = f" at {self.gate}: {self.reason}" if self.decision != "accepted" and self.gate else ""
+        if self.decision == "accepted":
+            why = ""
+        return f"- step {self.step}: {acts} -> {self.decision}{why}{score}"
+
+
+@dataclass
+class OptimizerContext:
+    """Everything the optimizer is shown for one step."""
+
+    position: int  # index of this step within the run (0-based): the scripted proposer's cursor
+    task_name: str
+    task_example: str
+    functions: Mapping[str, str]
+    history: Sequence[StepSummary]
+    transcripts: Sequence[Transcript]
+    train_score: float | None
+    packages: Sequence[str] = ()
+    seed: int = 0
+
+
+@dataclass
+class Proposal:
+    """The optimizer's answer: valid actions, or the error that made the step fail."""
+
+    actions: list[Any] | None
+    error: str | None = None
+    attempts: int = 0
+    exhausted: bool = False  # a scripted list has no more steps: the run ends, nothing is recorded
+    errors: list[str] = field(default_factory=list)
+
+
+class Proposer(ABC):
+    """Proposes the next step's actions."""
+
+    @abstractmethod
+    async def propose(self, ctx: OptimizerContext) -> Proposal:
+        """The actions for this step (never raises for malformed output)."""
+
+
+def _sample(transcripts: Sequence[Transcript], k: int, budget: int, rng: random.Random) -> str:
+    chosen = list(transcripts)
+    rng.shuffle(chosen)
+    parts: list[str] = []
+    used = 0
+    for tr in chosen[:k]:
+        text = tr.render(budget_chars=min(1500, budget))
+        if used + len(text) > budget:
+            break
+        parts.append(text)
+        used += len(text)
+    return "\n\n".join(parts) if parts else "(none)"
+
+
+def render_prompt(ctx: OptimizerContext, settings: Settings, *, budget_chars: int = 16000) -> str:
+    """The optimizer prompt: prompts/optimizer.txt filled in, transcripts within a budget."""
+    if ctx.functions:
+        functions = "\n\n".join(
+            f"## functions/{name}.py\n```python\n{src.rstrip()}\n```" for name, src in sorted(ctx.functions.items())
+        )
+    else:
+        functions = "(none yet: the agent has no functions)"
+    history = "\n".join(s.render() for s in ctx.history[-12:]) or "(this is the first step)"
+    rng = random.Random(f"{ctx.seed}:{ctx.position}")
+    ordered = sorted(ctx.transcripts, key=lambda t: t.task_id)
+    failures = [t for t in ordered if not t.correct]
+    successes = [t for t in ordered if t.correct]
+    packages = ", ".join(sorted(ctx.packages))
+    return Template(prompt_file("optimizer.txt")).safe_substitute(
+        task_name=ctx.task_name,
+        task_example=ctx.task_example.strip() or "(no example)",
+        function_count=len(ctx.functions),
+        functions=functions,
+        history=history,
+        train_score="n/a" if ctx.train_score is None else f"{ctx.train_score:.3f}",
+        failures=_sample(failures, 4, budget_chars * 2 // 3, rng),
+        successes=_sample(successes, 2, budget_chars // 3, rng),
+        max_actions=settings.training.max_actions,
+        packages=f" and these packages: {packages}" if packages else "",
+    ).strip()
+
+
+def check_actions(raw: list[tuple[str, str]], functions: Mapping[str, str], max_actions: int) -> list[Any]:
+    """Turn the optimizer's tool calls into actions, or raise ValueError saying what is wrong."""
+    from fnforge.function_repo import parse_actions
+
+    if not raw:
+        raise ValueError("no edits: call add_function, revise_function or remove_function")
+    if len(raw) > max_actions:
+        raise ValueError(f"{len(raw)} edits proposed; at most {max_actions} are allowed per step")
+    items = []
+    for i, (name, arguments) in enumerate(raw):
+        if name not in TOOL_NAMES:
+            raise ValueError(f"edit {i + 1}: unknown tool {name!r}; use one of {', '.join(TOOL_NAMES)}")
+        try:
+            args = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as e:
+            raise ValueError(f"edit {i + 1} ({name}): arguments are not valid JSON ({e.msg} at char {e.pos})") from None
+        if not isinstance(args, dict):
+            raise ValueError(f"edit {i + 1} ({name}): arguments must be a JSON object")
+        items.append({**args, "action": name})
+    try:
+        actions = parse_actions(items)
+    except Exception as e:  # ActionError: names the item and field
+        raise ValueError(str(e)) from None
+    names = set(functions)
+    for i, a in enumerate(actions):
+        where = f"edit {i + 1} ({a.summary})"
+        if a.action == "add_function" and a.name in names:
+            raise ValueError(f"{where}: {a.name} exists already; use revise_function to change it")
+        if a.action in ("revise_function", "remove_function") and a.name not in names:
+            raise ValueError(f"{where}: there is no function {a.name} to {a.verb}")
+        if a.action != "remove_function":
+            try:
+                ast.parse(a.code)
+            except SyntaxError as e:
+                raise ValueError(f"{where}: the code does not parse: {e.msg} (line {e.lineno})") from None
+        if a.action == "add_function":
+            names.add(a.name)
+        elif a.action == "remove_function":
+            names.discard(a.name)
+    return actions
+
+
+class LLMOptimizer(Proposer):
+    """The AgentOptimizer backed by `[llm] optimizer_model`, with re-asks on malformed output."""
+
+    def __init__(self, llm: LLMClient, settings: Settings):
+        self.llm = llm
+        self.settings = settings
+
+    async def propose(self, ctx: OptimizerContext) -> Proposal:
+        messages: list[dict[str, Any]] = [{"role": "user", "content": render_prompt(ctx, self.settings)}]
+        errors: list[str] = []
+        tries = 1 + self.settings.training.optimizer_retries
+        for attempt in range(1, tries + 1):
+            reply = await self.llm.chat(messages, model=self.settings.llm.optimizer_model, tools=OPTIMIZER_TOOLS)
+            raw = [(c.name, c.arguments) for c in reply.tool_calls]
+            try:
+                actions = check_actions(raw, ctx.functions, self.settings.training.max_actions)
+                return Proposal(actions, attempts=attempt, errors=errors)
+            except ValueError as e:
+                errors.append(str(e))
+            messages.append(reply.as_message())
+            for c in reply.tool_calls:
+                messages.append({"role": "tool", "tool_call_id": c.id, "content": f"not applied: {errors[-1]}"})
+            messages.append(
+                {
+                    "role": "user",
+                    "content": f"Your edits could not be used: {errors[-1]}. "
+                    f"Propose again, at most {self.settings.training.max_actions} edits, as tool calls.",
+                }
+            )
+        return Proposal(
+            None,
+            error=f"malformed optimizer output after {tries} attempts: {errors[-1]}",
+            attempts=tries,
+            errors=errors,
+        )
+
+
+class ScriptedProposer(Proposer):
+    """Replays a reviewed JSON list of steps (each a list of actions) instead of asking a model."""
+
+    def __init__(self, path: Path):
+        from fnforge.function_repo import parse_actions
+
+        self.path = Path(path)
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"[llm] scripted_edits: {self.path} not found; fix the path or set it to \"\"") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{self.path}: not valid JSON ({e.msg}, line {e.lineno}); write a list of steps") from None
+        if isinstance(data, dict) and "steps" in data:
+            data = data["steps"]
+        if not isinstance(data, list):
+            raise ValueError(f"{self.path}: expected a JSON list of steps, each a list of actions")
+        self.steps: list[list[Any] | str] = []
+        for i, step in enumerate(data):
+            # a step that the store cannot even parse stays in the script as its error text,
+            # so the run records it as rejected instead of refusing the whole file
+            try:
+                self.steps.append(parse_actions(step))
+            except Exception as e:  # noqa: BLE001 - ActionError
+                self.steps.append(f"scripted step {i + 1}: {e}")
+
+    async def propose(self, ctx: OptimizerContext) -> Proposal:
+        if ctx.position >= len(self.steps):
+            return Proposal(None, error="scripted edits exhausted", exhausted=True)
+        step = self.steps[ctx.position]
+        if isinstance(step, str):
+            return Proposal(None, error=step, attempts=1)
+        return Proposal(list(step), attempts=1)
+
+
+def make_proposer(settings: Settings, repo_root: Path, llm: LLMClient | None) -> Proposer:
+    """The scripted proposer when `[llm] scripted_edits` names a file, else the LLM optimizer."""
+    if settings.llm.scripted_edits:
+        path = Path(settings.llm.scripted_edits)
+        return ScriptedProposer(path if path.is_absolute() else Path(repo_root) / path)
+    if llm is None:
+        raise ValueError("the optimizer needs a model client, or set [llm] scripted_edits")
+    return LLMOptimizer(llm, settings)

@@ -1,0 +1,85 @@
+"""The ReAct text loop (Thought / Action / Action Input / Observation), for endpoints without tools.
+
+As in the seed paper's ReAct agent: the tools are described in the system prompt, the model
+writes a Thought and an Action with a JSON Action Input, generation stops before it can
+invent an Observation, the tool runs in the sandbox, and its result comes back as the
+Observation. `Final Answer:` ends the run; text with neither is taken as the answer.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from string import Template
+from typing import Any
+
+from fnforge.engine.agent import Agent, prompt_file
+from fnforge.engine.llm import LLMClient
+from fnforge.engine.toolbox import Toolbox
+from fnforge.engine.transcripts import Transcript
+
+_FINAL = re.compile(r"Final Answer\s*:\s*(.*)", re.S | re.I)
+_ACTION = re.compile(r"Action\s*:\s*`?([A-Za-z_][\w]*)`?\s*\n+\s*Action Input\s*:\s*(.*)", re.S | re.I)
+STOP = ["\nObservation:"]
+
+
+def parse_step(text: str) -> tuple[str, str, str]:
+    """Classify a model turn: ("final", answer, ""), ("action", tool, input) or ("text", text, "")."""
+    action = _ACTION.search(text)
+    final = _FINAL.search(text)
+    if final and (not action or final.start() < action.start()):
+        return "final", final.group(1).strip(), ""
+    if action:
+        raw = action.group(2).strip()
+        raw = raw.split("\nObservation", 1)[0].strip()
+        if raw.startswith("```"):
+            raw = raw.strip("`").removeprefix("json").strip()
+        return "action", action.group(1), raw
+    return "text", text.strip(), ""
+
+
+class ReactAgent(Agent):
+    """Thought / Action / Observation over plain chat completions."""
+
+    mode = "react"
+
+    def __init__(self, llm: LLMClient, toolbox: Toolbox, evaluator: Any, max_turns: int):
+        self.llm = llm
+        self.toolbox = toolbox
+        self.evaluator = evaluator
+        self.max_turns = max_turns
+        self.system = Template(prompt_file("agent_react.txt")).safe_substitute(
+            tools=toolbox.describe(), names=", ".join(toolbox.names)
+        ).strip()
+
+    async def run(self, task: Any) -> Transcript:
+        t0 = time.perf_counter()
+        tr = Transcript(task_id=str(task.id), mode=self.mode)
+        question = self.evaluator.render(task)
+        tr.add("task", text=question)
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": question},
+        ]
+        for turn in range(self.max_turns):
+            reply = await self.llm.chat(messages, stop=STOP)
+            text = (reply.content or "").split("\nObservation:", 1)[0]
+            tr.turns = turn + 1
+            tr.add("assistant", content=text)
+            kind, a, b = parse_step(text)
+            if kind == "final":
+                tr.output = a
+                break
+            if kind == "text":
+                tr.output = a
+                break
+            tr.add("tool_call", name=a, arguments=b)
+            content, event = await self.toolbox.call(a, b)
+            tr.add(**event)
+            messages.append({"role": "assistant", "content": text})
+            messages.append({"role": "user", "content": f"Observation: {content}"})
+        else:
+            tr.error = f"no Final Answer within max_turns={self.max_turns}"
+            tr.add("error", message=tr.error)
+        tr.duration_s = round(time.perf_counter() - t0, 4)
+        return tr

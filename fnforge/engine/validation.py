@@ -1,0 +1,52 @@
+"""The validation gate: a candidate is merged only if it beats the head on the validation tasks.
+
+This is the seed paper's roll-back rule as a gate: score the candidate set with the agent
+on the validation tasks, compare with the head set's score (computed once per set and then
+reused from the scorer's cache), and pass only if `after > before + min_delta`. The verdict
+carries both scores and which tasks flipped, so the note and the `Fnforge-Score` trailer
+say exactly why a step was kept or rolled back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from fnforge.engine.evaluation import Evaluation, Scorer
+from fnforge.protocol import CandidateView, Verdict
+
+
+class ValidationGate:
+    """Gate "validation": candidate's validation accuracy must exceed the head's by min_delta."""
+
+    name = "validation"
+
+    def __init__(self, scorer: Scorer, val_tasks: Sequence[Any], min_delta: float = 0.0):
+        self.scorer = scorer
+        self.val_tasks = list(val_tasks)
+        self.min_delta = min_delta
+        self.last: tuple[Evaluation, Evaluation] | None = None  # (head, candidate) of the last check
+
+    def check(self, candidate: CandidateView) -> Verdict:
+        """Score head and candidate on the validation tasks and compare."""
+        t0 = time.perf_counter()
+        head = self.scorer.score(candidate.base_functions, self.val_tasks, split="val-head")
+        cand = self.scorer.score(candidate.functions, self.val_tasks, split="val-candidate")
+        self.last = (head, cand)
+        before, after = head.accuracy, cand.accuracy
+        flipped = cand.score.flipped(head.score)
+        details = {
+            "n": len(self.val_tasks),
+            "head": head.summary(),
+            "candidate": cand.summary(),
+            "flipped": {k: list(v) for k, v in flipped.items()},
+            "min_delta": self.min_delta,
+        }
+        kw = dict(score_before=before, score_after=after, details=details, duration_s=time.perf_counter() - t0)
+        fixed, broken = len(flipped.get("fixed", [])), len(flipped.get("broken", []))
+        change = f"{before:.3f} -> {after:.3f} on {len(self.val_tasks)} tasks ({fixed} fixed, {broken} broken)"
+        if after > before + self.min_delta:
+            return Verdict.ok(self.name, f"validation improved {change}", **kw)
+        margin = f" by more than {self.min_delta}" if self.min_delta else ""
+        return Verdict.fail(self.name, f"no improvement{margin}: {change}", **kw)
