@@ -119,7 +119,9 @@ class LLMServer:
                 if server.delay_s or reply.delay_s:
                     time.sleep(server.delay_s + reply.delay_s)
                 if reply.status != 200:
-                    self._send(reply.status, {"error": {"message": f"scripted {reply.status}", "type": "scripted"}})
+                    self._send(
+                        reply.status, {"error": {"message": f"scripted {reply.status}", "type": "scripted"}}
+                    )
                     return
                 self._send(200, server._completion(body, reply, ident))
 

@@ -43,8 +43,11 @@ def _fmt(x: float | None) -> str:
 
 def _on_progress(event: str, **kw: Any) -> None:
     if event == "step":
-        progress(f"step {kw['step']} (epoch {kw['epoch'] + 1}): running the agent on {kw['batch']} tasks",
-                 event=event, **kw)
+        progress(
+            f"step {kw['step']} (epoch {kw['epoch'] + 1}): running the agent on {kw['batch']} tasks",
+            event=event,
+            **kw,
+        )
     elif event == "evaluated":
         progress(f"  train batch score {_fmt(kw['train_score'])}; asking the optimizer", event=event, **kw)
     elif event == "proposed":
@@ -52,7 +55,9 @@ def _on_progress(event: str, **kw: Any) -> None:
         progress(f"  proposed: {what}; gating", event=event, **kw)
     elif event == "decided":
         verdict = "[green]accepted[/green]" if kw["accepted"] else f"[red]rejected[/red] at {kw['gate']}"
-        progress(f"  step {kw['step']} {verdict}: {kw['reason']} ({kw['duration_s']:.1f}s)", event=event, **kw)
+        progress(
+            f"  step {kw['step']} {verdict}: {kw['reason']} ({kw['duration_s']:.1f}s)", event=event, **kw
+        )
     elif event == "recovered":
         progress(f"recovered: {kw['message']}", event=event, **kw)
     elif event == "interrupted":
@@ -66,7 +71,9 @@ def train_command(
     repo: Path = typer.Option(..., "--repo", help="The function repository (made by `fnforge init`)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the latest (or --run) training run."),
     offline: bool = typer.Option(False, "--offline", help="Replay from the reply cache; a miss is an error."),
-    run: str = typer.Option(None, "--run", help="Name of the run (default: train-<n>, or the latest on --resume)."),
+    run: str = typer.Option(
+        None, "--run", help="Name of the run (default: train-<n>, or the latest on --resume)."
+    ),
 ) -> None:
     """Train the function set: steps of agent runs, optimizer edits and gates, until early stop."""
     from fnforge.engine.trainer import train
@@ -112,12 +119,11 @@ def eval_command(
         fail(str(e), code=2)
         return
     data = {"ref": ref or "head", "split": split, **ev.summary()}
-    by_cat = getattr(ev.score, "by_category", None)
+    by_cat = ev.score.to_dict(per_item=False).get("by_category") if hasattr(ev.score, "to_dict") else None
     if by_cat:
         data["by_category"] = by_cat
     lo, hi = data["interval"] or (None, None)
-    human = (
-        f"{ref or 'head'} on {split}: accuracy {ev.accuracy:.3f} ({data['correct']}/{data['n']})"
-        + (f", 95% interval [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
+    human = f"{ref or 'head'} on {split}: accuracy {ev.accuracy:.3f} ({data['correct']}/{data['n']})" + (
+        f", 95% interval [{lo:.3f}, {hi:.3f}]" if lo is not None else ""
     )
     result(data, human)

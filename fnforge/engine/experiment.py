@@ -71,7 +71,9 @@ class Experiment:
         threads = max(s.training.concurrency, s.sandbox.pool) + 4
         self.background = self._stack.enter_context(BackgroundLoop(threads=threads))
         if s.agent.mode != "direct" or s.llm.scripted_edits == "":
-            self.llm = LLMClient(s.llm, cache_dir(self.root), offline=self.offline, backoff_s=self._llm_backoff_s)
+            self.llm = LLMClient(
+                s.llm, cache_dir(self.root), offline=self.offline, backoff_s=self._llm_backoff_s
+            )
             self._stack.callback(self._close_llm)
         if self._given_pool is not None:
             self.pool = self._given_pool

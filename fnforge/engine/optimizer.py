@@ -50,7 +50,11 @@ OPTIMIZER_TOOLS: list[dict[str, Any]] = [
                 "name": {"type": "string", "description": "The function's name (a Python identifier)."},
                 "description": {"type": "string", "description": "What it does, for the agent."},
                 "arguments": {"type": "object", "description": "JSON schema of its parameters."},
-                "packages": {"type": "array", "items": {"type": "string"}, "description": "Third-party packages."},
+                "packages": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Third-party packages.",
+                },
                 "code": {"type": "string", "description": "The full module source defining the function."},
                 "tests": {"type": "string", "description": "Optional property tests (tests/test_<name>.py)."},
             },
@@ -63,7 +67,11 @@ OPTIMIZER_TOOLS: list[dict[str, Any]] = [
                 "name": {"type": "string", "description": "The existing function's name."},
                 "description": {"type": "string", "description": "What it does, for the agent."},
                 "arguments": {"type": "object", "description": "JSON schema of its parameters."},
-                "packages": {"type": "array", "items": {"type": "string"}, "description": "Third-party packages."},
+                "packages": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Third-party packages.",
+                },
                 "code": {"type": "string", "description": "The full new module source."},
                 "tests": {"type": "string", "description": "Optional property tests (tests/test_<name>.py)."},
             },
@@ -156,7 +164,8 @@ def render_prompt(ctx: OptimizerContext, settings: Settings, *, budget_chars: in
     """The optimizer prompt: prompts/optimizer.txt filled in, transcripts within a budget."""
     if ctx.functions:
         functions = "\n\n".join(
-            f"## functions/{name}.py\n```python\n{src.rstrip()}\n```" for name, src in sorted(ctx.functions.items())
+            f"## functions/{name}.py\n```python\n{src.rstrip()}\n```"
+            for name, src in sorted(ctx.functions.items())
         )
     else:
         functions = "(none yet: the agent has no functions)"
@@ -166,18 +175,22 @@ def render_prompt(ctx: OptimizerContext, settings: Settings, *, budget_chars: in
     failures = [t for t in ordered if not t.correct]
     successes = [t for t in ordered if t.correct]
     packages = ", ".join(sorted(ctx.packages))
-    return Template(prompt_file("optimizer.txt")).safe_substitute(
-        task_name=ctx.task_name,
-        task_example=ctx.task_example.strip() or "(no example)",
-        function_count=len(ctx.functions),
-        functions=functions,
-        history=history,
-        train_score="n/a" if ctx.train_score is None else f"{ctx.train_score:.3f}",
-        failures=_sample(failures, 4, budget_chars * 2 // 3, rng),
-        successes=_sample(successes, 2, budget_chars // 3, rng),
-        max_actions=settings.training.max_actions,
-        packages=f" and these packages: {packages}" if packages else "",
-    ).strip()
+    return (
+        Template(prompt_file("optimizer.txt"))
+        .safe_substitute(
+            task_name=ctx.task_name,
+            task_example=ctx.task_example.strip() or "(no example)",
+            function_count=len(ctx.functions),
+            functions=functions,
+            history=history,
+            train_score="n/a" if ctx.train_score is None else f"{ctx.train_score:.3f}",
+            failures=_sample(failures, 4, budget_chars * 2 // 3, rng),
+            successes=_sample(successes, 2, budget_chars // 3, rng),
+            max_actions=settings.training.max_actions,
+            packages=f" and these packages: {packages}" if packages else "",
+        )
+        .strip()
+    )
 
 
 def check_actions(raw: list[tuple[str, str]], functions: Mapping[str, str], max_actions: int) -> list[Any]:
@@ -195,7 +208,9 @@ def check_actions(raw: list[tuple[str, str]], functions: Mapping[str, str], max_
         try:
             args = json.loads(arguments) if arguments.strip() else {}
         except json.JSONDecodeError as e:
-            raise ValueError(f"edit {i + 1} ({name}): arguments are not valid JSON ({e.msg} at char {e.pos})") from None
+            raise ValueError(
+                f"edit {i + 1} ({name}): arguments are not valid JSON ({e.msg} at char {e.pos})"
+            ) from None
         if not isinstance(args, dict):
             raise ValueError(f"edit {i + 1} ({name}): arguments must be a JSON object")
         items.append({**args, "action": name})
@@ -234,7 +249,9 @@ class LLMOptimizer(Proposer):
         errors: list[str] = []
         tries = 1 + self.settings.training.optimizer_retries
         for attempt in range(1, tries + 1):
-            reply = await self.llm.chat(messages, model=self.settings.llm.optimizer_model, tools=OPTIMIZER_TOOLS)
+            reply = await self.llm.chat(
+                messages, model=self.settings.llm.optimizer_model, tools=OPTIMIZER_TOOLS
+            )
             raw = [(c.name, c.arguments) for c in reply.tool_calls]
             try:
                 actions = check_actions(raw, ctx.functions, self.settings.training.max_actions)
@@ -243,7 +260,9 @@ class LLMOptimizer(Proposer):
                 errors.append(str(e))
             messages.append(reply.as_message())
             for c in reply.tool_calls:
-                messages.append({"role": "tool", "tool_call_id": c.id, "content": f"not applied: {errors[-1]}"})
+                messages.append(
+                    {"role": "tool", "tool_call_id": c.id, "content": f"not applied: {errors[-1]}"}
+                )
             messages.append(
                 {
                     "role": "user",
@@ -269,9 +288,13 @@ class ScriptedProposer(Proposer):
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ValueError(f"[llm] scripted_edits: {self.path} not found; fix the path or set it to \"\"") from None
+            raise ValueError(
+                f'[llm] scripted_edits: {self.path} not found; fix the path or set it to ""'
+            ) from None
         except json.JSONDecodeError as e:
-            raise ValueError(f"{self.path}: not valid JSON ({e.msg}, line {e.lineno}); write a list of steps") from None
+            raise ValueError(
+                f"{self.path}: not valid JSON ({e.msg}, line {e.lineno}); write a list of steps"
+            ) from None
         if isinstance(data, dict) and "steps" in data:
             data = data["steps"]
         if not isinstance(data, list):

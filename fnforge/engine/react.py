@@ -48,9 +48,11 @@ class ReactAgent(Agent):
         self.toolbox = toolbox
         self.evaluator = evaluator
         self.max_turns = max_turns
-        self.system = Template(prompt_file("agent_react.txt")).safe_substitute(
-            tools=toolbox.describe(), names=", ".join(toolbox.names)
-        ).strip()
+        self.system = (
+            Template(prompt_file("agent_react.txt"))
+            .safe_substitute(tools=toolbox.describe(), names=", ".join(toolbox.names))
+            .strip()
+        )
 
     async def run(self, task: Any) -> Transcript:
         t0 = time.perf_counter()

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fnforge.engine.experiment import Experiment
-from fnforge.engine.llm import Usage
+from fnforge.engine.llm import LLMError, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposer, StepSummary, make_proposer
 from fnforge.engine.transcripts import TranscriptLog
-from fnforge.engine.validation import ValidationGate
+from fnforge.engine.validation import StepAborted, ValidationGate
 
 Progress = Callable[..., None]
 INTERRUPTED = "interrupted"
@@ -157,7 +157,10 @@ class Trainer:
         self.gates = gates(exp, self.validation)
         self.progress = progress or (lambda event, **kw: None)
         self.schedule = batch_schedule(
-            exp.train_tasks, self.settings.training.batch_size, self.settings.training.epochs, self.settings.training.seed
+            exp.train_tasks,
+            self.settings.training.batch_size,
+            self.settings.training.epochs,
+            self.settings.training.seed,
         )
         try:
             from fnforge.sandbox import image_packages
@@ -187,6 +190,11 @@ class Trainer:
                     self._record_interrupt()
                     result.stopped = INTERRUPTED
                     break
+                except (StepAborted, LLMError) as e:
+                    # the setup failed (key, endpoint, offline cache miss): nothing is recorded,
+                    # the half-made candidate goes, and the step is redone on the next run
+                    self.repo.recover()
+                    raise (e.error if isinstance(e, StepAborted) else e) from None
                 if outcome is None:
                     result.stopped = "scripted edits exhausted"
                     break
@@ -217,7 +225,7 @@ class Trainer:
         exp, s = self.exp, self.settings
         t0 = time.perf_counter()
         all_steps = self.repo.steps(include_rejected=True)
-        step_no = max((r.step for r in all_steps), default=0) + 1
+        step_no = self.repo.next_step()
         epoch = position // max(1, len(self.schedule) // s.training.epochs)
         batch = self.schedule[position]
         self.progress("step", step=step_no, position=position, epoch=epoch, batch=len(batch))
@@ -257,8 +265,12 @@ class Trainer:
             "durations_s": {"train": round(t_train - t0, 3), "optimizer": round(t_opt - t_train, 3)},
             "transcripts": str(log.path.relative_to(exp.root)),
         }
-        self.progress("proposed", step=step_no, actions=[a.summary for a in proposal.actions or []],
-                      error=proposal.error)
+        self.progress(
+            "proposed",
+            step=step_no,
+            actions=[a.summary for a in proposal.actions or []],
+            error=proposal.error,
+        )
         if proposal.actions is None:
             res = self.repo.record_rejection(self.run, "optimizer", proposal.error or "no actions", note)
         else:
@@ -305,10 +317,14 @@ def train(
     if resume:
         run = run or latest_run(repo)
         if run is None:
-            raise TrainingError("nothing to resume: no training run in this repository; run `fnforge train` first")
+            raise TrainingError(
+                "nothing to resume: no training run in this repository; run `fnforge train` first"
+            )
     else:
         run = run or next_run_name(repo)
         if run in known:
-            raise TrainingError(f"run {run!r} exists; continue it with --resume or start another with --run NAME")
+            raise TrainingError(
+                f"run {run!r} exists; continue it with --resume or start another with --run NAME"
+            )
     with Experiment(repo, offline=offline, pool=pool) as exp:
         return Trainer(exp, run=run, progress=progress).train()

@@ -14,7 +14,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from fnforge.engine.evaluation import Evaluation, Scorer
+from fnforge.engine.llm import LLMError
 from fnforge.protocol import CandidateView, Verdict
+
+
+class StepAborted(BaseException):  # noqa: N818 - like KeyboardInterrupt, it is not an Exception
+    """The model endpoint failed during validation (bad key, offline cache miss): stop the step.
+
+    The store turns a gate's Exception into a failing verdict, which is right for faults of
+    the candidate but wrong here: nothing about the candidate is known. Deriving from
+    BaseException lets this pass through `repo.judge`; the trainer discards the candidate
+    and reports the underlying `LLMError`.
+    """
+
+    def __init__(self, error: LLMError):
+        super().__init__(str(error))
+        self.error = error
 
 
 class ValidationGate:
@@ -31,8 +46,11 @@ class ValidationGate:
     def check(self, candidate: CandidateView) -> Verdict:
         """Score head and candidate on the validation tasks and compare."""
         t0 = time.perf_counter()
-        head = self.scorer.score(candidate.base_functions, self.val_tasks, split="val-head")
-        cand = self.scorer.score(candidate.functions, self.val_tasks, split="val-candidate")
+        try:
+            head = self.scorer.score(candidate.base_functions, self.val_tasks, split="val-head")
+            cand = self.scorer.score(candidate.functions, self.val_tasks, split="val-candidate")
+        except LLMError as e:
+            raise StepAborted(e) from e
         self.last = (head, cand)
         before, after = head.accuracy, cand.accuracy
         flipped = cand.score.flipped(head.score)
@@ -42,10 +60,15 @@ class ValidationGate:
             "candidate": cand.summary(),
             "flipped": {k: list(v) for k, v in flipped.items()},
             "min_delta": self.min_delta,
+            "usage": (head.usage + cand.usage).to_dict(),
         }
-        kw = dict(score_before=before, score_after=after, details=details, duration_s=time.perf_counter() - t0)
+        kw = dict(
+            score_before=before, score_after=after, details=details, duration_s=time.perf_counter() - t0
+        )
         fixed, broken = len(flipped.get("fixed", [])), len(flipped.get("broken", []))
-        change = f"{before:.3f} -> {after:.3f} on {len(self.val_tasks)} tasks ({fixed} fixed, {broken} broken)"
+        change = (
+            f"{before:.3f} -> {after:.3f} on {len(self.val_tasks)} tasks ({fixed} fixed, {broken} broken)"
+        )
         if after > before + self.min_delta:
             return Verdict.ok(self.name, f"validation improved {change}", **kw)
         margin = f" by more than {self.min_delta}" if self.min_delta else ""

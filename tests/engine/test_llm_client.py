@@ -42,15 +42,39 @@ def test_offline_replays_the_cache_and_a_miss_is_an_error_without_any_request(tm
         live = LLMClient(_settings(server), tmp_path / "cache")
 
         async def first():
-            r = await live.chat([{"role": "user", "content": "q"}], tools=[{"type": "function", "function": {
-                "name": "add", "description": "", "parameters": {"type": "object", "properties": {}}}}])
+            r = await live.chat(
+                [{"role": "user", "content": "q"}],
+                tools=[
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "add",
+                            "description": "",
+                            "parameters": {"type": "object", "properties": {}},
+                        },
+                    }
+                ],
+            )
             await live.close()
             return r
 
         r1 = asyncio.run(first())
         offline = LLMClient(_settings(server), tmp_path / "cache", offline=True)
-        r2 = asyncio.run(offline.chat([{"role": "user", "content": "q"}], tools=[{"type": "function", "function": {
-            "name": "add", "description": "", "parameters": {"type": "object", "properties": {}}}}]))
+        r2 = asyncio.run(
+            offline.chat(
+                [{"role": "user", "content": "q"}],
+                tools=[
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "add",
+                            "description": "",
+                            "parameters": {"type": "object", "properties": {}},
+                        },
+                    }
+                ],
+            )
+        )
         with pytest.raises(LLMCacheMiss, match="offline"):
             asyncio.run(offline.chat([{"role": "user", "content": "never asked"}]))
         assert server.count == 1
