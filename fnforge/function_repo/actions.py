@@ -245,6 +245,8 @@ def _docstring(action: Action) -> str:
     if any(d for _, d in described):
         lines += ["", "Args:"] + [f"    {k}: {d}".rstrip() for k, d in described]
     text = "\n".join(lines).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if "\n" not in text:
+        return f'"""{text}"""'
     return '"""' + text.replace("\n", "\n    ").replace("\n    \n", "\n\n") + '\n    """'
 
 
