@@ -1,0 +1,109 @@
+"""The learning curve: validation score per step, as a PNG the page embeds.
+
+An image (matplotlib's Agg backend, no display needed) keeps the report one self-contained
+file that any browser shows, with no script to run and nothing fetched from the network.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from fnforge.report.model import StepView  # noqa: E402
+
+ACCEPTED = "#1a7f37"
+REJECTED = "#cf222e"
+ROLLBACK = "#9a6700"
+HEAD = "#0969da"
+
+
+def head_curve(steps: list[StepView]) -> tuple[list[int], list[float]]:
+    """The validation score of the set's branch after each step (a step function).
+
+    Accepted steps move the head to their score; rejected ones leave it; a rollback moves it
+    to its own recorded score, or back to the score before the step it undid.
+    """
+    xs: list[int] = []
+    ys: list[float] = []
+    head: float | None = None
+    head_before: dict[int, float | None] = {}
+    for s in sorted(steps, key=lambda s: s.step):
+        if head is None:
+            head = s.score_before
+        head_before[s.step] = head
+        if s.accepted:
+            if s.score_after is not None:
+                head = s.score_after
+            elif s.kind == "rollback" and s.rolls_back in head_before:
+                head = head_before[s.rolls_back]
+        if head is not None:
+            xs.append(s.step)
+            ys.append(head)
+    return xs, ys
+
+
+def learning_curve_png(steps: list[StepView], title: str = "Validation score per step") -> bytes:
+    """Render the learning curve: the head's score as a line, each candidate as a marker.
+
+    Green dots are accepted steps, red crosses rejected candidates that reached validation,
+    red triangles on the axis candidates rejected by an earlier gate (no score), and
+    dashed amber lines rollbacks.
+    """
+    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
+    try:
+        xs, ys = head_curve(steps)
+        if xs:
+            ax.step(xs, ys, where="post", color=HEAD, linewidth=2, label="set's branch (head)")
+        scored_acc = [
+            (s.step, s.score_after)
+            for s in steps
+            if s.accepted and s.kind == "step" and s.score_after is not None
+        ]
+        scored_rej = [(s.step, s.score_after) for s in steps if not s.accepted and s.score_after is not None]
+        unscored_rej = [s.step for s in steps if not s.accepted and s.score_after is None]
+        if scored_acc:
+            ax.scatter(*zip(*scored_acc, strict=True), color=ACCEPTED, s=50, zorder=3, label="accepted")
+        if scored_rej:
+            ax.scatter(
+                *zip(*scored_rej, strict=True),
+                color=REJECTED,
+                marker="x",
+                s=60,
+                zorder=3,
+                label="rejected at validation",
+            )
+        low = min([0.0, *ys, *(y for _, y in scored_acc + scored_rej)])
+        if unscored_rej:
+            ax.scatter(
+                unscored_rej,
+                [low] * len(unscored_rej),
+                color=REJECTED,
+                marker="v",
+                s=60,
+                zorder=3,
+                clip_on=False,
+                label="rejected by a gate (no score)",
+            )
+        for i, s in enumerate(s for s in steps if s.kind == "rollback"):
+            ax.axvline(
+                s.step, color=ROLLBACK, linestyle="--", linewidth=1.2, label="rollback" if i == 0 else None
+            )
+        ax.set_xlabel("step")
+        ax.set_ylabel("validation score")
+        ax.set_title(title)
+        if steps:
+            ax.set_xticks(sorted({s.step for s in steps}))
+        ax.grid(True, alpha=0.3)
+        if steps:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=5, fontsize=8, frameon=False)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
+    finally:
+        plt.close(fig)

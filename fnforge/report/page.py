@@ -1,0 +1,127 @@
+"""One self-contained HTML page from a report's data: chart, step table, diffs, functions.
+
+Self-contained means a single file with the chart as a base64 PNG and the styles inline:
+it can be mailed, attached to an issue, or opened offline, and a browser fetches nothing.
+The layout is a template file beside this module so it can be read and diffed as HTML.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from string import Template
+
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import DiffLexer, JsonLexer, PythonLexer
+
+from fnforge.report.chart import learning_curve_png
+from fnforge.report.model import FunctionView, ReportData, StepView
+
+TEMPLATE = Path(__file__).with_name("report.html")
+_FORMATTER = HtmlFormatter(cssclass="hl", style="default")
+
+
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _change(step: StepView) -> str:
+    delta = step.score_change
+    if delta is None:
+        return "–"
+    css = "up" if delta > 0 else "down" if delta < 0 else ""
+    return f'<span class="{css}">{delta:+.3f}</span>'
+
+
+def _decision(step: StepView) -> str:
+    if step.kind == "rollback":
+        target = f" of step {step.rolls_back}" if step.rolls_back is not None else ""
+        return f"rollback{target}"
+    return step.decision
+
+
+def step_row(step: StepView) -> str:
+    """One row of the steps table."""
+    css = "rollback" if step.kind == "rollback" else step.decision
+    actions = "<br>".join(html.escape(a) for a in step.actions) or "–"
+    cells = [
+        f'<td class="num"><a href="#step-{step.step}">{step.step}</a></td>',
+        f'<td class="decision">{html.escape(_decision(step))}</td>',
+        f"<td>{html.escape(step.gate or '–')}</td>",
+        f'<td class="reason">{html.escape(step.reason or "–")}</td>',
+        f'<td class="num">{_score(step.score_before)} → {_score(step.score_after)}</td>',
+        f'<td class="num">{_change(step)}</td>',
+        f"<td>{actions}</td>",
+        f'<td class="num">{"–" if step.tokens is None else f"{step.tokens:,}"}</td>',
+        f'<td class="num">{"–" if step.cost_usd is None else f"${step.cost_usd:.4f}"}</td>',
+        f'<td class="num">{"–" if step.duration_s is None else f"{step.duration_s:.1f} s"}</td>',
+        f"<td><code>{html.escape(step.commit[:10])}</code></td>",
+    ]
+    return f'<tr class="{css}" data-step="{step.step}">' + "".join(cells) + "</tr>"
+
+
+def step_diff(step: StepView) -> str:
+    """A step's diff, highlighted, in a collapsible block."""
+    title = f"Step {step.step}: {_decision(step)}" + (f" at {step.gate}" if step.gate else "")
+    body = (
+        highlight(step.diff, DiffLexer(), _FORMATTER)
+        if step.diff.strip()
+        else "<p>(no change to the functions)</p>"
+    )
+    return (
+        f'<details id="step-{step.step}" class="diff"><summary>{html.escape(title)} '
+        f"<code>{html.escape(step.commit[:10])}</code></summary>{body}</details>"
+    )
+
+
+def function_block(fn: FunctionView) -> str:
+    """A final function: its description, its derived tool schema and its source."""
+    description = fn.schema.get("function", fn.schema).get("description", "") if fn.schema else ""
+    schema = highlight(json.dumps(fn.schema, indent=2), JsonLexer(), _FORMATTER)
+    source = highlight(fn.source, PythonLexer(), _FORMATTER)
+    return (
+        f'<div class="fn" id="fn-{html.escape(fn.name)}"><h3><code>{html.escape(fn.name)}</code></h3>'
+        f"<p>{html.escape(description)}</p>"
+        f"<details><summary>tool schema</summary>{schema}</details>"
+        f"<details open><summary>source</summary>{source}</details></div>"
+    )
+
+
+def summary_line(data: ReportData) -> str:
+    """Counts and the best score, in one line above the chart."""
+    accepted = sum(1 for s in data.steps if s.accepted and s.kind == "step")
+    rejected = sum(1 for s in data.steps if not s.accepted)
+    rollbacks = sum(1 for s in data.steps if s.kind == "rollback")
+    scores = [s.score_after for s in data.steps if s.accepted and s.score_after is not None]
+    parts = [
+        f"<span>{len(data.steps)} steps</span>",
+        f"<span>{accepted} accepted</span>",
+        f"<span>{rejected} rejected</span>",
+        f"<span>{rollbacks} rollbacks</span>",
+        f"<span>{len(data.functions)} functions</span>",
+    ]
+    if scores:
+        parts.append(f"<span>final validation score {scores[-1]:.3f}</span>")
+    return "".join(parts)
+
+
+def render_page(data: ReportData) -> str:
+    """The whole report as one HTML string."""
+    png = learning_curve_png(data.steps)
+    steps = sorted(data.steps, key=lambda s: s.step)
+    return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
+        title=html.escape(data.title),
+        branch=html.escape(data.branch),
+        head=html.escape(data.head[:10]),
+        task=html.escape(data.task or "–"),
+        generated_at=html.escape(data.generated_at),
+        summary=summary_line(data),
+        chart_b64=base64.b64encode(png).decode("ascii"),
+        step_rows="\n".join(step_row(s) for s in steps) or '<tr><td colspan="11">no steps yet</td></tr>',
+        diffs="\n".join(step_diff(s) for s in steps) or "<p>no steps yet</p>",
+        functions="\n".join(function_block(f) for f in data.functions) or "<p>the set is empty</p>",
+        pygments_css=_FORMATTER.get_style_defs(".hl"),
+    )

@@ -1,0 +1,70 @@
+"""`fnforge report`: one self-contained HTML file that shows the whole run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from fnforge.report.chart import head_curve
+from fnforge.report.model import StepView
+
+FNFORGE = [str(Path(sys.executable).with_name("fnforge"))]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*FNFORGE, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_report_command_writes_one_file_with_every_step_diff_and_function(reported_repo, tmp_path):
+    out = tmp_path / "out" / "report.html"
+    proc = run_cli("report", "--repo", str(reported_repo), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert str(out) in proc.stdout
+    page = out.read_text(encoding="utf-8")
+    # self-contained: the chart is inline, nothing is fetched
+    assert re.search(r'<img id="learning-curve"[^>]*src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', page)
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    rows = re.findall(r'<tr class="(accepted|rejected|rollback)" data-step="(\d+)">', page)
+    assert rows == [
+        ("accepted", "1"),
+        ("rejected", "2"),
+        ("accepted", "3"),
+        ("rejected", "4"),
+        ("rollback", "5"),
+    ]
+    assert "does not parse" in page  # the static gate's reason for step 2
+    assert "does not beat the head" in page  # validation's reason for step 4
+    assert "rollback of step 3" in page
+    row1 = page[page.index('data-step="1"') : page.index('data-step="2"')]
+    assert "2,000" in row1 and "$0.0052" in row1  # tokens and cost summed from the step's note
+    assert re.search(r">3\.[5-9] s<", row1)  # 1.5 s + 2.0 s of phases, plus the gates' time
+    # every step has a highlighted diff block; step 3 added numbers_in
+    for n in range(1, 6):
+        assert f'id="step-{n}"' in page
+    step3 = page[page.index('id="step-3"') : page.index('id="step-4"')]
+    assert 'class="gi"' in step3 and "numbers_in" in step3  # pygments marks inserted lines
+    # the final set after the rollback: only the seed's solve, with its derived schema
+    assert 'id="fn-solve"' in page and 'id="fn-numbers_in"' not in page
+    solve = page[page.index('id="fn-solve"') :]
+    assert "tool schema" in solve and '"table"' in solve and '"choices"' in solve
+
+
+def test_report_of_a_directory_that_is_not_a_repository_is_one_line_and_exit_2(tmp_path):
+    proc = run_cli("report", "--repo", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r.html"))
+    assert proc.returncode == 2
+    message = " ".join(proc.stderr.split())  # rich may wrap the line to the terminal width
+    assert message.startswith("error:") and "no such directory" in message and "fnforge init" in message
+    assert "Traceback" not in proc.stderr and not (tmp_path / "r.html").exists()
+
+
+def test_head_curve_holds_on_rejection_and_steps_back_on_rollback():
+    steps = [
+        StepView(1, "accepted", score_before=0.0, score_after=0.1),
+        StepView(2, "rejected", gate="property"),
+        StepView(3, "accepted", score_before=0.1, score_after=0.3),
+        StepView(4, "rejected", gate="validation", score_before=0.3, score_after=0.2),
+        StepView(5, "accepted", kind="rollback", rolls_back=3),
+    ]
+    assert head_curve(steps) == ([1, 2, 3, 4, 5], [0.1, 0.1, 0.3, 0.3, 0.1])
