@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from fnforge.cli import app
-from fnforge.cli.output import MODE, console, fail, result
+from fnforge.cli.output import MODE, console, fail, progress, result
 from fnforge.config import CONFIG_NAME, ConfigError, Settings, load_settings
 
 
@@ -263,3 +263,76 @@ def report(
     except ReportError as e:
         fail(str(e))
     result({"report": str(path)}, f"report written to {path}")
+
+
+def _curve_table(curve: list[tuple[int, str, float | None]]) -> Table:
+    table = Table(title="validation score of the set after each step", show_lines=False)
+    table.add_column("step", justify="right")
+    table.add_column("verdict")
+    table.add_column("score", justify="right")
+    for step, decision, score in curve:
+        shown = "[green]accepted[/green]" if decision == "accepted" else f"[red]{decision}[/red]"
+        table.add_row(str(step), shown, "n/a" if score is None else f"{score:.2f}")
+    return table
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(
+        Path("demo-run"), "--out", help="Where to create the demo's function repository."
+    ),
+    examples: Path = typer.Option(
+        None, "--examples", help="The folder with the demo's files (default: this checkout's examples/)."
+    ),
+) -> None:
+    """A tour: train a function set on 100 TabMWP problems with no API key, then show the history.
+
+    Creates a function repository in --out from examples/ (an earlier demo there is
+    replaced), trains it in `direct` mode while replaying a reviewed list of edits in place
+    of the optimizer LLM (some of which the gates must reject), and prints the accepted
+    history, the score curve, the report's path and how to export the functions. The store,
+    sandbox, gates and evaluator are all real.
+    """
+    from fnforge.cli.train import _on_progress, _user_errors
+    from fnforge.demo import EXAMPLES, SCRIPTED_NOTICE, DemoError, run_demo, sparkline
+
+    progress(f"[bold]{SCRIPTED_NOTICE}[/bold]", event="notice")
+
+    def on_progress(event: str, **kw: object) -> None:
+        if event == "demo":
+            progress(str(kw["message"]), event=event)
+        else:
+            _on_progress(event, **kw)
+
+    try:
+        done = run_demo(out, examples=examples or EXAMPLES, progress=on_progress)
+    except (DemoError, *_user_errors()) as e:
+        fail(str(e))
+        return
+    scores = [score for _, _, score in done.curve]
+    known = [s for s in scores if s is not None]
+    final = f"{known[-1]:.2f}" if known else "n/a"
+    summary = {
+        "repo": str(done.root),
+        "report": str(done.report),
+        "stopped": done.training.stopped,
+        "curve": [{"step": s, "decision": d, "score": v} for s, d, v in done.curve],
+        "history": done.history.splitlines(),
+    }
+    if MODE.json_lines:
+        result(summary)
+        return
+    if not MODE.quiet:
+        console.rule("accepted history (git log --graph --oneline of the set's branch)")
+        console.print(done.history, markup=False, highlight=False)
+        console.rule("score curve")
+        console.print(_curve_table(done.curve))
+        console.print(f"validation score per step: {sparkline(scores)}  (final {final})")
+        console.print(f"[dim]{SCRIPTED_NOTICE}[/dim]")
+    result(
+        summary,
+        f"report: {done.report}\n"
+        f"export: fnforge export --repo {done.root} --format wheel --out dist/    (an installable package)\n"
+        f"        fnforge export --repo {done.root} --format tools-json --out tools.json    (OpenAI tool schemas)\n"
+        f"audit:  git -C {done.root} log --graph --oneline --all",
+    )

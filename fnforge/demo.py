@@ -1,0 +1,154 @@
+"""The demo: a real training run on a TabMWP slice that needs no API key.
+
+`fnforge demo` creates a function repository from the files in `examples/` (the task
+slice, its fnforge.toml, and a reviewed list of edits), trains it in `direct` mode with
+the scripted proposer in place of the optimizer LLM, and writes the report. Everything
+else is the real thing: the store, the sandbox, the gates and the TabMWP evaluator. The
+functions here only assemble those parts and summarise the run for the terminal.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fnforge.config import CONFIG_NAME
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SCRIPTED_NOTICE = "replaying scripted edits; set a model in fnforge.toml to let an LLM propose them"
+DEMO_MARKER = "# fnforge experiment file of the demo"
+SPARKS = "▁▂▃▄▅▆▇█"
+
+Progress = Callable[..., None]
+
+
+class DemoError(ValueError):
+    """The demo cannot start; the message says what to do."""
+
+
+@dataclass
+class DemoResult:
+    """What the demo did: where its repository and report are, and the run's outcome."""
+
+    root: Path
+    report: Path
+    training: Any  # fnforge.engine.trainer.TrainingResult
+    history: str  # `git log --graph --oneline` of the set's branch
+    curve: list[tuple[int, str, float | None]] = field(default_factory=list)  # (step, decision, head score)
+
+
+def _example_files(examples: Path) -> dict[str, Path]:
+    files = {
+        CONFIG_NAME: examples / "demo-fnforge.toml",
+        "demo_edits.json": examples / "demo_edits.json",
+        "data/train.json": examples / "tabmwp" / "train.json",
+        "data/val.json": examples / "tabmwp" / "val.json",
+        "data/README.md": examples / "tabmwp" / "README.md",
+    }
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise DemoError(
+            f"demo files not found: {', '.join(missing)}; run `fnforge demo` from a fnforge checkout "
+            "(the examples/ folder) or pass --examples DIR"
+        )
+    return files
+
+
+def _clear_previous(out: Path) -> bool:
+    """Remove an earlier demo repository at `out`; refuse anything else. True if one was removed."""
+    if not out.exists():
+        return False
+    if out.is_dir() and not any(out.iterdir()):
+        return False
+    config = out / CONFIG_NAME
+    if out.is_dir() and config.is_file() and config.read_text(encoding="utf-8").startswith(DEMO_MARKER):
+        shutil.rmtree(out)
+        return True
+    raise DemoError(
+        f"{out} exists and is not an earlier demo; pass --out NEW_DIR (fnforge demo never deletes it)"
+    )
+
+
+def create_demo_repo(out: Path | str, examples: Path = EXAMPLES) -> tuple[Any, bool]:
+    """A fresh function repository at `out` with the demo's settings, tasks and scripted edits.
+
+    An earlier demo at `out` is replaced; any other existing content is refused. Returns the
+    opened FunctionRepo and whether an earlier demo was replaced.
+    """
+    from fnforge.function_repo import FunctionRepo, RepoError
+
+    out = Path(out)
+    files = _example_files(Path(examples))
+    replaced = _clear_previous(out)
+    try:
+        repo = FunctionRepo.init(
+            out, task="tabmwp", config_text=files[CONFIG_NAME].read_text(encoding="utf-8")
+        )
+    except RepoError as e:
+        raise DemoError(str(e)) from None
+    for target, source in files.items():
+        if target != CONFIG_NAME:
+            (out / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, out / target)
+    repo.git.run("add", "--", "demo_edits.json", "data")
+    repo.git.run(
+        "commit", "-q", "-m", "Demo: a TabMWP slice (100 train, 100 val) and the scripted edits to replay"
+    )
+    return repo, replaced
+
+
+def head_curve(records: list[Any]) -> list[tuple[int, str, float | None]]:
+    """(step, decision, the set's validation score after the step) for each decided step."""
+    head: float | None = None
+    curve = []
+    for r in sorted(records, key=lambda r: r.step):
+        if head is None:
+            head = r.score_before
+        if r.accepted and r.score_after is not None:
+            head = r.score_after
+        decision = "accepted" if r.accepted else f"rejected at {r.gate}"
+        curve.append((r.step, decision, head))
+    return curve
+
+
+def sparkline(values: list[float | None], low: float = 0.0, high: float = 1.0) -> str:
+    """Scores as a one-line bar chart (`▁▂▄▆█`); unknown scores print as a space."""
+    span = (high - low) or 1.0
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+        else:
+            k = round((min(max(v, low), high) - low) / span * (len(SPARKS) - 1))
+            out.append(SPARKS[k])
+    return "".join(out)
+
+
+def run_demo(
+    out: Path | str = "demo-run",
+    *,
+    examples: Path = EXAMPLES,
+    progress: Progress | None = None,
+    pool: Any = None,
+) -> DemoResult:
+    """Create the demo repository, train it with the scripted edits, and write its report."""
+    from fnforge.engine.trainer import train
+    from fnforge.report import write_report
+
+    say = progress or (lambda event, **kw: None)
+    repo, replaced = create_demo_repo(out, examples)
+    root = Path(repo.root)
+    if replaced:
+        say("demo", message=f"replaced the earlier demo in {root}")
+    say("demo", message=f"created the function repository {root} (task tabmwp, agent mode direct)")
+    try:
+        training = train(repo, run="demo", progress=say, pool=pool)
+        records = repo.steps(include_rejected=True)
+        history = repo.git.run("log", "--graph", "--oneline", "--decorate", f"refs/heads/{repo.branch}")
+    finally:
+        repo.close()
+    report = write_report(root, root / "report.html")
+    return DemoResult(root=root, report=report, training=training, history=history, curve=head_curve(records))
