@@ -210,9 +210,9 @@ def doctor(
 ) -> None:
     """Check this machine: Docker engine, sandbox image, git identity, the model endpoint.
 
-    Each failure says what to do. Exits 1 when something required fails, 0 otherwise
-    (warnings do not fail). With --repo, the repository's fnforge.toml decides what is
-    required (e.g. backend "process" needs no Docker) and the model endpoint is tried.
+    Each failure says what to do. Exits 1 when something required fails, 0 otherwise (warnings do not fail).
+
+    With --repo, the repository's fnforge.toml decides what is required (e.g. backend "process" needs no Docker) and the model endpoint is tried with the key from the environment.
     """
     if repo is not None and not (repo / CONFIG_NAME).is_file():
         fail(
@@ -287,11 +287,9 @@ def demo(
 ) -> None:
     """A tour: train a function set on 100 TabMWP problems with no API key, then show the history.
 
-    Creates a function repository in --out from examples/ (an earlier demo there is
-    replaced), trains it in `direct` mode while replaying a reviewed list of edits in place
-    of the optimizer LLM (some of which the gates must reject), and prints the accepted
-    history, the score curve, the report's path and how to export the functions. The store,
-    sandbox, gates and evaluator are all real.
+    Creates a function repository in --out from examples/ (an earlier demo there is replaced) and trains it in `direct` mode, replaying a reviewed list of edits in place of the optimizer LLM; some of them the gates must reject.
+
+    Ends with the accepted history, the score curve, the report's path and how to export the functions. The store, sandbox, gates and evaluator are all real.
     """
     from fnforge.cli.train import _on_progress, _user_errors
     from fnforge.demo import EXAMPLES, SCRIPTED_NOTICE, DemoError, run_demo, sparkline
