@@ -15,7 +15,7 @@ from fnforge.evaluators.numbers import NUMBER_IN_TEXT
 _HASHES = re.compile(r"####\s*([^\n]*)")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _ANSWER_CUE = re.compile(r"(?:final\s+answer|answer)\b(?:\*\*)?\s*(?:is\b|:|=)", re.IGNORECASE)
-_BOLD = re.compile(r"\*\*([^*\n]+?)\*\*|__([^_\n]+?)__")
+_BOLD = re.compile(r"\*\*((?:[^*\n]|\*(?!\*))+?)\*\*|__([^_\n]+?)__")
 _MATH_SPAN = re.compile(r"\$\$([^$]+?)\$\$|\$([^$]+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 
 MAX_SCAN = 20_000  # the final answer is at the end; very long outputs are read from their tail

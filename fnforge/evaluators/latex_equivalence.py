@@ -24,8 +24,15 @@ _FRAC = re.compile(r"\\[dt]frac")
 _SQRT_SHORT = re.compile(r"\\sqrt(\d)")
 _FRAC_SHORT = re.compile(r"\\frac(\d)(\d)")
 _LHS = re.compile(r"^[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?(?:\([a-z]\))?\s*=\s*(?=[^=]+$)")
+_UNIT_WORD = r"(?:\\AA|\\mu\s*[A-Za-z]+|[A-Za-z]{2,}|[mgsJVKNWLAMCFT])"
 _UNIT_TAIL = re.compile(
-    r"(?:\s*(?:\\AA|\\mu\s*[A-Za-z]+|[A-Za-z]{2,}|[mgsJVKNWLAMCFT]|/|\^\s*\{?-?\d\}?|\\cdot|\^\{?\\prime+\}?))+\s*$"
+    rf"(?:\s*(?:{_UNIT_WORD}|\{{\s*{_UNIT_WORD}?\s*\}}|\[[^\[\]]*\]|/|\^\s*\{{?-?\d\}}?|\\cdot|"
+    r"\^\{?\\prime+\}?))+\s*$"
+)
+# trailing `\text{...}` / `\mathrm{...}` after an expression: units, whatever the expression is
+_TEXT_UNIT = r"\\(?:text|mathrm|mbox)\s*\{[^{}]*\}"
+_MARKED_UNITS = re.compile(
+    rf"(?<=\S)\s*(?:\\mu\s*)?{_TEXT_UNIT}(?:\s*(?:{_TEXT_UNIT}|/|\^\s*\{{?-?\d\}}?|\\cdot|~))*\s*$"
 )
 _SCI = re.compile(r"^([-+]?\d*\.?\d+)\s*(?:\\times|\\cdot|\*|×)\s*10\s*\^\s*\{?\s*([-+]?\d+)\s*\}?$")
 _PROTECTED = {"pi", "infty", "sqrt", "frac", "sin", "cos", "tan", "ln", "log", "exp"}
@@ -49,6 +56,8 @@ def normalize(answer: str) -> str:
     s = _WRAPPERS.sub("", s)
     s = _DEGREES.sub("", s)
     s = _FRAC.sub(r"\\frac", s)
+    if not s.startswith(("\\text", "\\mathrm", "\\mbox")):
+        s = _MARKED_UNITS.sub("", s)
     s = strip_text_commands(s)
     s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
     s = _FRAC_SHORT.sub(r"\\frac{\1}{\2}", s)

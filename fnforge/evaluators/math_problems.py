@@ -8,6 +8,7 @@ Judging reads the agent's last `\\boxed{}` (or `The answer is ...`) and asks
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fnforge.evaluators.extract import boxed_contents, last_math_span, last_number, marked_answer
@@ -17,7 +18,14 @@ from fnforge.evaluators.symbolic import shared_checker
 from fnforge.evaluators.task import Evaluator, EvaluatorError, ItemResult, Task
 
 INSTRUCTION = "Reason step by step, and put your final answer within \\boxed{}."
-SHORT_ANSWER_CHARS = 120
+SHORT_ANSWER_CHARS = 600
+_PROSE = re.compile(r"(?<![\\{_^a-zA-Z])[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\b")
+
+
+def looks_like_math(line: str) -> bool:
+    """A single line that is an expression rather than a sentence (no three words in a row)."""
+    without_text = re.sub(r"\\(?:text|mathrm|mbox|operatorname)\s*\{[^{}]*\}", " ", line)
+    return not _PROSE.search(without_text)
 
 
 class MathEvaluator(Evaluator):
@@ -71,8 +79,8 @@ class MathEvaluator(Evaluator):
         if span:
             return span
         text = output.strip()
-        if "\n" not in text and len(text) <= SHORT_ANSWER_CHARS:
-            return text
+        if "\n" not in text and len(text) <= SHORT_ANSWER_CHARS and looks_like_math(text):
+            return text.rstrip(".")
         return last_number(output)
 
     def judge(self, task: Task, output: str) -> ItemResult:

@@ -17,8 +17,13 @@ MAX_EXPONENT = 400  # 10**400 is already absurd for an answer; larger would make
 
 _DIGITS = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?|\.\d+"
 _SIGN = r"[-+\u2212]?"
-# a number as written in running text: sign, digits with optional thousands separators, decimals
-NUMBER_IN_TEXT = re.compile(rf"(?<![\w.]){_SIGN}(?:\\?\$\s?)?(?:{_DIGITS})(?:[eE][-+]?\d+)?(?![\w])")
+# a number as written in running text: sign, currency, then a fraction (`3/4`, `2 1/2`,
+# `\\frac{3}{4}`) or digits with optional thousands separators, decimals and exponent
+NUMBER_IN_TEXT = re.compile(
+    rf"(?<![\w.\\/]){_SIGN}(?:\\?\$\s?)?"
+    r"(?:\\[dt]?frac\{\d+\}\{\d+\}|(?:\d+ )?\d+\s?/\s?\d+(?![\d.,/])|"
+    rf"(?:{_DIGITS})(?:[eE][-+]?\d+)?)(?![\w])"
+)
 
 _CURRENCY = re.compile(r"^(?:\\\$|\$|US\$|USD|€|£|¥|Rs\.?)\s*")
 _SCI_TIMES = re.compile(r"\s*(?:\\times|\\cdot|\*|x|×|·)\s*10\s*\^\s*\{?\s*([-+\u2212]?\d+)\s*\}?$")

@@ -10,8 +10,11 @@ Only math-verify's LaTeX parser is used: it builds sympy objects without `eval`.
 
 from __future__ import annotations
 
+import cmath
+import functools
 import json
 import logging
+import re
 import resource
 import sys
 
@@ -25,6 +28,69 @@ def _limit_memory() -> None:
         pass
 
 
+_COMMAND = re.compile(r"\\(?:text|mathrm|mbox|operatorname)\s*\{[^{}]*\}|\\[A-Za-z]+")
+_CONSTANT_LETTERS = set("eidC")  # e, i, a differential d, an integration constant
+
+
+def _trustworthy(expr: object, latex: str) -> bool:
+    """False for parses that lost the meaning: `zoo`/`nan` (`\\gamma^2` read as the Gamma
+    function), or a plain number where the LaTeX names variables (`E_{1}` read as a constant)."""
+    import sympy
+
+    if not isinstance(expr, sympy.Basic):
+        return True
+    if expr.has(sympy.zoo, sympy.nan):
+        return False
+    letters = set(re.findall(r"[A-Za-z]", _COMMAND.sub(" ", latex))) - _CONSTANT_LETTERS
+    return not (letters and not expr.free_symbols and isinstance(expr, sympy.Expr))
+
+
+def _both_equations(a: object, b: object) -> bool:
+    import sympy
+
+    return isinstance(a, sympy.Eq) and isinstance(b, sympy.Eq)
+
+
+def _equal(a: object, b: object) -> bool:
+    """Equations are the same when one is a non-zero constant multiple of the other
+    (`y' + r y = 0` and `-y' - r y = 0`); math-verify's own rule is more lenient."""
+    import sympy
+
+    left, right = a.lhs - a.rhs, b.lhs - b.rhs  # type: ignore[attr-defined]
+    if sympy.simplify(left - right) == 0:
+        return True
+    if right == 0:
+        return False
+    ratio = sympy.simplify(left / right)
+    return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+
+
+def _clearly_different(a: object, b: object) -> bool:
+    """A fast no: two expressions whose difference is clearly non-zero at sample points.
+
+    math-verify's full check simplifies symbolically (100+ ms); most wrong answers differ
+    visibly at a couple of points, which takes about a millisecond. Anything unusual (sets,
+    relations, undefined functions, non-finite values) answers False and goes the slow way.
+    """
+    import sympy
+
+    if not (isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr)):
+        return False
+    symbols = sorted(a.free_symbols | b.free_symbols, key=str)
+    for trial in range(2):
+        values = {s: sympy.Float(0.3 + 0.17 * i + 0.05 * trial) for i, s in enumerate(symbols)}
+        try:
+            x = complex(a.subs(values).evalf(30))
+            y = complex(b.subs(values).evalf(30))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
+            return False
+        if not all(map(cmath.isfinite, (x, y))):
+            return False
+        if abs(x - y) <= 1e-6 * max(1.0, abs(x), abs(y)):
+            return False
+    return True
+
+
 def main() -> None:
     """Serve checks until stdin closes."""
     _limit_memory()
@@ -33,8 +99,10 @@ def main() -> None:
 
     config = [LatexExtractionConfig()]
 
+    @functools.lru_cache(maxsize=4096)
     def parsed(latex: str) -> list:
-        return parse("\\boxed{" + latex + "}", config, parsing_timeout=None)
+        result = parse("\\boxed{" + latex + "}", config, parsing_timeout=None)
+        return result if result and _trustworthy(result[0], latex) else []
 
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
@@ -46,7 +114,13 @@ def main() -> None:
             if not a or not b:
                 reply = {"equal": None, "error": "could not parse"}
             else:
-                reply = {"equal": bool(verify(a, b, timeout_seconds=None))}
+                if _both_equations(a[0], b[0]):
+                    equal = _equal(a[0], b[0])
+                elif _clearly_different(a[0], b[0]):
+                    equal = False
+                else:
+                    equal = bool(verify(a, b, timeout_seconds=None))
+                reply = {"equal": equal}
         except MemoryError:
             reply = {"equal": None, "error": "out of memory"}
         except Exception as e:  # a check that fails is an answer ("undecided"), not a crash

@@ -40,6 +40,7 @@ def _number_of(text: str) -> Fraction | None:
     return number.value if number else None
 
 
+
 class TabMWPEvaluator(Evaluator):
     """Judges TabMWP answers: numbers to three decimals, choices by letter or text."""
 
@@ -166,8 +167,12 @@ class TabMWPEvaluator(Evaluator):
 
     @staticmethod
     def _same(extracted: str, reference: str) -> bool:
-        ref_value = _number_of(reference)
-        got_value = _number_of(extracted)
-        if ref_value is not None and got_value is not None:
-            return got_value == ref_value or _rounded(got_value) == _rounded(ref_value)
+        ref, got = parse_number(reference), parse_number(extracted)
+        if ref is not None and got is not None:
+            if got.value == ref.value:
+                return True
+            # the dataset's own rule: a decimal matches to three places (0.083 for 1/12);
+            # two exact fractions must be equal (18/278 is not 18/277)
+            decimal = ref.quantum is not None or got.quantum is not None
+            return decimal and _rounded(got.value) == _rounded(ref.value)
         return normalize_text(extracted) == normalize_text(reference)
