@@ -228,7 +228,17 @@ def install_functions(modules):
             importlib.import_module("functions." + name)
         except BaseException as e:  # noqa: BLE001 - a module's failure is reported, not raised
             errors[name] = {"type": type(e).__name__, "message": "functions/%s.py failed to load: %s" % (name, e)}
+        if threads_running() > 1:
+            return {"*": {"type": "ImportError", "message": "functions/%s.py started a thread while it was "
+                          "imported; start threads inside the function instead" % name}}
     return errors
+
+
+def threads_running():
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1
 
 
 def json_check(value):
@@ -286,11 +296,23 @@ def flush_std():
             pass
 
 
-def call_child(req, res_w, load_errors, limits):
-    """Runs in a fresh child of the holder: call one function, write one result frame."""
+def call_child(c2h_r, res_w, taken_w, load_errors, limits):
+    """A spare child of the holder: wait for one request, call one function, write one result.
+
+    The holder forks the spare *before* a request arrives, so no fork sits on the critical
+    path of a call; the child tells the holder it took a request (so the next spare is
+    forked while this call runs), serves exactly that one request and exits.
+    """
     os.setsid()
     set_oom_score(1000)
     die_with_parent(limits)
+    req, _ = read_frame_blocking(c2h_r)
+    if req is None:
+        os._exit(3)  # the worker closed the set: the holder ends too
+    os.close(c2h_r)
+    os.write(taken_w, b"t")
+    os.close(taken_w)
+    write_all(res_w, frame({"kind": "started", "id": req["id"], "pid": os.getpid()}))
     apply_rlimits(limits, req.get("timeout"))
     name = req["name"]
     reply = {"kind": "result", "id": req["id"]}
@@ -319,7 +341,11 @@ def call_child(req, res_w, load_errors, limits):
 
 
 def holder_main(modules, c2h_r, h2c_w, out_w, res_w, limits):
-    """A loaded set: import once, then fork one call child per request, forever."""
+    """A loaded set: import once, then keep one spare call child forked and waiting, forever.
+
+    After loading, the holder runs only this loop: fork a spare, announce it, and report
+    each child's exit status; it never runs user code again.
+    """
     child_setup([c2h_r, h2c_w, res_w], out_w)
     os.setpgid(0, 0)
     set_oom_score(500)
@@ -329,30 +355,52 @@ def holder_main(modules, c2h_r, h2c_w, out_w, res_w, limits):
     errors = install_functions(modules)
     flush_std()
     write_all(h2c_w, frame({"kind": "loaded", "errors": errors}))
-    reader = FrameReader(c2h_r)
+    if "*" in errors:
+        os._exit(0)
+    taken_r, taken_w = os.pipe()
+    wake_r, wake_w = os.pipe()
+    for fd in (taken_r, wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+
+    def fork_spare():
+        pid = os.fork()
+        if pid == 0:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in (h2c_w, taken_r, wake_r, wake_w):
+                os.close(fd)
+            call_child(c2h_r, res_w, taken_w, errors, limits)
+        write_all(h2c_w, frame({"kind": "spare", "pid": pid}))
+
+    fork_spare()
     while True:
-        got = reader.frames()
-        if not got:
-            if not reader.feed():
-                os._exit(0)
+        try:
+            ready = select.select([taken_r, wake_r], [], [])[0]
+        except InterruptedError:
             continue
-        for req in got:
-            pid = os.fork()
+        if taken_r in ready:
+            try:
+                for _ in os.read(taken_r, 64):
+                    fork_spare()
+            except BlockingIOError:
+                pass
+        if wake_r in ready:
+            try:
+                os.read(wake_r, 64)
+            except BlockingIOError:
+                pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid = 0
             if pid == 0:
-                os.close(c2h_r)
-                os.close(h2c_w)
-                call_child(req, res_w, errors, limits)
-            write_all(h2c_w, frame({"kind": "started", "id": req["id"], "pid": pid}))
-            while True:
-                try:
-                    _, status = os.waitpid(pid, 0)
-                    break
-                except ChildProcessError:
-                    status = 0
-                    break
-                except InterruptedError:
-                    continue
-            write_all(h2c_w, frame({"kind": "done", "id": req["id"], "status": status}))
+                break
+            write_all(h2c_w, frame({"kind": "done", "pid": pid, "status": status}))
+            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3:
+                os._exit(0)
 
 
 def proptest_child(req, modules, res_w, limits):
@@ -387,11 +435,48 @@ def proptest_child(req, modules, res_w, limits):
 
 
 class Holder:
-    """The worker's handle on one loaded set's child."""
+    """The worker's handle on one loaded set's child and its current spare call child."""
 
     def __init__(self, pid, to_fd, ctrl, out_fd, res):
         self.pid, self.to_fd, self.ctrl, self.out_fd, self.res = pid, to_fd, ctrl, out_fd, res
         self.used = time.monotonic()
+        self.spare = None
+        self.used_children = set()
+        self.statuses = {}
+        self.alive = True
+        self.loaded = None
+
+    def absorb(self):
+        """Read the holder's control messages that are waiting (non-blocking)."""
+        while self.alive and select.select([self.ctrl.fd], [], [], 0)[0]:
+            if not self.ctrl.feed():
+                self.alive = False
+            self.note(self.ctrl.frames())
+
+    def note(self, messages):
+        for m in messages:
+            kind = m.get("kind")
+            if kind == "spare":
+                self.spare = m.get("pid")
+            elif kind == "done":
+                self.statuses[m.get("pid")] = m.get("status")
+                if m.get("pid") == self.spare:
+                    self.spare = None
+            elif kind == "loaded":
+                self.loaded = m
+        if len(self.statuses) > 64:
+            self.statuses = dict(list(self.statuses.items())[-16:])
+
+    def settle(self, wait=0.05):
+        """Wait briefly until the holder has announced its next spare (after a call)."""
+        limit = time.monotonic() + wait
+        while self.alive and self.spare is None:
+            left = limit - time.monotonic()
+            if left <= 0 or not select.select([self.ctrl.fd], [], [], left)[0]:
+                return
+            if not self.ctrl.feed():
+                self.alive = False
+            self.note(self.ctrl.frames())
 
     def close(self):
         for fd in (self.to_fd, self.ctrl.fd, self.out_fd, self.res.fd):
@@ -412,6 +497,7 @@ class Worker:
         self.holders = {}
         self.exited = {}
         self.requests = FrameReader(proto_in)
+        self.oom_seen = oom_kills()
 
     # -- plumbing
     def reply(self, obj):
@@ -426,10 +512,11 @@ class Worker:
             if pid == 0:
                 return
             self.exited[pid] = status
+            if len(self.exited) > 256:
+                self.exited = dict(list(self.exited.items())[-64:])
             for key, h in list(self.holders.items()):
                 if h.pid == pid:
-                    h.close()
-                    del self.holders[key]
+                    self.drop_holder(key)
 
     def kill(self, pid):
         if pid and pid > 1 and pid != os.getpid():
@@ -439,15 +526,47 @@ class Worker:
                 except OSError:
                     pass
 
-    def sweep(self):
-        """Inside a container: kill every process that is not the worker or a live holder."""
+    def drop_holder(self, key):
+        holder = self.holders.pop(key, None)
+        if holder is not None:
+            self.kill(holder.pid)
+            self.kill(holder.spare)
+            holder.close()
+
+    def sweep(self, settle=False):
+        """Inside a container: kill every process that is not the worker, a holder or its spare.
+
+        That removes whatever a call left behind: daemons that double-forked away, a fork
+        bomb, a call child stuck in a signal handler after it answered. A holder runs no user
+        code after loading (it may not keep threads), so its one unannounced child is the
+        spare it just forked; `settle` first waits for the announcement (after a load).
+        """
+        self.reap()
         if not self.contained:
-            self.reap()
             return
-        keep = {1} | {h.pid for h in self.holders.values()}
-        for attempt in range(3):
-            strays = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in keep]
-            strays = [p for p in strays if not _is_zombie(p)]
+        for key, h in list(self.holders.items()):
+            if settle:
+                h.settle()
+            if not h.alive:
+                self.drop_holder(key)
+        holders = {h.pid: h for h in self.holders.values()}
+        for attempt in range(4):
+            strays, spares = [], {}
+            for name in os.listdir("/proc"):
+                if not name.isdigit() or int(name) == 1 or int(name) in holders:
+                    continue
+                pid = int(name)
+                state, ppid = _state(pid)
+                if state in ("Z", ""):
+                    continue
+                h = holders.get(ppid)
+                if h is not None and pid not in h.used_children and h.spare in (None, pid):
+                    spares.setdefault(ppid, []).append(pid)
+                else:
+                    strays.append(pid)
+            for ppid, pids in spares.items():
+                if len(pids) > 1:  # one spare per holder; anything else is an impostor
+                    strays.extend(pids)
             if not strays:
                 break
             for pid in strays:
@@ -455,7 +574,9 @@ class Worker:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            time.sleep(0.001 * (attempt + 1))
+            if all(any(pid in h.used_children for h in holders.values()) for pid in strays):
+                break  # only call children that already answered: SIGKILL needs no second look
+            time.sleep(0.0005 * (attempt + 1))
             self.reap()
         else:
             # Something keeps forking: signal everything but PID 1 at once, holders included.
@@ -463,6 +584,8 @@ class Worker:
                 os.kill(-1, signal.SIGKILL)
             except OSError:
                 pass
+            for key in list(self.holders):
+                self.drop_holder(key)
             time.sleep(0.01)
         self.reap()
 
@@ -478,23 +601,24 @@ class Worker:
             buf += data[: self.output_limit + 1 - len(buf)]
         return True
 
+    def drain_all(self, fd, buf):
+        while len(buf) <= self.output_limit and select.select([fd], [], [], 0)[0]:
+            if not self.drain(fd, buf):
+                return
+
     # -- requests
     def ping(self, req):
         self.reply({"id": req["id"], "ok": True, "pid": os.getpid(), "uid": os.getuid(),
                     "python": sys.version.split()[0], "contained": self.contained})
 
-    def load(self, req, quiet=False):
+    def load(self, req):
         key = req["set"]
         if key in self.holders:
             self.holders[key].used = time.monotonic()
-            if not quiet:
-                self.reply({"id": req["id"], "ok": True, "errors": {}, "stdout": ""})
-            return None
+            self.reply({"id": req["id"], "ok": True, "errors": {}, "stdout": ""})
+            return
         while len(self.holders) >= MAX_HOLDERS:
-            old_key = min(self.holders, key=lambda k: self.holders[k].used)
-            old = self.holders.pop(old_key)
-            self.kill(old.pid)
-            old.close()
+            self.drop_holder(min(self.holders, key=lambda k: self.holders[k].used))
         c2h_r, c2h_w = os.pipe()
         h2c_r, h2c_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -509,64 +633,63 @@ class Worker:
             os.close(fd)
         os.set_blocking(out_r, False)
         holder = Holder(pid, c2h_w, FrameReader(h2c_r), out_r, FrameReader(res_r))
-        deadline = time.monotonic() + float(req.get("timeout", 10))
+        timeout = float(req.get("timeout", 10))
+        deadline = time.monotonic() + timeout
         out = bytearray()
-        loaded = None
-        while loaded is None and time.monotonic() < deadline:
+        while holder.loaded is None and holder.alive and time.monotonic() < deadline:
             ready = select.select([h2c_r, out_r], [], [], max(0.0, deadline - time.monotonic()))[0]
             if out_r in ready:
                 self.drain(out_r, out)
             if h2c_r in ready:
                 if not holder.ctrl.feed():
-                    break
-                for msg in holder.ctrl.frames():
-                    if msg.get("kind") == "loaded":
-                        loaded = msg
-        while self.drain(out_r, out) and len(out) <= self.output_limit and loaded is not None:
-            if not select.select([out_r], [], [], 0)[0]:
-                break
+                    holder.alive = False
+                holder.note(holder.ctrl.frames())
+        if holder.loaded is not None:
+            self.drain_all(out_r, out)
         stdout = out[: self.output_limit].decode("utf-8", "replace")
-        if loaded is None:
-            timed_out = time.monotonic() >= deadline
+        errors = holder.loaded.get("errors") if holder.loaded is not None else None
+        if isinstance(errors, dict) and "*" in errors:
             self.kill(pid)
             holder.close()
-            self.sweep()
-            err = {"type": "Timeout", "message": "importing the function set did not finish within %gs" % float(req.get("timeout", 10))} if timed_out else {"type": "Crashed", "message": "the process importing the function set died"}
+            result = {"id": req["id"], "ok": False, "error": errors["*"], "stdout": stdout}
+        elif holder.loaded is None:
+            self.kill(pid)
+            holder.close()
+            if time.monotonic() >= deadline:
+                err = {"type": "Timeout", "message": "importing the function set did not finish within %gs" % timeout}
+            else:
+                err = {"type": "Crashed", "message": "the process importing the function set died"}
             result = {"id": req["id"], "ok": False, "error": err, "stdout": stdout}
         else:
             self.holders[key] = holder
-            errors = loaded.get("errors") if isinstance(loaded.get("errors"), dict) else {}
-            result = {"id": req["id"], "ok": True, "errors": errors, "stdout": stdout}
-            self.sweep()
-        if not quiet:
-            self.reply(result)
-        return result
+            result = {"id": req["id"], "ok": True, "errors": errors if isinstance(errors, dict) else {}, "stdout": stdout}
+        self.reply(result)
+        self.sweep(settle=True)
 
     def call(self, req):
         started = time.monotonic()
         holder = self.holders.get(req["set"])
-        if holder is None:
+        if holder is None or not holder.alive:
+            if holder is not None:
+                self.drop_holder(req["set"])
             self.reply({"id": req["id"], "ok": False, "error": {"type": "NotLoaded", "message": "load the set first"}})
             return
         holder.used = started
         timeout = float(req.get("timeout", 5))
         deadline = started + timeout
-        oom_before = oom_kills() if self.contained else -1
         msg = {"id": req["id"], "name": req["name"], "args": json.dumps(req.get("args", {})), "timeout": timeout}
         out = bytearray()
-        result = child = status = None
-        holder_alive = True
+        result = child = status = why = None
         try:
             write_all(holder.to_fd, frame(msg), deadline)
         except (TimeoutError, OSError):
-            holder_alive = False
-        why = None
+            why = "timeout"
         while result is None and why is None:
             left = deadline - time.monotonic()
             if left <= 0:
                 why = "timeout"
                 break
-            fds = [holder.out_fd, holder.res.fd] + ([holder.ctrl.fd] if holder_alive else [])
+            fds = [holder.out_fd, holder.res.fd] + ([holder.ctrl.fd] if holder.alive else [])
             ready = select.select(fds, [], [], left)[0]
             if holder.out_fd in ready:
                 self.drain(holder.out_fd, out)
@@ -576,57 +699,65 @@ class Worker:
                 if not holder.res.feed():
                     why = why or "crashed"
                 for m in holder.res.frames():
-                    if m.get("id") == req["id"] and m.get("kind") == "result":
-                        result = m
-            if holder_alive and holder.ctrl.fd in ready:
-                if not holder.ctrl.feed():
-                    holder_alive = False
-                for m in holder.ctrl.frames():
                     if m.get("id") != req["id"]:
                         continue
                     if m.get("kind") == "started":
                         child = m.get("pid")
-                    elif m.get("kind") == "done":
-                        status = m.get("status")
-                if status is not None and result is None:
-                    # The child has exited: whatever it wrote is in the pipes now.
-                    while holder.res.feed() and select.select([holder.res.fd], [], [], 0)[0]:
-                        pass
-                    for m in holder.res.frames():
-                        if m.get("id") == req["id"] and m.get("kind") == "result":
-                            result = m
-                    if result is None:
-                        why = "crashed"
-        while why != "output" and select.select([holder.out_fd], [], [], 0)[0] and len(out) <= self.output_limit:
-            if not self.drain(holder.out_fd, out):
-                break
-        if len(out) > self.output_limit and why is None and result is not None:
-            why = "output"
-        duration = time.monotonic() - started
+                        holder.used_children.add(child)
+                        if len(holder.used_children) > 64:
+                            holder.used_children = {child}
+                        if holder.spare == child:
+                            holder.spare = None  # used up; the holder forks the next one
+                    elif m.get("kind") == "result":
+                        result = m
+            if holder.alive and holder.ctrl.fd in ready:
+                if not holder.ctrl.feed():
+                    holder.alive = False
+                holder.note(holder.ctrl.frames())
+            if result is None and child is not None and child in holder.statuses:
+                # The child has exited: whatever it wrote is in the pipes now.
+                status = holder.statuses[child]
+                while select.select([holder.res.fd], [], [], 0)[0] and holder.res.feed():
+                    pass
+                for m in holder.res.frames():
+                    if m.get("id") == req["id"] and m.get("kind") == "result":
+                        result = m
+                if result is None:
+                    why = "crashed"
+        if why != "output":
+            self.drain_all(holder.out_fd, out)
+            if len(out) > self.output_limit and result is not None:
+                why = "output"
         stdout = out[: self.output_limit].decode("utf-8", "replace")
-        reply = {"id": req["id"], "stdout": stdout, "duration_s": round(duration, 6)}
+        reply = {"id": req["id"], "stdout": stdout, "duration_s": round(time.monotonic() - started, 6)}
         if why is None and result is not None:
             if "error" in result:
                 reply.update(ok=False, error=result["error"])
             else:
                 reply.update(ok=True, value_json=result.get("value_json", "null"))
         else:
-            self.kill(child)
+            if child is not None and status is None:
+                self.kill(child)
             if why == "timeout":
+                if child is None:  # the holder never handed the request to a child: it is stuck
+                    self.drop_holder(req["set"])
                 error = {"type": "Timeout", "message": "the call did not finish within %gs; killed" % timeout}
             elif why == "output":
                 error = {"type": "OutputLimit", "message": "the call printed more than %d bytes; killed" % self.output_limit}
             else:
-                error = self.crash_error(status, oom_before)
+                error = self.crash_error(status)
             reply.update(ok=False, error=error)
-        if not holder_alive or holder.res.eof:
+        if not holder.alive:
             self.drop_holder(req["set"])
         self.reply(reply)
+        if child is not None and self.contained:
+            self.kill(child)  # it answered; nothing of it may run on
         self.sweep()
 
-    def crash_error(self, status, oom_before):
-        oom_after = oom_kills() if self.contained else -1
-        if oom_before >= 0 and oom_after > oom_before:
+    def crash_error(self, status):
+        oom_now = oom_kills() if self.contained else -1
+        oom_before, self.oom_seen = self.oom_seen, oom_now
+        if oom_before >= 0 and oom_now > oom_before:
             return {"type": "MemoryLimit", "message": "the call went over the sandbox memory limit and was killed"}
         if status is None:
             return {"type": "Crashed", "message": "the call's process died without returning (its parent was killed)"}
@@ -639,12 +770,6 @@ class Worker:
                 return {"type": "MemoryLimit", "message": "the call was killed (SIGKILL), most likely over the memory limit"}
             return {"type": "Crashed", "message": "the call's process was killed by %s" % name}
         return {"type": "Crashed", "message": "the call's process exited with status %d without returning" % os.WEXITSTATUS(status)}
-
-    def drop_holder(self, key):
-        holder = self.holders.pop(key, None)
-        if holder is not None:
-            self.kill(holder.pid)
-            holder.close()
 
     def proptest(self, req):
         started = time.monotonic()
@@ -673,7 +798,6 @@ class Worker:
         current = None
         example_started = time.monotonic()
         why = None
-        oom_before = oom_kills() if self.contained else -1
         while report is None:
             now = time.monotonic()
             limit = min(deadline, example_started + per_example + 1.0) if current else deadline
@@ -710,7 +834,7 @@ class Worker:
             elif why == "total":
                 message = "property tests did not finish within %gs" % total
             else:
-                message = self.crash_error(self.exited.get(pid), oom_before)["message"]
+                message = self.crash_error(self.exited.get(pid))["message"]
             reply.update(ok=True, report={"passed": False, "checked": [], "notes": [], "failures": [{
                 "function": example.get("function", ""), "property": example.get("property", "finishes within the limit"),
                 "falsifying_example": example.get("example", ""), "message": message}]})
@@ -743,12 +867,14 @@ class Worker:
                     self.reply({"id": req.get("id"), "ok": False, "error": {"type": "WorkerError", "message": "%s: %s" % (type(e).__name__, e)}})
 
 
-def _is_zombie(pid):
+def _state(pid):
+    """(state letter, parent pid) of a process, ("", 0) when it is gone."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except (OSError, IndexError):
-        return True
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return fields[0].decode(), int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return "", 0
 
 
 def main(argv):
