@@ -800,7 +800,10 @@ class Worker:
         why = None
         while report is None:
             now = time.monotonic()
-            limit = min(deadline, example_started + per_example + 1.0) if current else deadline
+            if current:
+                limit = min(deadline, example_started + float(current.get("limit", per_example)) + 1.0)
+            else:
+                limit = deadline
             if now >= limit:
                 why = "example" if current and limit < deadline else "total"
                 break
