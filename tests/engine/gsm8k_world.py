@@ -70,7 +70,7 @@ def calculate(expression: str) -> float:
     return value
 '''
 
-CALCULATE_AS_TEXT = CALCULATE.replace("    return value\n", "    return f\"{value:g}\"\n")
+CALCULATE_AS_TEXT = CALCULATE.replace("    return value\n", '    return f"{value:g}"\n')
 
 DESCRIBE = '''"""Formats a number for reading."""
 
@@ -187,14 +187,31 @@ class GSM8KWorld:
         """The optimizer model's fixed plan (see the module docstring)."""
         done = self.steps_done(body)
         if done == 0:
-            return tool_calls(("add_function", {"name": "calculate", "description": "Evaluate arithmetic.",
-                                                "packages": [], "code": CALCULATE}))
+            return tool_calls(
+                (
+                    "add_function",
+                    {
+                        "name": "calculate",
+                        "description": "Evaluate arithmetic.",
+                        "packages": [],
+                        "code": CALCULATE,
+                    },
+                )
+            )
         if done == 1:
-            return tool_calls(("revise_function", {"name": "calculate", "description": "Evaluate arithmetic.",
-                                                   "code": CALCULATE_AS_TEXT}))
+            return tool_calls(
+                (
+                    "revise_function",
+                    {"name": "calculate", "description": "Evaluate arithmetic.", "code": CALCULATE_AS_TEXT},
+                )
+            )
         if done == 2:
-            return tool_calls(("add_function", {"name": "describe_number", "description": "Format a number.",
-                                                "code": DESCRIBE}))
+            return tool_calls(
+                (
+                    "add_function",
+                    {"name": "describe_number", "description": "Format a number.", "code": DESCRIBE},
+                )
+            )
         return tool_calls(("add_function", {"name": "broken", "description": "Broken.", "code": BROKEN}))
 
     def __call__(self, body: dict) -> Reply:
@@ -209,8 +226,14 @@ def write_split(path: Path, records: list[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
-def config_text(base_url: str, *, mode: str = "tools", patience: int = 3, backend: str = "docker",
-                extra_training: str = "") -> str:
+def config_text(
+    base_url: str,
+    *,
+    mode: str = "tools",
+    patience: int = 3,
+    backend: str = "docker",
+    extra_training: str = "",
+) -> str:
     """A fnforge.toml for the world: GSM8K, the scripted models, small batches."""
     return f"""[task]
 name = "gsm8k"
