@@ -8,12 +8,16 @@ against this surface only:
 """
 
 from fnforge.sandbox.image import build_image, image_packages
+from fnforge.sandbox.policy import PolicyGate
 from fnforge.sandbox.pool import SandboxPool, WeakSandboxWarning, open_pool
+from fnforge.sandbox.property_gate import PropertyGate
 from fnforge.sandbox.results import CallError, CallResult, PropertyFailure, PropertyReport, SandboxUnavailable
 
 __all__ = [
     "CallError",
     "CallResult",
+    "PolicyGate",
+    "PropertyGate",
     "PropertyFailure",
     "PropertyReport",
     "SandboxPool",
