@@ -1,0 +1,178 @@
+"""The AgentOptimizer: its prompt file, tool-call actions, re-asks on malformed output, scripted replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import gsm8k_world as world
+import pytest
+from llm_server import LLMServer, tool_calls
+
+from fnforge.config import LLMSettings, Settings, TrainingSettings
+from fnforge.engine.llm import LLMClient
+from fnforge.engine.optimizer import (
+    LLMOptimizer,
+    OptimizerContext,
+    ScriptedProposer,
+    StepSummary,
+    check_actions,
+    render_prompt,
+)
+from fnforge.engine.transcripts import Transcript
+
+
+def _ctx(**kw) -> OptimizerContext:
+    ok = Transcript(task_id="1", mode="tools", output="#### 72", correct=True, reference="72", extracted="72")
+    ok.add("task", text="Natalia sold clips ...")
+    bad = Transcript(
+        task_id="2", mode="tools", output="#### 12", correct=False, reference="10", extracted="12"
+    )
+    bad.add("task", text="Weng earns $12 an hour ...")
+    bad.add("tool_call", name="calculate", arguments='{"expression": "12*50"}')
+    bad.add("tool_result", name="calculate", ok=False, content="error: ValueError: boom")
+    base = dict(
+        position=2,
+        task_name="gsm8k",
+        task_example="Natalia sold clips to 48 of her friends ...",
+        functions={"calculate": world.CALCULATE},
+        history=[
+            StepSummary(1, "accepted", None, "validation improved", 0.0, 0.5, ["add calculate"]),
+            StepSummary(
+                2,
+                "rejected",
+                "property",
+                "returns str, expected float; falsifying example: calculate(expression='0')",
+                None,
+                None,
+                ["revise calculate"],
+            ),
+        ],
+        transcripts=[ok, bad],
+        train_score=0.5,
+        packages=["numpy", "sympy"],
+    )
+    base.update(kw)
+    return OptimizerContext(**base)
+
+
+def _settings(base_url: str = "http://127.0.0.1:9/v1", **training) -> Settings:
+    return Settings(
+        llm=LLMSettings(base_url=base_url, optimizer_model="optimizer-model", api_key_env="FNFORGE_TEST_KEY"),
+        training=TrainingSettings(**{"max_actions": 2, "optimizer_retries": 1, **training}),
+    )
+
+
+def test_the_prompt_is_the_template_file_filled_with_code_history_transcripts_and_rules() -> None:
+    prompt = render_prompt(_ctx(), _settings())
+    template = (Path(__file__).parents[2] / "fnforge/engine/prompts/optimizer.txt").read_text()
+    assert template.splitlines()[0] in prompt
+    assert "## functions/calculate.py" in prompt and "def calculate(expression: str) -> float:" in prompt
+    assert "- step 1: add calculate -> accepted (validation 0.000 -> 0.500)" in prompt
+    assert "- step 2: revise calculate -> rejected at property: returns str" in prompt
+    assert (
+        "task 2: WRONG" in prompt
+        and "expected: 10  got: 12" in prompt
+        and "error: ValueError: boom" in prompt
+    )
+    assert "task 1: correct" in prompt
+    assert "at most 2 edits" in prompt and "numpy, sympy" in prompt
+    assert "$" + "functions" not in prompt  # every placeholder filled
+
+
+def test_transcripts_are_sampled_within_the_budget() -> None:
+    many = []
+    for i in range(40):
+        t = Transcript(task_id=str(i), mode="tools", correct=False, reference="1", extracted="2")
+        t.add("task", text="q" * 1000)
+        many.append(t)
+    prompt = render_prompt(_ctx(transcripts=many), _settings(), budget_chars=3000)
+    assert prompt.count("WRONG") <= 4
+    assert len(prompt) < len(render_prompt(_ctx(transcripts=[]), _settings())) + 3000
+
+
+def test_check_actions_names_what_is_wrong() -> None:
+    fns = {"calculate": world.CALCULATE}
+    good = (
+        "add_function",
+        json.dumps({"name": "describe_number", "description": "d", "code": world.DESCRIBE}),
+    )
+    assert [a.summary for a in check_actions([good], fns, 2)] == ["add describe_number"]
+    cases = {
+        "at most 2 are allowed": [good, good, good],
+        "unknown tool 'delete_everything'": [("delete_everything", "{}")],
+        "arguments are not valid JSON": [("add_function", "{oops")],
+        "the code does not parse": [("add_function", json.dumps({"name": "broken", "code": world.BROKEN}))],
+        "calculate exists already; use revise_function": [
+            ("add_function", json.dumps({"name": "calculate", "code": world.CALCULATE}))
+        ],
+        "there is no function ghost to remove": [("remove_function", json.dumps({"name": "ghost"}))],
+        "no edits": [],
+    }
+    for expected, raw in cases.items():
+        with pytest.raises(ValueError, match=expected):
+            check_actions(raw, fns, 2)
+
+
+def test_malformed_output_is_re_asked_with_the_error_then_accepted(tmp_path: Path) -> None:
+    answers = [
+        tool_calls(("add_function", {"name": "broken", "code": world.BROKEN})),
+        tool_calls(("add_function", {"name": "describe_number", "description": "d", "code": world.DESCRIBE})),
+    ]
+    with LLMServer(lambda b: answers.pop(0)) as server:
+        settings = _settings(server.base_url)
+        proposal = asyncio.run(LLMOptimizer(LLMClient(settings.llm, None), settings).propose(_ctx()))
+        second = server.requests[1]
+    assert [a.summary for a in proposal.actions] == ["add describe_number"]
+    assert proposal.attempts == 2 and "does not parse" in proposal.errors[0]
+    assert second["model"] == "optimizer-model"
+    assert {t["function"]["name"] for t in second["tools"]} == {
+        "add_function",
+        "revise_function",
+        "remove_function",
+    }
+    roles = [m["role"] for m in second["messages"]]
+    assert roles == ["user", "assistant", "tool", "user"]
+    assert "does not parse" in second["messages"][-1]["content"]
+
+
+def test_after_the_retries_the_proposal_carries_the_error(tmp_path: Path) -> None:
+    bad = tool_calls(("add_function", {"name": "broken", "code": world.BROKEN}))
+    with LLMServer(lambda b: bad) as server:
+        settings = _settings(server.base_url, optimizer_retries=2)
+        proposal = asyncio.run(LLMOptimizer(LLMClient(settings.llm, None), settings).propose(_ctx()))
+    assert server.count == 3
+    assert proposal.actions is None and proposal.attempts == 3
+    assert proposal.error.startswith("malformed optimizer output after 3 attempts: edit 1 (add broken)")
+
+
+def test_scripted_proposer_replays_steps_in_order_and_then_says_it_is_exhausted(tmp_path: Path) -> None:
+    path = tmp_path / "edits.json"
+    path.write_text(
+        json.dumps(
+            [
+                [
+                    {
+                        "action": "add_function",
+                        "name": "calculate",
+                        "description": "c",
+                        "code": world.CALCULATE,
+                    }
+                ],
+                [{"action": "add_function", "description": "no name"}],
+            ]
+        )
+    )
+    proposer = ScriptedProposer(path)
+    first = asyncio.run(proposer.propose(_ctx(position=0)))
+    second = asyncio.run(proposer.propose(_ctx(position=1)))
+    third = asyncio.run(proposer.propose(_ctx(position=2)))
+    assert [a.summary for a in first.actions] == ["add calculate"]
+    assert second.actions is None and "scripted step 2" in second.error
+    assert third.exhausted
+
+
+def test_a_missing_scripted_edits_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="scripted_edits: .*not found; fix the path"):
+        ScriptedProposer(tmp_path / "nope.json")
