@@ -115,9 +115,9 @@ class TabMWPEvaluator(Evaluator):
         for choice in choices:
             if normalize_text(choice) == wanted:
                 return choice
-        m = _LETTER.match(text.strip().strip("*_`").strip()) or _OPTION_LETTER.search(text)
-        if m and LETTERS.index(m.group(1).upper()) < len(choices):
-            return choices[LETTERS.index(m.group(1).upper())]
+        for m in (_LETTER.match(text.strip().strip("*_`").strip()), _OPTION_LETTER.search(text)):
+            if m and LETTERS.index(m.group(1).upper()) < len(choices):
+                return choices[LETTERS.index(m.group(1).upper())]
         value = _number_of(text)
         if value is not None:
             for choice in choices:

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from answer_styles import (
     LETTERS,
     REASONING,
@@ -25,6 +24,7 @@ from answer_styles import (
     unit_after_box,
     with_thousands,
 )
+
 from fnforge.evaluators import Evaluator, Task, get_evaluator
 from fnforge.evaluators.numbers import parse_number
 

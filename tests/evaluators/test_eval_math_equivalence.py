@@ -1,0 +1,117 @@
+"""MATH answers: the same value written differently is equal; a different value is not;
+a hostile expression costs at most the time limit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fnforge.evaluators import Task
+from fnforge.evaluators.math_problems import MathEvaluator
+
+MATH = MathEvaluator(timeout_s=5.0)
+
+
+def judge(pred: str, ref: str) -> bool:
+    return MATH.judge(Task(id="t", inputs={"question": "?"}, reference=ref), f"\\boxed{{{pred}}}").correct
+
+
+EQUAL = [
+    # fractions
+    ("\\dfrac{1}{2}", "\\frac{1}{2}"),
+    ("\\frac12", "\\frac{1}{2}"),
+    ("1/2", "\\frac{1}{2}"),
+    ("0.5", "\\frac{1}{2}"),
+    ("-\\frac{3}{4}", "\\frac{-3}{4}"),
+    ("0.333", "\\frac{1}{3}"),
+    # roots and pi
+    ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}"),
+    ("\\sqrt2", "\\sqrt{2}"),
+    ("2\\sqrt{3}", "\\sqrt{12}"),
+    ("\\frac{\\pi}{2}", "\\pi/2"),
+    ("2 \\pi", "2\\pi"),
+    # degrees, percent, text wrappers, units
+    ("41.8^\\circ", "41.8"),
+    ("41.8^{\\circ}", "41.8"),
+    ("12.5\\%", "12.5"),
+    ("0.125", "12.5\\%"),
+    ("\\text{(B)}", "B"),
+    ("5 \\text{ cm}", "5"),
+    ("1.6 \\mathrm{~cm}", "1.6"),
+    ("300 \\mathrm{~km} / \\mathrm{s}", "300"),
+    # intervals, tuples, sets, lists
+    ("(1, 2]", "(1,2]"),
+    ("[-\\infty, 3)", "[-\\infty,3)"),
+    ("(3, -1)", "(3,-1)"),
+    ("\\{2, 1\\}", "\\{1, 2\\}"),
+    ("3, 1, 2", "1,2,3"),
+    ("\\left( \\frac{1}{2}, 3 \\right)", "(0.5, 3)"),
+    # x = 3 vs 3
+    ("x = 3", "3"),
+    ("3", "x=3"),
+    # scientific notation and precision
+    ("4.5 \\times 10^{33}", "4.5e33"),
+    ("4.48 \\times 10^{33}", "4.5e33"),
+    ("1.62", "1.6"),
+    ("3.0e8", "3e8"),
+    ("1{,}000", "1000"),
+    # symbolic
+    ("x^2 + 2x + 1", "(x+1)^2"),
+    ("\\frac{e^{t}}{3}", "e^{t} / 3"),
+    ("\\frac{1}{2}(e^{at} + e^{-at})", "\\cosh(at)"),
+    ("1 + i\\sqrt{3}", "1+\\sqrt{3} i"),
+    ("\\frac{d x}{d t} - k x + a = 0", "\\frac{d x}{d t}=k x-a"),
+]
+
+DIFFERENT = [
+    ("\\frac{1}{3}", "\\frac{1}{2}"),
+    ("0.3", "\\frac{1}{3}"),
+    ("\\sqrt{3}", "\\sqrt{2}"),
+    ("\\pi", "3.14159"),
+    ("2", "2\\pi"),
+    ("42.8", "41.8"),
+    ("5.5e33", "4.5e33"),
+    ("4.5e34", "4.5e33"),
+    ("4101", "4100"),
+    ("101", "100"),
+    ("-7", "7"),
+    ("(1, 2)", "(1, 2]"),
+    ("(2, 1)", "(1, 2)"),
+    ("\\{1, 2, 3\\}", "\\{1, 2\\}"),
+    ("x = 4", "3"),
+    ("(x+1)^3", "(x+1)^2"),
+    ("\\frac{2}{4-\\omega^{2}}", "\\frac{1}{4-\\omega^{2}}"),
+    ("\\frac{d x}{d t}=-(k x-a)", "\\frac{d x}{d t}=k x-a"),
+    ("1.2", "12\\%"),
+]
+
+
+@pytest.mark.parametrize(("pred", "ref"), EQUAL)
+def test_equal_answers_are_judged_correct(pred: str, ref: str) -> None:
+    assert judge(pred, ref)
+
+
+@pytest.mark.parametrize(("pred", "ref"), DIFFERENT)
+def test_different_answers_are_judged_wrong(pred: str, ref: str) -> None:
+    assert not judge(pred, ref)
+
+
+def test_a_hostile_expression_returns_within_the_time_limit_and_the_next_check_works() -> None:
+    evaluator = MathEvaluator(timeout_s=1.5)
+    task = Task(id="t", inputs={"question": "?"}, reference="x + 1")
+    evaluator.judge(task, "\\boxed{x + 1 + 0 y}")  # the worker has started
+    start = time.monotonic()
+    result = evaluator.judge(task, "\\boxed{9^{9^{9^{9^{9}}}} x}")
+    elapsed = time.monotonic() - start
+    assert not result.correct
+    assert "timed out" in result.note
+    assert elapsed < 1.5 + 2.0
+    assert evaluator.judge(task, "\\boxed{1 + x}").correct  # a fresh worker answers
+
+
+def test_an_enormous_exponent_is_not_computed_on_the_host() -> None:
+    start = time.monotonic()
+    assert not judge("1e999999999", "1")
+    assert not judge("10^{10^{10}}", "7")
+    assert time.monotonic() - start < 5.0 * 2 + 2.0
