@@ -133,7 +133,9 @@ def complete_module(action: Action, autogen: bool) -> str:
     code = action.code
     tree = _parse(code)
     fn = _top_function(tree, action.name) if tree is not None else None
-    has_def = tree is not None and any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for n in tree.body)
+    has_def = tree is not None and any(
+        isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for n in tree.body
+    )
     if fn is None and not has_def and (tree is not None or _parse(textwrap.dedent(code)) is not None):
         code = _write_def(action, textwrap.dedent(code))
     elif fn is not None and autogen and _missing_annotations(fn):

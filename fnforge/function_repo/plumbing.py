@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
-
-import git
 
 from fnforge.function_repo.errors import RepoError
 
@@ -26,16 +25,20 @@ class GitFailed(RepoError):
     """A git command failed; the message carries the command and git's own words."""
 
 
-def identity_env(repo: git.Repo) -> dict[str, str]:
+def identity_env(root: Path) -> dict[str, str]:
     """Git author/committer variables to use when neither the environment nor config has one.
 
     Why: a fresh CI machine has no `user.name`; fnforge must still commit (as
-    `fnforge <fnforge@localhost>`), never fail for that.
+    `fnforge <fnforge@localhost>`), never fail for that. Config is read with GitPython's
+    parser (files only, no git process).
     """
+    import git  # GitPython runs `git version` on import: only pay for it when writing
+
+    with git.Repo(root) as repo:
+        reader = repo.config_reader()
+        name = reader.get_value("user", "name", default="")
+        email = reader.get_value("user", "email", default="")
     env: dict[str, str] = {}
-    reader = repo.config_reader()
-    name = reader.get_value("user", "name", default="")
-    email = reader.get_value("user", "email", default="")
     for role in ("AUTHOR", "COMMITTER"):
         if not os.environ.get(f"GIT_{role}_NAME") and not name:
             env[f"GIT_{role}_NAME"] = FALLBACK_NAME
@@ -47,9 +50,13 @@ def identity_env(repo: git.Repo) -> dict[str, str]:
 class Git:
     """Runs git in one repository with the identity fallback and an optional private index."""
 
-    def __init__(self, root: Path, extra_env: Mapping[str, str]):
+    def __init__(self, root: Path, identity: Callable[[], dict[str, str]] | None = None):
         self.root = Path(root)
-        self.env = {**os.environ, **extra_env}
+        self._identity_source = identity or (lambda: identity_env(self.root))
+
+    @cached_property
+    def _writer_env(self) -> dict[str, str]:
+        return {**os.environ, **self._identity_source()}
 
     def run(
         self,
@@ -57,9 +64,15 @@ class Git:
         input: str | bytes | None = None,
         index_file: Path | None = None,
         check: bool = True,
+        identity: bool = False,
     ) -> str:
-        """Run `git args...`; return stdout without the trailing newline."""
-        env = self.env if index_file is None else {**self.env, "GIT_INDEX_FILE": str(index_file)}
+        """Run `git args...`; return stdout without the trailing newline.
+
+        `identity=True` for commands that create commits (they need an author).
+        """
+        env = self._writer_env if identity else None
+        if index_file is not None:
+            env = {**(env or os.environ), "GIT_INDEX_FILE": str(index_file)}
         data = input.encode() if isinstance(input, str) else input
         proc = subprocess.run(["git", *args], cwd=self.root, env=env, input=data, capture_output=True)
         if check and proc.returncode != 0:
@@ -70,8 +83,7 @@ class Git:
 
     def ok(self, *args: str) -> bool:
         """True when `git args...` exits 0 (for yes/no questions such as `diff --quiet`)."""
-        env = self.env
-        return subprocess.run(["git", *args], cwd=self.root, env=env, capture_output=True).returncode == 0
+        return subprocess.run(["git", *args], cwd=self.root, capture_output=True).returncode == 0
 
     def write_blob(self, text: str) -> str:
         """Store a file's content as a blob; return its sha."""
@@ -82,7 +94,7 @@ class Git:
         args = ["commit-tree", tree]
         for p in parents:
             args += ["-p", p]
-        return self.run(*args, "-F", "-", input=message)
+        return self.run(*args, "-F", "-", input=message, identity=True)
 
     def move_ref(self, ref: str, new: str, old: str | None) -> None:
         """Atomically point `ref` at `new` if it still holds `old` (None: must not exist yet)."""
@@ -94,4 +106,4 @@ class Git:
 
     def add_note(self, sha: str, text: str) -> None:
         """Attach (or replace) the fnforge JSON note on a commit."""
-        self.run("notes", "--ref", "fnforge", "add", "-f", "-F", "-", sha, input=text)
+        self.run("notes", "--ref", "fnforge", "add", "-f", "-F", "-", sha, input=text, identity=True)

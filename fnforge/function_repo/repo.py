@@ -12,10 +12,10 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import git
 from filelock import FileLock, Timeout
 
 from fnforge.config import CONFIG_NAME, ConfigError, Settings, load_settings, render_template
@@ -24,7 +24,10 @@ from fnforge.function_repo import steps as porcelain
 from fnforge.function_repo.candidate import Candidate, StepResult
 from fnforge.function_repo.errors import RepoError, RepoLocked
 from fnforge.function_repo.history import StepRecord
-from fnforge.function_repo.plumbing import Git, identity_env
+from fnforge.function_repo.plumbing import Git
+
+if TYPE_CHECKING:
+    import git
 
 Ref = int | str | None
 _CANDIDATE = re.compile(r"^refs/heads/fnforge/(?P<run>.+)/step-(?P<step>\d+)$")
@@ -38,13 +41,12 @@ class FunctionRepo:
     under `refs/fnforge/rejected/`; JSON notes under `refs/notes/fnforge` hold the details.
     """
 
-    def __init__(self, root: Path, repo: git.Repo, settings: Settings):
+    def __init__(self, root: Path, git_dir: Path, settings: Settings):
         self.root = root
         self.settings = settings
         self.branch = settings.training.branch
-        self._repo = repo
-        self.git = Git(root, identity_env(repo))
-        self.git_dir = Path(repo.git_dir)
+        self.git = Git(root)
+        self.git_dir = git_dir
         self._lock = FileLock(str(self.git_dir / "fnforge.lock"), timeout=0)
         self._lock_depth = 0
 
@@ -72,10 +74,12 @@ class FunctionRepo:
             (root / sub).mkdir(exist_ok=True)
             (root / sub / ".gitkeep").write_text("")
         (root / ".gitignore").write_text(_GITIGNORE)
-        repo = git.Repo.init(root, initial_branch=settings.training.branch)
-        out = cls(root, repo, settings)
+        out = cls(root, root / ".git", settings)
+        out.git.run("init", "-q", "-b", settings.training.branch)
         out.git.run("add", "--", CONFIG_NAME, ".gitignore", "functions", "tests", "data")
-        out.git.run("commit", "-q", "-m", f"Start a fnforge function set (task {settings.task.name})")
+        out.git.run(
+            "commit", "-q", "-m", f"Start a fnforge function set (task {settings.task.name})", identity=True
+        )
         return out
 
     @classmethod
@@ -90,23 +94,41 @@ class FunctionRepo:
                 f"create one with `fnforge init DIR` or pass --repo DIR"
             )
         try:
-            repo = git.Repo(root)
             settings = load_settings(root / CONFIG_NAME)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise RepoError(f"{root}: .git is not a usable git repository") from None
         except ConfigError as e:
             raise RepoError(str(e)) from None
-        out = cls(root, repo, settings)
-        if out.branch not in [h.name for h in repo.heads]:
+        git_dir = root / ".git"
+        if git_dir.is_file():  # a linked worktree or submodule: ".git" names the real directory
+            git_dir = (root / git_dir.read_text().split(":", 1)[1].strip()).resolve()
+        out = cls(root, git_dir, settings)
+        if not out._has_ref(f"refs/heads/{out.branch}"):
             raise RepoError(
                 f"{root}: the function set's branch {out.branch!r} does not exist; "
                 "fix [training] branch in fnforge.toml"
             )
         return out
 
+    @cached_property
+    def _repo(self) -> git.Repo:
+        """GitPython's view, for reading blobs and trees (opened on first use: importing
+        GitPython runs `git version`, which a fast `fnforge log` does not need)."""
+        import git
+
+        return git.Repo(self.root)
+
+    def _has_ref(self, ref: str) -> bool:
+        """Whether a ref exists, read from the ref files (no git process)."""
+        if (self.git_dir / ref).is_file():
+            return True
+        packed = self.git_dir / "packed-refs"
+        return packed.is_file() and any(
+            line.rstrip().endswith(f" {ref}") for line in packed.read_text().splitlines()
+        )
+
     def close(self) -> None:
         """Stop GitPython's helper processes."""
-        self._repo.close()
+        if "_repo" in self.__dict__:
+            self._repo.close()
 
     def __enter__(self) -> FunctionRepo:
         return self
@@ -232,9 +254,10 @@ class FunctionRepo:
     def checked_out(self) -> bool:
         """True when the set's branch is the work tree's HEAD (then merges update the files)."""
         try:
-            return not self._repo.head.is_detached and self._repo.head.ref.name == self.branch
-        except (TypeError, ValueError):
+            head = (self.git_dir / "HEAD").read_text().strip()
+        except OSError:
             return False
+        return head == f"ref: refs/heads/{self.branch}"
 
     def recover(self) -> list[str]:
         """Clean up after a process that died mid-step; return what was done, in words.
