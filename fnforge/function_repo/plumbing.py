@@ -85,6 +85,13 @@ class Git:
         """True when `git args...` exits 0 (for yes/no questions such as `diff --quiet`)."""
         return subprocess.run(["git", *args], cwd=self.root, capture_output=True).returncode == 0
 
+    def read_blob(self, sha: str) -> bytes:
+        """A blob's exact bytes (run() would drop a trailing newline)."""
+        proc = subprocess.run(["git", "cat-file", "blob", sha], cwd=self.root, capture_output=True)
+        if proc.returncode != 0:
+            raise GitFailed(f"git cat-file blob {sha} failed: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout
+
     def write_blob(self, text: str) -> str:
         """Store a file's content as a blob; return its sha."""
         return self.run("hash-object", "-w", "--stdin", input=text)

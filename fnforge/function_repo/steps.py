@@ -13,10 +13,12 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fnforge.function_repo.actions import Action, parse_actions
@@ -248,6 +250,26 @@ def run_step(
         return replace(judge(repo, candidate, gates, note_extra), recovered=recovered)
 
 
+def _merge_text(repo: FunctionRepo, index: Path, path: str, stages: dict[str, str]) -> bool:
+    """Resolve one path edited on both sides with a line merge (`git merge-file`), as
+    `git revert` would; False when the edits overlap (a real conflict)."""
+    if set(stages) != {"1", "2", "3"}:  # added or deleted on one side: not a text merge
+        return False
+    with tempfile.TemporaryDirectory(prefix="fnforge-merge-") as tmp:
+        files = []
+        for stage in ("2", "1", "3"):  # ours, base, theirs
+            f = Path(tmp) / stage
+            f.write_bytes(repo.git.read_blob(stages[stage]))
+            files.append(str(f))
+        if not repo.git.ok("merge-file", "-q", *files):
+            return False
+        merged = Path(files[0]).read_text()
+    blob = repo.git.write_blob(merged)
+    info = f"0 {ZERO}\t{path}\n100644 {blob}\t{path}\n"
+    repo.git.run("update-index", "--index-info", input=info, index_file=index)
+    return True
+
+
 def _revert_tree(repo: FunctionRepo, target: str, mainline: str, head: str) -> str:
     """The head's tree with `target`'s change (against `mainline`) undone: `git revert -m 1`."""
     if head == target:
@@ -257,7 +279,12 @@ def _revert_tree(repo: FunctionRepo, target: str, mainline: str, head: str) -> s
     try:
         repo.git.run("read-tree", "-m", "--aggressive", target, head, mainline, index_file=index)
         unmerged = repo.git.run("ls-files", "-u", "-z", index_file=index)
-        paths = sorted({e.split("\t", 1)[1] for e in unmerged.split("\0") if "\t" in e})
+        stages: dict[str, dict[str, str]] = {}
+        for entry in filter(None, unmerged.split("\0")):
+            info, _, path = entry.partition("\t")
+            _mode, sha, stage = info.split()
+            stages.setdefault(path, {})[stage] = sha
+        paths = [p for p, st in sorted(stages.items()) if not _merge_text(repo, index, p, st)]
         if paths:
             raise RepoError(
                 f"rolling back this step conflicts with later steps in {', '.join(paths)}; "

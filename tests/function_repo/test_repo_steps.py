@@ -242,3 +242,15 @@ def test_history_is_readable_without_fnforge(repo):
     assert "Reject step 2" in grep
     assert "refs/fnforge/rejected/r1/step-2" in git(root, "for-each-ref", "refs/fnforge")
     assert git(root, "fsck", "--no-progress").strip() == ""
+
+
+def test_rollback_merges_line_edits_that_do_not_overlap_like_git_revert(repo):
+    lines = "\n".join(f"v{i} = {i}" for i in range(12))
+    repo.run_step([add("f", body=f"{lines}\nreturn 0.0")], [StaticGate()])
+    repo.run_step([revise("f", body=f"{lines.replace('v1 = 1', 'v1 = 100')}\nreturn 0.0")], [StaticGate()])
+    later = lines.replace("v1 = 1", "v1 = 100").replace("v10 = 10", "v10 = 1000")
+    repo.run_step([revise("f", body=f"{later}\nreturn 0.0")], [StaticGate()])
+    res = repo.rollback(2)  # undo v1 = 100 but keep step 3's v10 = 1000
+    src = repo.functions()["f"]
+    assert "v1 = 1\n" in src and "v1 = 100" not in src and "v10 = 1000" in src
+    assert res.actions == ["revise f"] and src.endswith("return 0.0\n")
