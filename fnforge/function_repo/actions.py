@@ -163,6 +163,9 @@ def parse_actions(obj: Any, where: str = "") -> list[Action]:
         raise ActionError(f"{prefix}the list of actions is empty; add at least one action")
     out = []
     for i, item in enumerate(obj):
+        if isinstance(item, Action):
+            out.append(item)
+            continue
         if not isinstance(item, dict):
             raise ActionError(
                 f"{prefix}action {i}: expected an object with action, name, code; got {type(item).__name__}"

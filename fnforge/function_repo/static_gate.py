@@ -147,6 +147,14 @@ class StaticGate:
                 fname, candidate.functions.get(fname, ""), self.max_bytes, self.max_lines
             ):
                 problems.append((label, p))
+            test_src = candidate.tests.get(fname)
+            if test_src is not None:
+                try:
+                    ast.parse(test_src)
+                except SyntaxError as e:
+                    problems.append(
+                        (label, f"tests/test_{fname}.py does not parse: line {e.lineno}: {e.msg}")
+                    )
         for fname, source in sorted(candidate.functions.items()):
             for other in sorted(sibling_imports(source) - set(candidate.functions)):
                 label = last_action.get(other, last_action.get(fname, f"revise_function {fname}"))

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fnforge.function_repo.actions import Action, parse_actions
+from fnforge.function_repo.actions import parse_actions
 from fnforge.function_repo.candidate import Candidate, StepResult, run_gates
 from fnforge.function_repo.errors import RepoError
 from fnforge.function_repo.history import REJECTED_PREFIX, format_score, message, one_line
@@ -69,9 +69,9 @@ def propose(repo: FunctionRepo, actions: Sequence[Any], run: str = "manual") -> 
     the set's branch does not move. Actions may be `Action`s or raw dicts (validated here).
     """
     _check_run(run)
-    acts = [a if isinstance(a, Action) else parse_actions([a])[0] for a in actions]
-    if not acts:
+    if not actions:
         raise RepoError("no actions to propose; a step needs at least one action")
+    acts = parse_actions(list(actions))
     with repo.lock():
         base = repo.head()
         base_functions = repo.functions(base)

@@ -81,3 +81,8 @@ def test_actions_declare_packages_for_the_author_when_the_code_does_not(repo):
     [a] = parse_actions([{"action": "add_function", "name": "f", "packages": ["sympy"],
                           "code": 'import sympy\n\ndef f(x: int) -> int:\n    """d"""\n    return x\n'}])  # fmt: skip
     assert "PACKAGES = ['sympy']" in a.code and module_problems("f", a.code) == []
+
+
+def test_a_property_test_file_that_does_not_parse_is_rejected(repo):
+    v = StaticGate().check(_candidate(repo, [add("mean_of", tests="def test_(:\n")]))
+    assert not v.passed and "tests/test_mean_of.py does not parse" in v.reason
