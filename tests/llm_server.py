@@ -105,7 +105,11 @@ class LLMServer:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
-                body = json.loads(raw)
+                try:
+                    body = json.loads(raw)
+                except json.JSONDecodeError:  # a client killed while sending
+                    self._send(400, {"error": {"message": "request body is not JSON"}})
+                    return
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
@@ -138,6 +142,9 @@ class LLMServer:
 
         class Server(ThreadingHTTPServer):
             request_queue_size = 256  # many clients connect at once in the concurrency benchmark
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client killed mid-request (the SIGKILL tests) is expected, not news
 
         self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True

@@ -59,7 +59,7 @@ def _on_progress(event: str, **kw: Any) -> None:
             f"  step {kw['step']} {verdict}: {kw['reason']} ({kw['duration_s']:.1f}s)", event=event, **kw
         )
     elif event == "recovered":
-        progress(f"recovered: {kw['message']}", event=event, **kw)
+        progress(f"recovered: {kw['what']}", event=event, **kw)
     elif event == "interrupted":
         progress("interrupted: the current step is recorded as rejected (interrupted)", event=event, **kw)
     elif event == "stopped":

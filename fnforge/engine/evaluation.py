@@ -120,8 +120,11 @@ class Scorer:
                     tr.add("error", message=tr.error)
                     return tr
 
-        async with asyncio.TaskGroup() as group:
-            jobs = [group.create_task(one(t)) for t in tasks]
+        try:
+            async with asyncio.TaskGroup() as group:
+                jobs = [group.create_task(one(t)) for t in tasks]
+        except BaseExceptionGroup as eg:  # the first setup failure, as itself (not a group)
+            raise eg.exceptions[0] from None
         transcripts = [j.result() for j in jobs]
         outputs = {tr.task_id: tr.output for tr in transcripts}
         score = score_outputs(self.evaluator, list(tasks), outputs)

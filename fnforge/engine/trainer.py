@@ -93,7 +93,7 @@ def latest_run(repo: Any) -> str | None:
     """The run of the most recent step the trainer recorded (for `--resume` without `--run`)."""
     records = sorted(repo.steps(include_rejected=True), key=lambda r: r.step)
     for r in reversed(records):
-        if "position" in (r.note or {}):
+        if (r.note or {}).get("made_by") == "trainer":
             return r.run
     return None
 
@@ -176,7 +176,7 @@ class Trainer:
         with self.repo.lock():
             result.recovered = list(self.repo.recover() or [])
             for line in result.recovered:
-                self.progress("recovered", message=line)
+                self.progress("recovered", what=line)
             while True:
                 records = run_records(self.repo, self.run)
                 position, since = progress_state(records)
@@ -217,7 +217,10 @@ class Trainer:
     def _record_interrupt(self) -> None:
         self.repo.recover()  # a half-made candidate of this step goes away
         self.repo.record_rejection(
-            self.run, INTERRUPTED, "stopped by the user (Ctrl-C) during the step", {"interrupted": True}
+            self.run,
+            INTERRUPTED,
+            "stopped by the user (Ctrl-C) during the step",
+            {"made_by": "trainer", "interrupted": True},
         )
         self.progress("interrupted", run=self.run)
 
@@ -256,6 +259,7 @@ class Trainer:
         t_opt = time.perf_counter()
         llm2 = exp.llm.usage.copy() if exp.llm else Usage()
         note = {
+            "made_by": "trainer",
             "position": position,
             "epoch": epoch,
             "batch": [str(t.id) for t in batch],

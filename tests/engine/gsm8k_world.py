@@ -29,24 +29,57 @@ OPTIMIZER_MODEL = "optimizer-model"
 
 CALCULATE = '''"""A safe calculator, so the agent does not do arithmetic in its head."""
 
-import ast
 import math
-import operator
+import re
 
 PACKAGES = []
 
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_TOKEN = re.compile(r"\\s*(?:(\\d+(?:\\.\\d*)?|\\.\\d+)|(\\S))")
 
 
-def _value(node: ast.AST) -> float:
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return float(node.value)
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_value(node.left), _value(node.right))
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return _UNARY[type(node.op)](_value(node.operand))
-    raise ValueError("only numbers, + - * / and parentheses are allowed")
+def _tokens(text: str) -> list[str]:
+    out = []
+    for number, other in _TOKEN.findall(text):
+        if number:
+            out.append(number)
+        elif other in ("+", "-", "*", "/", "(", ")"):
+            out.append(other)
+        else:
+            raise ValueError(f"unexpected {other!r}")
+    return out
+
+
+def _sum(toks: list[str], i: int) -> tuple[float, int]:
+    value, i = _product(toks, i)
+    while i < len(toks) and toks[i] in ("+", "-"):
+        right, j = _product(toks, i + 1)
+        value, i = (value + right if toks[i] == "+" else value - right), j
+    return value, i
+
+
+def _product(toks: list[str], i: int) -> tuple[float, int]:
+    value, i = _factor(toks, i)
+    while i < len(toks) and toks[i] in ("*", "/"):
+        right, j = _factor(toks, i + 1)
+        value, i = (value * right if toks[i] == "*" else value / right), j
+    return value, i
+
+
+def _factor(toks: list[str], i: int) -> tuple[float, int]:
+    if i >= len(toks):
+        raise ValueError("the expression ends too early")
+    tok = toks[i]
+    if tok in ("-", "+"):
+        value, i = _factor(toks, i + 1)
+        return (-value if tok == "-" else value), i
+    if tok == "(":
+        value, i = _sum(toks, i + 1)
+        if i >= len(toks) or toks[i] != ")":
+            raise ValueError("a parenthesis is not closed")
+        return value, i + 1
+    if tok in (")", "*", "/"):
+        raise ValueError(f"unexpected {tok!r}")
+    return float(tok), i + 1
 
 
 def calculate(expression: str) -> float:
@@ -62,9 +95,12 @@ def calculate(expression: str) -> float:
         ValueError: if the expression is not plain arithmetic or has no finite value.
     """
     try:
-        value = _value(ast.parse(expression.strip(), mode="eval").body)
-    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, RecursionError, MemoryError) as e:
+        toks = _tokens(expression)
+        value, end = _sum(toks, 0)
+    except (ZeroDivisionError, OverflowError, RecursionError) as e:
         raise ValueError(f"cannot evaluate {expression!r}: {e}") from None
+    if end != len(toks):
+        raise ValueError(f"unexpected {toks[end]!r} in {expression!r}")
     if not math.isfinite(value):
         raise ValueError(f"{expression!r} has no finite value")
     return value
