@@ -63,6 +63,11 @@ class SandboxPool:
             self._idle.put(w)
 
     @property
+    def workers_started(self) -> int:
+        """How many workers this pool has started (size at first; +1 per replacement)."""
+        return self._started
+
+    @property
     def backend_name(self) -> str:
         """"docker" or "process": which isolation answers the calls."""
         return self.backend.name
@@ -150,7 +155,9 @@ class SandboxPool:
             with self._worker() as w:
                 try:
                     reply = w.request(message, timeout + GRACE_S)
-                    if (reply.get("error") or {}).get("type") == "NotLoaded":
+                    for _attempt in range(2):  # a worker may drop a set (e.g. after a fork bomb)
+                        if (reply.get("error") or {}).get("type") != "NotLoaded":
+                            break
                         loaded = self._load(w, key, functions)
                         if loaded is not None:
                             return loaded

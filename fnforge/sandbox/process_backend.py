@@ -29,7 +29,7 @@ WEAKER = (
     "Run `fnforge sandbox build` with Docker for the real sandbox."
 )
 # The interpreter itself maps far more address space than it touches (arenas, libraries).
-AS_HEADROOM_MB = 512
+AS_HEADROOM_MB = 160
 
 
 class ProcessTransport(Transport):

@@ -16,6 +16,7 @@ behind (daemons, fork bombs) before the next request.
 Requests: ping, load, call, proptest. Replies carry the request's id.
 """
 
+import builtins
 import importlib.abc
 import importlib.util
 import json
@@ -35,14 +36,22 @@ MAX_HOLDERS = 4
 MAX_DEPTH = 64
 RESULT_LIMIT = 4 * 1024 * 1024
 
+# Captured before any user code runs: a call child that monkeypatches json, os or builtins
+# must still be able to report its own result (and cannot reach anyone else's).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_WRITE = os.write
+_EXIT = os._exit
+_PACK = HEADER.pack
+_ISFINITE = math.isfinite
+
 
 # ---------------------------------------------------------------- framing
 
 
 def frame(obj):
     """One protocol frame: a 4-byte big-endian length and compact JSON."""
-    data = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
-    return HEADER.pack(len(data)) + data
+    data = _ENCODE(obj).encode()
+    return _PACK(len(data)) + data
 
 
 def write_all(fd, data, deadline=None):
@@ -53,7 +62,7 @@ def write_all(fd, data, deadline=None):
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([], [fd], [], left)[1]:
                 raise TimeoutError("peer stopped reading")
-        n = os.write(fd, view[: 1 << 16])
+        n = _WRITE(fd, view[: 1 << 16])
         view = view[n:]
 
 
@@ -251,7 +260,7 @@ def json_check(value):
         if item is None or isinstance(item, (bool, int, str)):
             continue
         if isinstance(item, float):
-            if not math.isfinite(item):
+            if not _ISFINITE(item):
                 return "contains %r, which JSON cannot carry; return a finite number or None" % item
             continue
         if isinstance(item, (list, tuple)):
@@ -273,7 +282,7 @@ def encode_result(value):
     if problem:
         return None, {"type": "NotJSON", "message": "the return value " + problem}
     try:
-        text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        text = _ENCODE(value)
     except (ValueError, TypeError, RecursionError) as e:
         return None, {"type": "NotJSON", "message": "the return value cannot be written as JSON: %s" % e}
     if len(text) > RESULT_LIMIT:
@@ -316,6 +325,9 @@ def call_child(c2h_r, res_w, taken_w, load_errors, limits):
     apply_rlimits(limits, req.get("timeout"))
     name = req["name"]
     reply = {"kind": "result", "id": req["id"]}
+    pristine = dict(builtins.__dict__)
+    returned = False
+    value = None
     try:
         if name in load_errors:
             reply["error"] = load_errors[name]
@@ -326,18 +338,25 @@ def call_child(c2h_r, res_w, taken_w, load_errors, limits):
                 reply["error"] = {"type": "NameError", "message": "no function %r in the set" % name}
             else:
                 value = fn(**json.loads(req["args"]))
-                text, err = encode_result(value)
-                if err:
-                    reply["error"] = err
-                else:
-                    reply["value_json"] = text
+                returned = True
     except BaseException as e:  # noqa: BLE001 - every failure becomes a value
         reply["error"] = error_of(e)
+    builtins.__dict__.clear()
+    builtins.__dict__.update(pristine)
+    if returned:
+        try:
+            text, err = encode_result(value)
+        except BaseException as e:  # noqa: BLE001 - e.g. a __eq__ or __iter__ that raises
+            text, err = None, {"type": "NotJSON", "message": "the return value cannot be written as JSON: %s" % type(e).__name__}
+        if err:
+            reply["error"] = err
+        else:
+            reply["value_json"] = text
     flush_std()
     try:
         write_all(res_w, frame(reply))
     finally:
-        os._exit(0)
+        _EXIT(0)
 
 
 def holder_main(modules, c2h_r, h2c_w, out_w, res_w, limits):
@@ -498,6 +517,7 @@ class Worker:
         self.exited = {}
         self.requests = FrameReader(proto_in)
         self.oom_seen = oom_kills()
+        self.doomed = set()
 
     # -- plumbing
     def reply(self, obj):
@@ -550,14 +570,14 @@ class Worker:
             if not h.alive:
                 self.drop_holder(key)
         holders = {h.pid: h for h in self.holders.values()}
-        for attempt in range(4):
+        for attempt in range(6):
             strays, spares = [], {}
             for name in os.listdir("/proc"):
                 if not name.isdigit() or int(name) == 1 or int(name) in holders:
                     continue
                 pid = int(name)
                 state, ppid = _state(pid)
-                if state in ("Z", ""):
+                if state in ("Z", "X", ""):
                     continue
                 h = holders.get(ppid)
                 if h is not None and pid not in h.used_children and h.spare in (None, pid):
@@ -567,15 +587,15 @@ class Worker:
             for ppid, pids in spares.items():
                 if len(pids) > 1:  # one spare per holder; anything else is an impostor
                     strays.extend(pids)
-            if not strays:
-                break
+            fresh = [p for p in strays if p not in self.doomed]
             for pid in strays:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            if all(any(pid in h.used_children for h in holders.values()) for pid in strays):
-                break  # only call children that already answered: SIGKILL needs no second look
+            self.doomed.update(strays)
+            if not fresh:
+                break  # only processes already sent SIGKILL: they are dying, nothing forks
             time.sleep(0.0005 * (attempt + 1))
             self.reap()
         else:
@@ -586,8 +606,17 @@ class Worker:
                 pass
             for key in list(self.holders):
                 self.drop_holder(key)
-            time.sleep(0.01)
+            limit = time.monotonic() + 2.0
+            while time.monotonic() < limit:
+                self.reap()
+                alive = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != 1
+                         and _state(int(p))[0] not in ("Z", "X", "")]
+                if not alive:
+                    break
+                time.sleep(0.005)
         self.reap()
+        if len(self.doomed) > 4096:
+            self.doomed = set()
 
     def drain(self, fd, buf):
         """Read what is in an output pipe now; False at end of file."""
@@ -750,8 +779,16 @@ class Worker:
         if not holder.alive:
             self.drop_holder(req["set"])
         self.reply(reply)
-        if child is not None and self.contained:
-            self.kill(child)  # it answered; nothing of it may run on
+        if child is not None:
+            # It answered; nothing of it may run on. Outside a container only its process
+            # group is signalled (a reaped pid may already belong to someone else).
+            if self.contained:
+                self.kill(child)
+            else:
+                try:
+                    os.killpg(child, signal.SIGKILL)
+                except OSError:
+                    pass
         self.sweep()
 
     def crash_error(self, status):
@@ -894,6 +931,9 @@ def main(argv):
     os.close(proto_in)
     os.close(proto_out)
     set_dumpable(False)
+    # Numeric libraries must not start thread pools at import: a holder keeps no threads.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ[var] = "1"
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     if config.get("rlimits", {}).get("worker_as_bytes"):
