@@ -322,15 +322,15 @@ def demo(
         return
     if not MODE.quiet:
         console.rule("accepted history (git log --graph --oneline of the set's branch)")
-        console.print(done.history, markup=False, highlight=False)
+        console.print(done.history, markup=False, highlight=False, soft_wrap=True)
         console.rule("score curve")
         console.print(_curve_table(done.curve))
         console.print(f"validation score per step: {sparkline(scores)}  (final {final})")
         console.print(f"[dim]{SCRIPTED_NOTICE}[/dim]")
-    result(
-        summary,
-        f"report: {done.report}\n"
-        f"export: fnforge export --repo {done.root} --format wheel --out dist/    (an installable package)\n"
-        f"        fnforge export --repo {done.root} --format tools-json --out tools.json    (OpenAI tool schemas)\n"
+    for line in (
+        f"report: {done.report}",
+        f"export: fnforge export --repo {done.root} --format wheel --out dist/    (an installable package)",
+        f"        fnforge export --repo {done.root} --format tools-json --out tools.json    (OpenAI tool schemas)",
         f"audit:  git -C {done.root} log --graph --oneline --all",
-    )
+    ):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
