@@ -10,7 +10,9 @@ functions here only assemble those parts and summarise the run for the terminal.
 from __future__ import annotations
 
 import shutil
+import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,12 +129,45 @@ def sparkline(values: list[float | None], low: float = 0.0, high: float = 1.0) -
     return "".join(out)
 
 
+def open_demo_sandbox(settings: Any, say: Progress, build: bool = True) -> Any:
+    """The demo's sandbox pool, saying plainly which isolation it got.
+
+    With a Docker engine but no current image, the image is built first (once; later runs
+    reuse it), so a machine with Docker shows the real sandbox. Without Docker, `auto` falls
+    back to the weaker process backend, and its warning is shown as a line, not a traceback.
+    """
+    from fnforge.sandbox import SandboxUnavailable, WeakSandboxWarning, build_image, open_pool
+    from fnforge.sandbox.image import docker_client, image_is_current
+
+    sandbox = settings.sandbox
+    if build and sandbox.backend != "process":
+        client = docker_client()
+        if client is not None and not image_is_current(sandbox, client):
+            say(
+                "demo",
+                message="building the sandbox image once (`fnforge sandbox build`); later runs reuse it",
+            )
+            try:
+                build_image(sandbox, progress=lambda line: say("demo", message=f"  {line}"))
+            except SandboxUnavailable as e:
+                say("demo", message=f"could not build the sandbox image: {e}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", WeakSandboxWarning)
+        pool = open_pool(sandbox)
+    for w in caught:
+        if issubclass(w.category, WeakSandboxWarning):
+            say("demo", message=f"warning: {w.message}")
+    where = f"Docker containers from {sandbox.image}" if pool.backend_name == "docker" else "local processes"
+    say("demo", message=f"sandbox: {pool.size} warm workers in {where}")
+    return pool
+
+
 def run_demo(
     out: Path | str = "demo-run",
     *,
     examples: Path = EXAMPLES,
     progress: Progress | None = None,
-    pool: Any = None,
+    build: bool = True,
 ) -> DemoResult:
     """Create the demo repository, train it with the scripted edits, and write its report."""
     from fnforge.engine.trainer import train
@@ -144,11 +179,11 @@ def run_demo(
     if replaced:
         say("demo", message=f"replaced the earlier demo in {root}")
     say("demo", message=f"created the function repository {root} (task tabmwp, agent mode direct)")
-    try:
+    with ExitStack() as stack:
+        stack.callback(repo.close)
+        pool = stack.enter_context(open_demo_sandbox(repo.settings, say, build=build))
         training = train(repo, run="demo", progress=say, pool=pool)
         records = repo.steps(include_rejected=True)
         history = repo.git.run("log", "--graph", "--oneline", "--decorate", f"refs/heads/{repo.branch}")
-    finally:
-        repo.close()
     report = write_report(root, root / "report.html")
     return DemoResult(root=root, report=report, training=training, history=history, curve=head_curve(records))

@@ -284,6 +284,11 @@ def demo(
     examples: Path = typer.Option(
         None, "--examples", help="The folder with the demo's files (default: this checkout's examples/)."
     ),
+    build: bool = typer.Option(
+        True,
+        "--build/--no-build",
+        help="Build the sandbox image first when Docker answers and it is missing.",
+    ),
 ) -> None:
     """A tour: train a function set on 100 TabMWP problems with no API key, then show the history.
 
@@ -303,7 +308,7 @@ def demo(
             _on_progress(event, **kw)
 
     try:
-        done = run_demo(out, examples=examples or EXAMPLES, progress=on_progress)
+        done = run_demo(out, examples=examples or EXAMPLES, progress=on_progress, build=build)
     except (DemoError, *_user_errors()) as e:
         fail(str(e))
         return

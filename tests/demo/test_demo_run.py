@@ -2,8 +2,8 @@
 with only the optimizer replaced by the reviewed scripted edits in examples/.
 
 It runs the real command line in a subprocess on the Docker backend (the demo's
-`backend = "auto"` picks Docker because an engine answers; the test asserts the weaker
-process backend's warning never appeared)."""
+`backend = "auto"` picks Docker because an engine answers and the image exists; the test
+asserts the demo said so and never fell back to the weaker process backend)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ def demo_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path, float
 def test_demo_replays_the_edits_and_every_gate_gives_its_verdict(demo_run):
     proc, out, seconds = demo_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "weaker" not in proc.stdout + proc.stderr  # the Docker sandbox, not the process backend
+    assert "sandbox: 2 warm workers in Docker containers" in proc.stdout
+    assert "process backend" not in proc.stdout + proc.stderr  # never the weaker fallback
     with FunctionRepo.open(out) as repo:
         steps = repo.steps(include_rejected=True)
         assert [(s.decision, s.gate) for s in steps] == EXPECTED
@@ -107,3 +108,24 @@ def test_an_earlier_demo_is_replaced_by_a_fresh_repository(tmp_path):
 
 def test_sparkline_draws_scores_low_to_high_and_unknown_as_space():
     assert sparkline([0.0, 0.5, 1.0, None]) == "▁▅█ "
+
+
+def test_without_docker_the_demo_says_it_falls_back_to_the_weaker_process_sandbox(tmp_path, monkeypatch):
+    from fnforge.config import load_settings
+    from fnforge.demo import EXAMPLES, open_demo_sandbox
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    said: list[str] = []
+    settings = load_settings(EXAMPLES / "demo-fnforge.toml")
+    with open_demo_sandbox(settings, lambda event, **kw: said.append(str(kw["message"]))) as pool:
+        assert pool.backend_name == "process"
+        assert pool.call({"echo": ECHO}, "echo", {"x": 2}, timeout=5).value == 2
+    assert any(line.startswith("warning: sandbox: using the process backend") for line in said), said
+    assert said[-1] == "sandbox: 2 warm workers in local processes"
+    assert not any("building the sandbox image" in line for line in said)
+
+
+ECHO = '''def echo(x: int) -> int:
+    """Return x."""
+    return x
+'''
