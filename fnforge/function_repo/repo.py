@@ -268,6 +268,11 @@ class FunctionRepo:
         """
         done: list[str] = []
         with self.lock():
+            if (self.git_dir / "index.lock").exists():
+                raise RepoError(
+                    f"{self.git_dir / 'index.lock'} exists: a git command is running here or was killed; "
+                    "if no git process is running, remove that file and retry"
+                )
             decided = {r.step for r in self.steps(include_rejected=True)}
             for _run, n, ref in self.candidate_branches():
                 self.git.delete_ref(ref)

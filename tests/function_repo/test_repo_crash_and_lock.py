@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from repo_helpers import FNFORGE, add, cli, git, write_actions
 
-from fnforge.function_repo import FunctionRepo, RepoLocked, StaticGate
+from fnforge.function_repo import FunctionRepo, RepoLocked, StaticGate, parse_actions
 
 
 def _ref_exists(root, ref) -> bool:
@@ -108,3 +111,69 @@ def test_the_lock_is_reentrant_within_one_repository_object(repo):
         with repo.lock():
             res = repo.run_step([add("f")], [StaticGate()])
     assert res.accepted
+
+
+WRITES = {"read-tree", "hash-object", "update-index", "write-tree", "commit-tree", "update-ref", "notes"}
+
+
+def _git_shim(tmp_path, real_git: str):
+    """A `git` first on PATH that logs each call and, at call KILL_AT, SIGKILLs its caller."""
+    shim = tmp_path / "shim" / "git"
+    shim.parent.mkdir()
+    shim.write_text(
+        "#!/bin/sh\n"
+        'n=$(( $(cat "$SHIM_COUNT") + 1 )); echo $n > "$SHIM_COUNT"; echo "$1" >> "$SHIM_LOG"\n'
+        'if [ "$n" = "$KILL_AT" ]; then kill -9 $PPID; exit 1; fi\n'
+        f'exec "{real_git}" "$@"\n'
+    )
+    shim.chmod(0o755)
+    return shim.parent
+
+
+def test_kill_9_before_every_write_of_a_step_never_corrupts_the_set(repo, tmp_path):
+    """Kill `fnforge apply` just before each git write it makes, one run per write."""
+    real_git = shutil.which("git")
+    shim_dir = _git_shim(tmp_path, real_git)
+    edits = write_actions(tmp_path / "edits.json", [add("mean_of"), add("max_of", body="return max(xs)")])
+    template, start = repo.root, repo.head()
+
+    def run(workdir, kill_at):
+        counter, log = workdir / "count", workdir / "log"
+        counter.write_text("0")
+        log.write_text("")
+        env = {"PATH": f"{shim_dir}{os.pathsep}{os.environ['PATH']}", "SHIM_COUNT": str(counter),
+               "SHIM_LOG": str(log), "KILL_AT": str(kill_at)}  # fmt: skip
+        proc = cli("apply", str(edits), "--repo", str(workdir / "fns"), env=env)
+        return proc, log.read_text().split()
+
+    dry = tmp_path / "dry"
+    dry.mkdir()
+    shutil.copytree(template, dry / "fns", symlinks=True)
+    proc, calls = run(dry, 0)
+    assert proc.returncode == 0, proc.stderr
+    kill_points = [i + 1 for i, cmd in enumerate(calls) if cmd in WRITES]
+    assert len(kill_points) >= 12
+    outcomes = set()
+    for k in kill_points:
+        work = tmp_path / f"kill-{k}"
+        work.mkdir()
+        root = Path(shutil.copytree(template, work / "fns", symlinks=True))
+        proc, _ = run(work, k)
+        assert proc.returncode == -signal.SIGKILL, (k, proc.stdout, proc.stderr)
+        fsck = subprocess.run([real_git, "fsck", "--full", "--no-progress"], cwd=root, capture_output=True,
+                              text=True)  # fmt: skip
+        assert fsck.returncode == 0 and "error" not in fsck.stdout + fsck.stderr, k
+        fresh = FunctionRepo.open(root)
+        head = fresh.head()
+        assert head == start or [s.step for s in fresh.steps()] == [1], k  # never a half-made set
+        fresh.recover()
+        assert fresh.candidate_branches() == [], k
+        assert git(root, "status", "--porcelain").strip() == "", k
+        assert sorted(fresh.functions()) == sorted(p.stem for p in (root / "functions").glob("*.py")), k
+        if head == start:
+            assert fresh.run_step(parse_actions(json.loads(edits.read_text())), [StaticGate()]).step == 1
+        assert sorted(fresh.functions()) == ["max_of", "mean_of"], k
+        assert [s.step for s in fresh.steps(include_rejected=True)] == [1], k
+        outcomes.add(head == start)
+        fresh.close()
+    assert outcomes == {True, False}  # some kills came before the merge, some after
