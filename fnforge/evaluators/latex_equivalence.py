@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from fnforge.evaluators.latex_numeric import compile_latex, numeric_verdict, values_at
 from fnforge.evaluators.numbers import Number, parse_number
 from fnforge.evaluators.symbolic import SymbolicChecker
 
@@ -96,7 +97,7 @@ def numbers_equal(pred: Number, ref: Number) -> bool:
     if pred.percent != ref.percent:
         candidates.append(pred.value / 100 if pred.percent else pred.value * 100)
     for value in candidates:
-        if value == ref.value:
+        if value == ref.value or abs(value - ref.value) <= Fraction(1, 10**9) * abs(ref.value):
             return True
         if ref.quantum is not None and ref.quantum != 1 and abs(value - ref.value) * 2 <= ref.quantum:
             return True
@@ -109,6 +110,21 @@ def numbers_equal(pred: Number, ref: Number) -> bool:
 def _significant(value: Fraction) -> int:
     digits = f"{abs(float(value)):.15g}".replace(".", "").lstrip("0")
     return len(digits.split("e")[0])
+
+
+def _number_against_constant(p: str, r: str, pn: Number | None, rn: Number | None) -> bool | None:
+    """`\\frac{\\sqrt{2}}{2}` against `0.707`: evaluate the expression, compare as numbers."""
+    compiled = compile_latex(_strip_units(r if pn is not None else p))
+    if compiled is None or compiled[1]:
+        return None
+    values = values_at(compiled[0], [], samples=1)
+    if values is None:
+        return None
+    x = values[0]
+    if abs(x.imag) > 1e-12 * max(1.0, abs(x)):
+        return False
+    evaluated = Number(Fraction(x.real), None)
+    return numbers_equal(pn, evaluated) if pn is not None else numbers_equal(evaluated, rn)  # type: ignore[arg-type]
 
 
 _OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\langle": "\\rangle"}
@@ -192,9 +208,17 @@ class LatexEquivalence:
             return self._compare_collections(pc, rc, depth)
         if (pc is None) != (rc is None) and (pn is not None or rn is not None):
             return Verdict(False, "shape")  # a number against a list of several things
+        if (pn is None) != (rn is None):
+            decided = _number_against_constant(p, r, pn, rn)
+            if decided is not None:
+                return Verdict(decided, "numeric")
         if pn is not None and rn is None and not re.search(r"\\|[a-zA-Z]", _strip_units(r)):
             return Verdict(False, "number")
-        return self._symbolic(_strip_units(p), _strip_units(r))
+        p, r = _strip_units(p), _strip_units(r)
+        decided = numeric_verdict(p, r)
+        if decided is not None:
+            return Verdict(decided, "numeric")
+        return self._symbolic(p, r)
 
     def _compare_collections(self, pc: tuple, rc: tuple, depth: int) -> Verdict:
         (po, pcl, pe), (ro, rcl, re_) = pc, rc

@@ -31,6 +31,10 @@ EQUAL = [
     ("2\\sqrt{3}", "\\sqrt{12}"),
     ("\\frac{\\pi}{2}", "\\pi/2"),
     ("2 \\pi", "2\\pi"),
+    # a decimal is accepted when it rounds to the other side at its last digit (>= 3 significant)
+    ("\\pi", "3.14159"),
+    ("3.1416", "\\pi"),
+    ("0.707", "\\frac{\\sqrt{2}}{2}"),
     # degrees, percent, text wrappers, units
     ("41.8^\\circ", "41.8"),
     ("41.8^{\\circ}", "41.8"),
@@ -68,7 +72,8 @@ DIFFERENT = [
     ("\\frac{1}{3}", "\\frac{1}{2}"),
     ("0.3", "\\frac{1}{3}"),
     ("\\sqrt{3}", "\\sqrt{2}"),
-    ("\\pi", "3.14159"),
+    ("\\pi", "3.15"),
+    ("3.1", "\\pi"),
     ("2", "2\\pi"),
     ("42.8", "41.8"),
     ("5.5e33", "4.5e33"),
