@@ -1,0 +1,5 @@
+"""`python -m fnforge.cli` runs the command line."""
+
+from fnforge.cli import main
+
+main()
