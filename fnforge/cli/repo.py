@@ -121,7 +121,10 @@ def apply_command(
             for line in fr.recover():
                 progress(f"recovered: {escape(line)}", recovered=line)
             fr.ensure_clean()
-            gates = default_gates(fr.root, stack, validate=not no_validate)
+            try:
+                gates = default_gates(fr.root, stack, validate=not no_validate)
+            except Exception as e:  # a gate that cannot start (no Docker, no image): one line, exit 2
+                raise RepoError(f"cannot set up the gates: {type(e).__name__}: {e}") from None
             res = fr.run_step(actions, gates, run=run)
     result(res.as_dict(), _step_text(res))
     raise typer.Exit(0 if res.accepted else 1)

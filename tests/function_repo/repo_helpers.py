@@ -18,7 +18,7 @@ from fnforge.protocol import Verdict
 FNFORGE = str(Path(sys.executable).parent / "fnforge")
 
 
-def module(name: str, body: str = "return sum(xs) / len(xs)", params: str = "xs: list[float]",
+def module(name: str, body: str = "return float(len(xs))", params: str = "xs: list[float]",
            returns: str = "float", doc: str | None = None, head: str = "") -> str:  # fmt: skip
     """A well-formed function module."""
     doc = doc or f"{name} of the numbers."

@@ -18,7 +18,7 @@ def template(tmp_path_factory):
     proc = cli("init", str(root), "--task", "tabmwp")
     assert proc.returncode == 0, proc.stderr
     assert "Created function repository" in proc.stdout
-    good = write_actions(tmp / "good.json", [add("mean_of"), add("max_of", body="return max(xs)")])
+    good = write_actions(tmp / "good.json", [add("mean_of"), add("max_of", body="return float(2 * len(xs))")])
     bad = write_actions(tmp / "bad.json", [add("sum_of", params="xs")])
     assert cli("apply", str(good), "--repo", str(root)).returncode == 0
     assert cli("apply", str(bad), "--repo", str(root)).returncode == 1

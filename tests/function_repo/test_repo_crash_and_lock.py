@@ -25,7 +25,9 @@ def _ref_exists(root, ref) -> bool:
 def test_kill_9_between_commits_leaves_main_intact_and_the_next_command_recovers(repo, tmp_path, pause_after):
     root = repo.root
     start = repo.head()
-    edits = write_actions(tmp_path / "edits.json", [add("mean_of"), add("max_of", body="return max(xs)")])
+    edits = write_actions(
+        tmp_path / "edits.json", [add("mean_of"), add("max_of", body="return float(2 * len(xs))")]
+    )
     child = subprocess.Popen(
         [FNFORGE, "apply", str(edits), "--repo", str(root)],
         env={**os.environ, "FNFORGE_TEST_PAUSE_AFTER_COMMIT": str(pause_after)},
@@ -134,7 +136,9 @@ def test_kill_9_before_every_write_of_a_step_never_corrupts_the_set(repo, tmp_pa
     """Kill `fnforge apply` just before each git write it makes, one run per write."""
     real_git = shutil.which("git")
     shim_dir = _git_shim(tmp_path, real_git)
-    edits = write_actions(tmp_path / "edits.json", [add("mean_of"), add("max_of", body="return max(xs)")])
+    edits = write_actions(
+        tmp_path / "edits.json", [add("mean_of"), add("max_of", body="return float(2 * len(xs))")]
+    )
     template, start = repo.root, repo.head()
 
     def run(workdir, kill_at):

@@ -15,7 +15,8 @@ from fnforge.function_repo.export import export_tools_json, export_wheel, relati
 
 def _set(repo):
     caller = add("double_mean", head="from functions.mean_of import mean_of\n", body="return 2 * mean_of(xs)")
-    assert repo.run_step([add("mean_of"), caller], [StaticGate()]).accepted
+    mean = add("mean_of", body="return sum(xs) / len(xs) if xs else 0.0")
+    assert repo.run_step([mean, caller], [StaticGate()]).accepted
     return repo
 
 
