@@ -152,10 +152,14 @@ def tool_schema(source: str, name: str | None = None) -> dict[str, Any]:
             except (ValueError, SyntaxError, TypeError):
                 value = None
         desc = texts.get(arg.arg) or None
-        fields[arg.arg] = (annotation_type(arg.annotation), Field(value, description=desc))
+        # internal field names + aliases: parameters may be called `json`, `copy` or `_x`
+        fields[f"p{len(fields)}"] = (
+            annotation_type(arg.annotation),
+            Field(value, alias=arg.arg, description=desc),
+        )
     try:
         model = create_model(f"{fn.name}_arguments", **fields)  # type: ignore[call-overload]
-        parameters = _strip_titles(model.model_json_schema())
+        parameters = _strip_titles(model.model_json_schema(by_alias=True))
     except Exception:  # a type pydantic cannot describe: fall back to untyped parameters
         parameters = {
             "type": "object",

@@ -66,3 +66,12 @@ def test_declared_arguments_that_disagree_with_the_code_are_reported_and_the_cod
         k: {} for k in ["table", "column", "mode", "limit", "frame", "title"]}}  # fmt: skip
     assert arguments_disagreement(agree, SOURCE, "lookup") is None
     assert arguments_disagreement({}, SOURCE, "lookup") is None
+
+
+def test_parameters_named_like_pydantic_internals_keep_their_types():
+    src = 'def f(json: str, copy: int, model_config: str, _x: int = 1) -> int:\n    """d"""\n    return 0\n'
+    props = tool_schema(src)["function"]["parameters"]["properties"]
+    assert props == {
+        "json": {"type": "string"}, "copy": {"type": "integer"}, "model_config": {"type": "string"},
+        "_x": {"type": "integer", "default": 1},
+    }  # fmt: skip
