@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -145,3 +146,15 @@ def test_a_dirty_work_tree_is_refused(fns, tmp_path):
     assert proc.returncode == 2
     assert "uncommitted changes in functions/mean_of.py" in proc.stderr and proc.stderr.count("\n") == 1
     assert cli("rollback", "1", "--repo", str(fns)).returncode == 2
+
+
+def test_log_reads_the_whole_history_with_one_git_process(fns, tmp_path):
+    real = shutil.which("git")
+    shim = tmp_path / "shim" / "git"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\necho "$1" >> "{tmp_path}/calls"\nexec "{real}" "$@"\n')
+    shim.chmod(0o755)
+    env = {"PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    proc = cli("--json", "log", "--all", "--repo", str(fns), env=env)
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 2
+    assert (tmp_path / "calls").read_text().split() == ["log"]
