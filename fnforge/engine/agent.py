@@ -15,7 +15,6 @@ of the setup itself (the endpoint refusing the key, an offline cache miss) propa
 
 from __future__ import annotations
 
-import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -24,7 +23,7 @@ from typing import Any
 
 from fnforge.config import Settings
 from fnforge.engine.llm import LLMClient
-from fnforge.engine.toolbox import Toolbox
+from fnforge.engine.toolbox import Toolbox, error_of, sandbox_call
 from fnforge.engine.transcripts import Transcript
 
 
@@ -106,14 +105,12 @@ class DirectAgent(Agent):
             return tr
         args = self.evaluator.direct_arguments(task)
         tr.add("tool_call", name=self.entry, arguments=args)
-        result = await asyncio.to_thread(self.pool.call, self.functions, self.entry, args, self.timeout_s)
+        result = await sandbox_call(self.pool, self.functions, self.entry, args, self.timeout_s)
         if result.ok:
             tr.output = str(result.value)
             tr.add("tool_result", name=self.entry, ok=True, content=tr.output[:2000])
         else:
-            err = result.error or {}
-            etype = err.get("type", "Error") if isinstance(err, dict) else getattr(err, "type", "Error")
-            emsg = err.get("message", "") if isinstance(err, dict) else getattr(err, "message", "")
+            etype, emsg = error_of(result)
             tr.error = f"{etype}: {emsg}"
             tr.add("tool_result", name=self.entry, ok=False, content=tr.error[:2000])
         tr.duration_s = round(time.perf_counter() - t0, 4)

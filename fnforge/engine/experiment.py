@@ -37,13 +37,22 @@ def load_tasks(evaluator: Any, root: Path, relative: str, what: str) -> list[Any
 class Experiment:
     """The parts a training run or an evaluation needs, opened from a function repository."""
 
-    def __init__(self, repo: Any, *, offline: bool = False, pool: Any = None, llm_backoff_s: float = 0.5):
+    def __init__(
+        self,
+        repo: Any,
+        *,
+        offline: bool = False,
+        pool: Any = None,
+        llm_backoff_s: float = 0.5,
+        splits: tuple[str, ...] = ("train", "val"),
+    ):
         self.repo = repo
         self.root = Path(repo.root)
         self.settings: Settings = repo.settings
         self.offline = offline
         self._given_pool = pool
         self._llm_backoff_s = llm_backoff_s
+        self._splits = splits
         self._stack = ExitStack()
         self.pool: Any = None
         self.llm: LLMClient | None = None
@@ -66,8 +75,10 @@ class Experiment:
 
         s = self.settings
         self.evaluator = get_evaluator(s.task.name, self.root)
-        self.train_tasks = load_tasks(self.evaluator, self.root, s.data.train, "train")
-        self.val_tasks = load_tasks(self.evaluator, self.root, s.data.val, "val")
+        if "train" in self._splits:
+            self.train_tasks = load_tasks(self.evaluator, self.root, s.data.train, "train")
+        if "val" in self._splits:
+            self.val_tasks = load_tasks(self.evaluator, self.root, s.data.val, "val")
         threads = max(s.training.concurrency, s.sandbox.pool) + 4
         self.background = self._stack.enter_context(BackgroundLoop(threads=threads))
         if s.agent.mode != "direct" or s.llm.scripted_edits == "":

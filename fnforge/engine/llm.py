@@ -313,6 +313,24 @@ class LLMClient:
             )
         return LLMError(f"{where}: {type(exc).__name__}: {_short(exc)}")
 
+    async def reachable(self, timeout_s: float = 5.0) -> str | None:
+        """None when the endpoint answers a model listing, else why not (one line)."""
+        if self.offline:
+            return None
+        client = openai.AsyncOpenAI(
+            api_key=os.environ.get(self.settings.api_key_env) or "no-key-set",
+            base_url=self.settings.base_url,
+            timeout=timeout_s,
+            max_retries=0,
+        )
+        try:
+            await client.models.list()
+            return None
+        except Exception as exc:  # noqa: BLE001 - every failure becomes the reason
+            return str(self._explain(exc, 0))
+        finally:
+            await client.close()
+
     async def close(self) -> None:
         """Close the SDK's HTTP connections (call inside the loop that used the client)."""
         if self._client is not None:

@@ -15,6 +15,31 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+# Failures of the sandbox itself, before the function ran: the call is safe to repeat, and
+# repeating it keeps a run's scores (and so its decisions) independent of machine load.
+_NOT_STARTED = ("did not start", "could not start a sandbox worker", "was already replaced")
+
+
+def error_of(result: Any) -> tuple[str, str]:
+    """(type, message) of a failed CallResult, whether its error is a model or a dict."""
+    err = result.error or {}
+    if isinstance(err, dict):
+        return str(err.get("type", "Error")), str(err.get("message", ""))
+    return str(getattr(err, "type", "Error")), str(getattr(err, "message", ""))
+
+
+async def sandbox_call(
+    pool: Any, functions: Mapping[str, str], name: str, args: dict, timeout_s: float
+) -> Any:
+    """One call in the sandbox pool from a worker thread, repeated (twice at most) when the
+    sandbox failed before the function started."""
+    result = None
+    for _ in range(3):
+        result = await asyncio.to_thread(pool.call, functions, name, args, timeout_s)
+        if result.ok or not any(s in error_of(result)[1] for s in _NOT_STARTED):
+            break
+    return result
+
 
 def truncate(text: str, budget: int) -> str:
     """Cut a tool result to `budget` characters, saying how much was dropped."""
@@ -68,13 +93,11 @@ class Toolbox:
         if not isinstance(args, dict):
             msg = f"error: arguments for {name} must be a JSON object of parameter names to values"
             return msg, {"kind": "tool_result", "name": name, "ok": False, "content": msg}
-        result = await asyncio.to_thread(self.pool.call, self.functions, name, args, self.timeout_s)
+        result = await sandbox_call(self.pool, self.functions, name, args, self.timeout_s)
         if result.ok:
             content = json.dumps(result.value, ensure_ascii=False)
         else:
-            err = result.error or {}
-            etype = err.get("type", "Error") if isinstance(err, dict) else getattr(err, "type", "Error")
-            emsg = err.get("message", "") if isinstance(err, dict) else getattr(err, "message", "")
+            etype, emsg = error_of(result)
             content = f"error: {etype}: {emsg}"
         content = truncate(content, self.budget_chars)
         event = {

@@ -9,12 +9,17 @@ say exactly why a step was kept or rolled back.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from fnforge.engine.evaluation import Evaluation, Scorer
-from fnforge.engine.llm import LLMError
+from fnforge.engine.llm import LLMClient, LLMError
 from fnforge.protocol import CandidateView, Verdict
 
 
@@ -73,3 +78,51 @@ class ValidationGate:
             return Verdict.ok(self.name, f"validation improved {change}", **kw)
         margin = f" by more than {self.min_delta}" if self.min_delta else ""
         return Verdict.fail(self.name, f"no improvement{margin}: {change}", **kw)
+
+
+class SkippedValidation:
+    """Gate "validation" that did not run (no model reachable): passes, and says so.
+
+    `fnforge apply` must never silently need an API key (DESIGN.md): when validation cannot
+    run without surprises, the step is judged by the gates before it and the verdict says
+    that validation did not run, and why.
+    """
+
+    name = "validation"
+
+    def __init__(self, why: str):
+        self.why = why
+
+    def check(self, candidate: CandidateView) -> Verdict:
+        """A passing verdict that records why validation was skipped."""
+        return Verdict.ok(self.name, f"validation did not run: {self.why}", details={"ran": False})
+
+
+def why_validation_cannot_run(settings: Any) -> str | None:
+    """None when validation can run without surprises (direct mode, or a reachable model)."""
+    if settings.agent.mode == "direct":
+        return None
+    host = urlparse(settings.llm.base_url).hostname or ""
+    local = host in ("127.0.0.1", "localhost", "::1")
+    if not local and not os.environ.get(settings.llm.api_key_env):
+        return f"no API key in ${settings.llm.api_key_env} for {settings.llm.base_url}"
+    return asyncio.run(LLMClient(settings.llm, None).reachable())
+
+
+def validation_for_apply(repo: Any, stack: ExitStack, *, pool: Any = None) -> Any:
+    """The validation gate for a hand-made step (`fnforge apply`), or a SkippedValidation.
+
+    `repo` is a FunctionRepo or its path; resources (event loop, sandbox pool unless one is
+    given, LLM connections) are entered on `stack` and closed with it.
+    """
+    from fnforge.engine.experiment import Experiment
+
+    if isinstance(repo, str | Path):
+        from fnforge.function_repo import FunctionRepo
+
+        repo = FunctionRepo.open(repo)
+    why = why_validation_cannot_run(repo.settings)
+    if why:
+        return SkippedValidation(why)
+    exp = stack.enter_context(Experiment(repo, pool=pool, splits=("val",)))
+    return ValidationGate(exp.scorer, exp.val_tasks, repo.settings.training.min_delta)

@@ -92,6 +92,15 @@ def test_429_and_500_are_retried_with_backoff_then_succeed(tmp_path: Path) -> No
     assert server.count == 3 and client.usage.retries == 2
 
 
+def test_a_reply_slower_than_the_timeout_is_retried(tmp_path: Path) -> None:
+    delays = [text("late", delay_s=1.0), text("in time")]
+    with LLMServer(lambda b: delays.pop(0)) as server:
+        client = LLMClient(_settings(server, timeout_s=0.3), tmp_path / "c", backoff_s=0.01)
+        reply = asyncio.run(client.chat([{"role": "user", "content": "x"}]))
+    assert reply.content == "in time"
+    assert server.count == 2 and client.usage.retries == 1
+
+
 def test_a_bad_request_is_not_retried_and_says_what_to_check(tmp_path: Path) -> None:
     with LLMServer(lambda b: error(400)) as server:
         client = LLMClient(_settings(server), tmp_path / "c", backoff_s=0.01)

@@ -69,6 +69,25 @@ def history(repo: FunctionRepo, run: str = "r1") -> list[tuple]:
     return out
 
 
+def sandbox_failures(repo: FunctionRepo) -> list[str]:
+    """Tool calls that failed in the sandbox during a run (to explain an unexpected score)."""
+    out = []
+    for path in sorted((repo.root / ".git" / "fnforge" / "runs").glob("*/*.jsonl")):
+        for line in path.read_text().splitlines():
+            tr = json.loads(line)
+            for ev in tr["events"]:
+                if ev["kind"] == "tool_result" and not ev["ok"]:
+                    out.append(f"{path.name} {tr['split']} task {tr['task_id']}: {ev['content'][:300]}")
+    return out
+
+
+def same_history(repo: FunctionRepo, ref_repo: FunctionRepo) -> None:
+    got, want = history(repo), history(ref_repo)
+    assert got == want, (
+        f"sandbox failures: {sandbox_failures(repo)} / reference: {sandbox_failures(ref_repo)}"
+    )
+
+
 def cli(*args: str, env_extra: dict | None = None, **kw) -> subprocess.Popen:
     env = {**os.environ, "FNFORGE_TEST_KEY": SECRET, **(env_extra or {})}
     return subprocess.Popen(
@@ -91,7 +110,7 @@ def reference(tmp_path_factory, records, server, docker_pool):
 def test_a_run_merges_the_improving_edit_and_rejects_the_others_at_the_right_gate(reference) -> None:
     repo, result, _, events = reference
     got = [(s.step, "accepted" if s.accepted else "rejected", s.gate, s.actions) for s in result.steps]
-    assert got == EXPECTED
+    assert got == EXPECTED, sandbox_failures(repo)
     assert result.stopped == "early stop: 3 steps without improvement (patience 3)"
     s1, s2, s3, s4 = result.steps
     assert (s1.score_before, s1.score_after) == (0.0, 1.0) and s1.train_score == 0.0
@@ -200,7 +219,7 @@ def test_sigkill_mid_step_then_resume_reaches_the_same_history(tmp_path, records
         out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert "removed half-made candidate fnforge/r1/step-3" in out
-    assert history(repo) == history(ref_repo)
+    same_history(repo, ref_repo)
     assert repo.candidate_branches() == []
     fsck = subprocess.run(
         ["git", "-C", str(repo.root), "fsck", "--no-progress"], capture_output=True, text=True
@@ -217,7 +236,7 @@ def test_offline_replay_asks_nothing_and_decides_the_same(tmp_path, records, ref
     out, err = child.communicate(timeout=300)
     assert child.returncode == 0, err
     assert server.count == before, "offline replay sent HTTP requests"
-    assert history(repo) == history(ref_repo)
+    same_history(repo, ref_repo)
     assert "0 model requests" in out
 
 
@@ -269,4 +288,6 @@ def test_ctrl_c_records_the_step_as_interrupted_removes_containers_and_releases_
     # the interrupted step keeps its number; the redone steps follow it with the same decisions
     got = [(d, g, a, t) for (_, d, g, _, _, _, a, t) in history(repo)]
     want = [(d, g, a, t) for (_, d, g, _, _, _, a, t) in history(ref_repo)]
-    assert got == want
+    assert got == want, (
+        f"sandbox failures: {sandbox_failures(repo)} / reference: {sandbox_failures(ref_repo)}"
+    )
