@@ -383,6 +383,8 @@ def holder_main(modules, c2h_r, h2c_w, out_w, res_w, limits):
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
 
+    spare = [0]
+
     def fork_spare():
         pid = os.fork()
         if pid == 0:
@@ -391,6 +393,7 @@ def holder_main(modules, c2h_r, h2c_w, out_w, res_w, limits):
             for fd in (h2c_w, taken_r, wake_r, wake_w):
                 os.close(fd)
             call_child(c2h_r, res_w, taken_w, errors, limits)
+        spare[0] = pid
         write_all(h2c_w, frame({"kind": "spare", "pid": pid}))
 
     fork_spare()
@@ -420,6 +423,8 @@ def holder_main(modules, c2h_r, h2c_w, out_w, res_w, limits):
             write_all(h2c_w, frame({"kind": "done", "pid": pid, "status": status}))
             if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3:
                 os._exit(0)
+            if pid == spare[0] and not select.select([taken_r], [], [], 0)[0]:
+                fork_spare()  # the spare died before it took a request: never leave the set without one
 
 
 def proptest_child(req, modules, res_w, limits):
@@ -476,7 +481,8 @@ class Holder:
         for m in messages:
             kind = m.get("kind")
             if kind == "spare":
-                self.spare = m.get("pid")
+                if m.get("pid") not in self.used_children:  # an announcement can arrive after its use
+                    self.spare = m.get("pid")
             elif kind == "done":
                 self.statuses[m.get("pid")] = m.get("status")
                 if m.get("pid") == self.spare:
@@ -580,13 +586,14 @@ class Worker:
                 if state in ("Z", "X", ""):
                     continue
                 h = holders.get(ppid)
-                if h is not None and pid not in h.used_children and h.spare in (None, pid):
+                if h is not None and pid not in h.used_children:
                     spares.setdefault(ppid, []).append(pid)
                 else:
                     strays.append(pid)
             for ppid, pids in spares.items():
                 if len(pids) > 1:  # one spare per holder; anything else is an impostor
-                    strays.extend(pids)
+                    announced = holders[ppid].spare
+                    strays.extend(p for p in pids if p != announced)
             fresh = [p for p in strays if p not in self.doomed]
             for pid in strays:
                 try:
@@ -770,7 +777,10 @@ class Worker:
             if why == "timeout":
                 if child is None:  # the holder never handed the request to a child: it is stuck
                     self.drop_holder(req["set"])
-                error = {"type": "Timeout", "message": "the call did not finish within %gs; killed" % timeout}
+                    error = {"type": "Timeout", "message": "the call did not start within %gs (its set's process was stuck); "
+                             "replaced it" % timeout}
+                else:
+                    error = {"type": "Timeout", "message": "the call did not finish within %gs; killed" % timeout}
             elif why == "output":
                 error = {"type": "OutputLimit", "message": "the call printed more than %d bytes; killed" % self.output_limit}
             else:
