@@ -13,6 +13,7 @@ so they are removed on exit and, after a crash, by the next pool that starts on 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -143,6 +144,9 @@ class DockerSandbox(Sandbox):
         self.current = self.labels.get(LABEL_RECIPE) == recipe_hash()
         self._mine: weakref.WeakSet = weakref.WeakSet()
         self.remove_stale()
+        # A pool nobody closed still removes its containers when the interpreter exits.
+        ref = weakref.ref(self)
+        atexit.register(lambda: (lambda me: me.close() if me is not None else None)(ref()))
 
     def packages(self) -> list[str]:
         return sorted(p for p in self.labels.get(LABEL_PACKAGES, "").split(",") if p)

@@ -794,6 +794,7 @@ class Worker:
             # group is signalled (a reaped pid may already belong to someone else).
             if self.contained:
                 self.kill(child)
+                self.doomed.add(child)  # the sweep needs no second look at it
             else:
                 try:
                     os.killpg(child, signal.SIGKILL)
@@ -825,10 +826,6 @@ class Worker:
         deadline = started + total
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
-        try:
-            __import__("hypothesis")  # warm the trusted library once; children inherit it
-        except Exception:
-            pass
         pid = os.fork()
         if pid == 0:
             try:
