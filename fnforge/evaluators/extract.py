@@ -81,13 +81,32 @@ def marked_answer(text: str) -> str | None:
         if not line.strip() and "\n" in rest:  # "Answer:\n72"
             line = rest.strip().split("\n", 1)[0]
         if line.strip():
-            return clean_span(line)
+            return clean_span(_first_statement(line))
     bolds = list(_BOLD.finditer(text))
     if bolds:
         last = bolds[-1]
         if not NUMBER_IN_TEXT.search(text[last.end():]):
             return clean_span(last.group(1) or last.group(2) or "")
     return None
+
+
+_SENTENCE_END = re.compile(
+    r"\.\s+(?=[A-Z(])|\s+(?:because|since|which|as|so that|given that|where|when)\b|\s*[;(]\s*(?:since|because|note)\b",
+)
+_CLOSERS = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
+
+
+def _first_statement(line: str) -> str:
+    """`$42$. I hope it is correct.` -> `$42$`; `7 because 3 + 4 = 7` -> `7`."""
+    s = line.strip().lstrip("*_ ").strip()
+    for opener in ("$$", "$", "\\(", "\\["):
+        if s.startswith(opener):
+            end = s.find(_CLOSERS[opener], len(opener))
+            if end > 0:
+                return s[: end + len(_CLOSERS[opener])]
+            break
+    m = _SENTENCE_END.search(s)
+    return s[: m.start()] if m else s
 
 
 def last_math_span(text: str) -> str | None:

@@ -17,7 +17,7 @@ from fnforge.evaluators.latex_numeric import compile_latex, numeric_verdict, val
 from fnforge.evaluators.numbers import Number, parse_number
 from fnforge.evaluators.symbolic import SymbolicChecker
 
-_SPACES = re.compile(r"\\[,;:! ]|\\q?quad|~|\s+")
+_SPACES = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad|~|\s+")
 _WRAPPERS = re.compile(r"\\(?:left|right|displaystyle|big|Big|bigg|Bigg)(?![a-zA-Z])")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree|\^\s*\{\s*\\prime\s*\\prime\s*\}")
 _TEXT_CMD = re.compile(r"\\(?:text|textrm|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
@@ -25,6 +25,8 @@ _FRAC = re.compile(r"\\[dt]frac")
 _SQRT_SHORT = re.compile(r"\\sqrt(\d)")
 _FRAC_SHORT = re.compile(r"\\frac(\d)(\d)")
 _LHS = re.compile(r"^[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?(?:\([a-z]\))?\s*=\s*(?=[^=]+$)")
+_MEMBER = re.compile(r"^[A-Za-z]\s*\\in\s*")
+_WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*")
 _UNIT_WORD = r"(?:\\AA|\\mu\s*[A-Za-z]+|[A-Za-z]{2,}|[mgsJVKNWLAMCFT])"
 _UNIT_TAIL = re.compile(
     rf"(?:\s*(?:{_UNIT_WORD}|\{{\s*{_UNIT_WORD}?\s*\}}|\[[^\[\]]*\]|/|\^\s*\{{?-?\d\}}?|\\cdot|"
@@ -53,7 +55,7 @@ def normalize(answer: str) -> str:
     """A canonical spelling for string comparison: no spacing commands, `\\dfrac` -> `\\frac`,
     no `\\left`/`\\right`, no degree signs, no `$`, no final full stop, no spaces."""
     s = answer.strip()
-    s = s.replace("$", "").replace("\\!", "")
+    s = s.replace("\\$", "").replace("$", "").replace("\\!", "")
     s = _WRAPPERS.sub("", s)
     s = _DEGREES.sub("", s)
     s = _FRAC.sub(r"\\frac", s)
@@ -195,6 +197,9 @@ class LatexEquivalence:
         p, r = normalize(pred), normalize(ref)
         if ("=" in p) != ("=" in r):
             p, r = _LHS.sub("", p), _LHS.sub("", r)
+        p, r = _MEMBER.sub("", p), _MEMBER.sub("", r)  # `x \in [2, 5)` -> `[2, 5)`
+        if _WORDS.fullmatch(p) and _WORDS.fullmatch(r) and (len(p) > 3 or len(r) > 3):
+            return Verdict(p.lower().split() == r.lower().split(), "words")  # `\text{Devon}`
         return self._compare(p, r, depth=0)
 
     def _compare(self, p: str, r: str, depth: int) -> Verdict:

@@ -57,6 +57,20 @@ def test_math_extraction_without_a_box() -> None:
     assert MATH.extract("") is None
 
 
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"),
+        ("The answer is 7 because 3 + 4 = 7.", "7"),
+        ("The answer is \\frac{1}{2} since x > 0", "\\frac{1}{2}"),
+        ("Answer: x = 5 (since the product is 5)", "x = 5"),
+        ("The answer is: 3.5. That is all.", "3.5"),
+    ],
+)
+def test_the_answer_sentence_ends_where_the_answer_does(output: str, expected: str) -> None:
+    assert MATH.extract(output) == expected
+
+
 def test_answer_with_letter_and_text_picks_the_choice() -> None:
     assert marked_answer("Reasoning...\nAnswer: (B) 7") == "(B) 7"
     task = Task(id="1", inputs={"question": "?", "choices": ["5", "7", "9"]}, reference="7")

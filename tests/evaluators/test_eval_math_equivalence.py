@@ -66,6 +66,25 @@ EQUAL = [
     ("\\frac{1}{2}(e^{at} + e^{-at})", "\\cosh(at)"),
     ("1 + i\\sqrt{3}", "1+\\sqrt{3} i"),
     ("\\frac{d x}{d t} - k x + a = 0", "\\frac{d x}{d t}=k x-a"),
+    ("y = 2x + 3", "2y - 4x = 6"),
+    ("x^2 - 1", "(x-1)(x+1)"),
+    ("\\frac{-1 + \\sqrt{5}}{2}", "\\frac{\\sqrt{5}-1}{2}"),
+    ("4\\sqrt[3]{2}", "\\sqrt[3]{128}"),
+    ("1024", "2^{10}"),
+    # the forms of the competition MATH set: money, separators, choices, matrices, unions, words
+    ("18.90", "\\$18.90"),
+    ("\\$5.00", "5"),
+    ("5\\text{ dollars}", "\\$5"),
+    ("1000", "1,\\!000"),
+    ("C", "\\text{(C)}"),
+    ("(C)", "\\text{(C)}"),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
+    ("(-\\infty, 3) \\cup (5, \\infty)", "(-\\infty,3)\\cup(5,\\infty)"),
+    ("[2, 5)", "x \\in [2,5)"),
+    ("devon", "\\text{Devon}"),
+    ("6", "6\\text{ inches}"),
+    ("\\left(3, \\frac{\\pi}{2}\\right)", "(3,\\frac{\\pi}{2})"),
+    ("3 - 2i", "3-2i"),
 ]
 
 DIFFERENT = [
@@ -89,6 +108,17 @@ DIFFERENT = [
     ("\\frac{2}{4-\\omega^{2}}", "\\frac{1}{4-\\omega^{2}}"),
     ("\\frac{d x}{d t}=-(k x-a)", "\\frac{d x}{d t}=k x-a"),
     ("1.2", "12\\%"),
+    ("y = 2x + 4", "2y - 4x = 6"),
+    ("x^2 + 1", "(x-1)(x+1)"),
+    ("1025", "2^{10}"),
+    ("(-\\infty, 3) \\cup (6, \\infty)", "(-\\infty,3)\\cup(5,\\infty)"),
+    ("\\begin{pmatrix} 1 \\\\ 3 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
+    ("\\text{(B)}", "\\text{(C)}"),
+    ("\\text{Devin}", "\\text{Devon}"),
+    ("2, 3", "-3, 2"),
+    ("[2, 5]", "x \\in [2,5)"),
+    ("3+2i", "3-2i"),
+    ("\\frac{1}{2}", "\\frac{1}{2}, 3"),
 ]
 
 

@@ -37,7 +37,10 @@ MATH_SOLUTION_EXCEPTIONS: dict[str, str] = {}
 # (b) right answers in agent styles, keyed "id/style"
 GSM8K_STYLE_EXCEPTIONS: dict[str, str] = {}
 TABMWP_STYLE_EXCEPTIONS: dict[str, str] = {}
-MATH_STYLE_EXCEPTIONS: dict[str, str] = {}
+MATH_STYLE_EXCEPTIONS: dict[str, str] = {
+    "72/dollar_math": "the reference itself holds a stray `$ $` (`x_{0} \\cos (\\omega t)+$ $\\dot{x}_{0} ...`), "
+    "so `The answer is $<ref>$.` is two math spans and the first one is read as the answer",
+}
 # (c) perturbed answers judged right, keyed "id/perturbed answer"
 GSM8K_PERTURBED_EXCEPTIONS: dict[str, str] = {}
 TABMWP_PERTURBED_EXCEPTIONS: dict[str, str] = {}
