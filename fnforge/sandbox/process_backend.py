@@ -24,9 +24,9 @@ from fnforge.sandbox.image import host_packages
 from fnforge.sandbox.transport import Transport
 
 WEAKER = (
-    "sandbox: using the process backend (no Docker engine with the sandbox image): functions run "
-    "as local subprocesses limited only by rlimits, without network or filesystem isolation. "
-    "Run `fnforge sandbox build` with Docker for the real sandbox."
+    "sandbox: the process backend is in use, which is weaker: functions run as local subprocesses "
+    "limited only by rlimits, without network, filesystem or process isolation. For the real sandbox "
+    "run Docker and `fnforge sandbox build`."
 )
 # The interpreter itself maps far more address space than it touches (arenas, libraries).
 AS_HEADROOM_MB = 160

@@ -470,13 +470,6 @@ class Holder:
         self.alive = True
         self.loaded = None
 
-    def absorb(self):
-        """Read the holder's control messages that are waiting (non-blocking)."""
-        while self.alive and select.select([self.ctrl.fd], [], [], 0)[0]:
-            if not self.ctrl.feed():
-                self.alive = False
-            self.note(self.ctrl.frames())
-
     def note(self, messages):
         for m in messages:
             kind = m.get("kind")
@@ -694,7 +687,9 @@ class Worker:
             if time.monotonic() >= deadline:
                 err = {"type": "Timeout", "message": "importing the function set did not finish within %gs" % timeout}
             else:
-                err = {"type": "Crashed", "message": "the process importing the function set died"}
+                self.reap()
+                err = self.crash_error(self.exited.get(pid))
+                err["message"] = "importing the function set: " + err["message"].replace("the call", "the import")
             result = {"id": req["id"], "ok": False, "error": err, "stdout": stdout}
         else:
             self.holders[key] = holder

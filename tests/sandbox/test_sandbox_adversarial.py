@@ -370,3 +370,10 @@ def test_module_that_starts_a_thread_at_import_is_refused(pool):
     with survives(pool):
         res = pool.call(functions, "spawner", {})
         assert res.error.type == "ImportError" and "thread" in res.error.message
+
+
+def test_memory_bomb_at_import_time_is_a_memory_limit_of_the_load(pool):
+    functions = {"fat": "BIG = 'x' * (1024 ** 3)\n\ndef fat() -> int:\n    '''Never loads.'''\n    return 1\n"}
+    with survives(pool):
+        res = pool.call(functions, "fat", {})
+        assert res.error.type == "MemoryLimit" and "import" in res.error.message
