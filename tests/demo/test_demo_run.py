@@ -113,6 +113,7 @@ def test_sparkline_draws_scores_low_to_high_and_unknown_as_space():
 def test_without_docker_the_demo_says_it_falls_back_to_the_weaker_process_sandbox(tmp_path, monkeypatch):
     from fnforge.config import load_settings
     from fnforge.demo import EXAMPLES, open_demo_sandbox
+    from fnforge.sandbox.process_backend import WEAKER
 
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     said: list[str] = []
@@ -120,7 +121,7 @@ def test_without_docker_the_demo_says_it_falls_back_to_the_weaker_process_sandbo
     with open_demo_sandbox(settings, lambda event, **kw: said.append(str(kw["message"]))) as pool:
         assert pool.backend_name == "process"
         assert pool.call({"echo": ECHO}, "echo", {"x": 2}, timeout=5).value == 2
-    assert any(line.startswith("warning: sandbox: using the process backend") for line in said), said
+    assert any(line.startswith(f"warning: {WEAKER}") for line in said), said
     assert said[-1] == "sandbox: 2 warm workers in local processes"
     assert not any("building the sandbox image" in line for line in said)
 
