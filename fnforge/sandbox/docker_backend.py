@@ -154,10 +154,14 @@ class DockerSandbox(Sandbox):
     def remove_stale(self) -> int:
         """Remove sandbox containers whose owner process on this host is gone; return how many."""
         removed = 0
-        for c in self.client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-            if owner_is_gone(c.labels.get(LABEL_OWNER, "")):
+        try:  # the plain listing: no per-container inspect that races with other removals
+            listed = self.client.api.containers(all=True, filters={"label": f"{LABEL}=1"})
+        except Exception:
+            return 0
+        for c in listed:
+            if owner_is_gone((c.get("Labels") or {}).get(LABEL_OWNER, "")):
                 try:
-                    c.remove(force=True)
+                    self.client.api.remove_container(c["Id"], force=True)
                     removed += 1
                 except Exception:
                     pass

@@ -125,9 +125,7 @@ def strategy_for(tp, st, depth=0):
             return None
         return st.dictionaries(key, value, max_size=5)
     try:
-        strategy = st.from_type(tp)
-        strategy.example  # noqa: B018 - resolving it raises for unknown types
-        return strategy
+        return st.from_type(tp)  # resolution failures surface as a note when the run starts
     except Exception:
         return None
 
@@ -238,6 +236,7 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
         notes.append("%s: annotations could not be resolved (%s); derived properties skipped" % (name, e))
         return None
     params = {}
+    positional = []
     for pname, param in inspect.signature(fn).parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
@@ -253,6 +252,8 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
             notes.append("%s: no strategy for parameter %s: %s; derived properties skipped" % (name, pname, hints[pname]))
             return None
         params[pname] = strategy
+        if param.kind == param.POSITIONAL_ONLY:
+            positional.append(pname)
     returns = hints.get("return", typing.Any)
     allowed = documented_raises(fn.__doc__)
     props = ["returns %s" % getattr(returns, "__name__", returns), "returns a JSON value",
@@ -266,7 +267,7 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
         emit({"kind": "example", "function": name, "property": props[2], "example": example})
         start = time.perf_counter()
         try:
-            value, error = fn(**args), None
+            value, error = fn(*[args.pop(p) for p in positional], **args), None
         except Exception as e:  # BaseException (SystemExit, KeyboardInterrupt) ends the run below
             value, error = None, e
         elapsed = time.perf_counter() - start
@@ -300,10 +301,17 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
         if not same(first, second):
             fail(props[3], example, "first call gave %s, the second %s" % (short_repr(first[1], 150), short_repr(second[1], 150)))
 
+    from hypothesis.errors import HypothesisException
+
     try:
         prop()
     except PropertyBroken:
         return dict(last)
+    except HypothesisException as e:
+        if last:
+            return dict(last)
+        notes.append("%s: hypothesis could not run the derived properties (%s); skipped" % (name, describe(e)))
+        return None
     except Exception as e:
         if last:
             return dict(last)

@@ -15,10 +15,16 @@ from fnforge.sandbox import SandboxUnavailable, WeakSandboxWarning, open_pool
 from fnforge.sandbox.docker_backend import LABEL, LABEL_OWNER, DockerSandbox, owner_label
 
 
+def sandbox_container_ids() -> set[str]:
+    """Ids of every sandbox container (a plain listing: other test runs may remove theirs meanwhile)."""
+    client = docker.from_env(version="auto")
+    return {c["Id"] for c in client.api.containers(all=True, filters={"label": f"{LABEL}=1"})}
+
+
 def containers_of_this_process() -> list:
     client = docker.from_env(version="auto")
-    return [c for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"})
-            if c.labels.get(LABEL_OWNER) == owner_label()]
+    mine = client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner_label()}"})
+    return [client.containers.get(c["Id"]) for c in mine]
 
 
 def test_calls_from_many_threads_each_get_their_own_answer(pool2):
@@ -140,9 +146,7 @@ def test_closing_the_pool_removes_its_containers(docker_settings):
     with open_pool(docker_settings, size=2) as p:
         ids = {t.container.id for t in p.backend._mine}
         assert len(ids) == 2
-    client = docker.from_env(version="auto")
-    left = {c.id for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"})}
-    assert not ids & left
+    assert not ids & sandbox_container_ids()
 
 
 def test_containers_of_a_crashed_owner_are_removed_by_the_next_pool(docker_settings):
@@ -155,7 +159,7 @@ def test_containers_of_a_crashed_owner_are_removed_by_the_next_pool(docker_setti
     foreign = client.containers.create(docker_settings.image, ["true"], labels={LABEL: "1", LABEL_OWNER: other_host})
     try:
         DockerSandbox(docker_settings)  # what open_pool does first
-        remaining = {c.id for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"})}
+        remaining = sandbox_container_ids()
         assert stale.id not in remaining  # its owner process is gone
         assert foreign.id in remaining  # not ours to judge
     finally:
