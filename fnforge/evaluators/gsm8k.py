@@ -7,6 +7,7 @@ exactly, whatever the decoration (`$1,080.00`, `1080 apples`, `**1080**`).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 from fnforge.evaluators.extract import last_number, marked_answer, number_in_span
@@ -14,6 +15,7 @@ from fnforge.evaluators.loading import read_records, require
 from fnforge.evaluators.numbers import canonical, parse_number
 from fnforge.evaluators.task import Evaluator, EvaluatorError, ItemResult, Task
 
+FLOAT_NOISE = Fraction(1, 10**9)
 INSTRUCTION = (
     "Solve the problem step by step. End your reply with a final line of the form "
     "`#### <number>` giving only the number (no units)."
@@ -30,6 +32,11 @@ def final_number(output: str) -> str | None:
         return None
     number = parse_number(written)
     return canonical(number.value) if number else None
+
+
+def _same(got: Fraction, reference: Fraction) -> bool:
+    """Equal, allowing only float noise (`10.000000000000002` from a direct-mode function)."""
+    return got == reference or abs(got - reference) <= FLOAT_NOISE * max(1, abs(reference))
 
 
 class GSM8KEvaluator(Evaluator):
@@ -61,6 +68,6 @@ class GSM8KEvaluator(Evaluator):
         extracted = self.extract(output)
         reference = parse_number(str(task.reference))
         got = parse_number(extracted) if extracted is not None else None
-        correct = bool(got and reference and got.value == reference.value)
+        correct = bool(got and reference and _same(got.value, reference.value))
         return ItemResult(id=task.id, correct=correct, extracted=extracted,
                           reference=str(task.reference), score=float(correct))

@@ -33,6 +33,7 @@ class MathEvaluator(Evaluator):
 
     name = "math"
     categories = ("type", "level", "subject")
+    parallel_judging = 2
 
     def __init__(self, timeout_s: float = 5.0) -> None:
         self.timeout_s = timeout_s

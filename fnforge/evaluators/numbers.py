@@ -129,13 +129,10 @@ def canonical(value: Fraction) -> str:
     """A short, stable spelling of a value: `72`, `1234.5`, `-3/7` for non-terminating fractions."""
     if value.denominator == 1:
         return str(value.numerator)
-    d = value.denominator
-    while d % 2 == 0:
-        d //= 2
-    while d % 5 == 0:
-        d //= 5
-    if d == 1:  # terminating decimal: write it exactly
-        text = f"{float(value):.12f}".rstrip("0").rstrip(".")
-        if Fraction(text) == value:
-            return text
+    for places in range(1, 60):  # a terminating decimal: write it exactly
+        scaled = value * 10**places
+        if scaled.denominator == 1:
+            digits = str(abs(scaled.numerator)).rjust(places + 1, "0")
+            sign = "-" if value < 0 else ""
+            return f"{sign}{digits[:-places]}.{digits[-places:]}"
     return f"{value.numerator}/{value.denominator}"

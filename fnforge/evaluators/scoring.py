@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -98,8 +99,14 @@ class Score(BaseModel):
 def score_outputs(evaluator: Evaluator, tasks: Iterable[Task], outputs: Mapping[str, str | None]) -> Score:
     """Judge every task's output; a task with no output (absent or None) is missing and wrong."""
     tasks = list(tasks)
-    results = []
-    for task in tasks:
+
+    def one(task: Task) -> ItemResult:
         output = outputs.get(task.id)
-        results.append(evaluator.missing(task) if output is None else evaluator.judge(task, output))
+        return evaluator.missing(task) if output is None else evaluator.judge(task, output)
+
+    if evaluator.parallel_judging > 1 and len(tasks) > 1:
+        with ThreadPoolExecutor(max_workers=evaluator.parallel_judging) as pool:
+            results = list(pool.map(one, tasks))
+    else:
+        results = [one(task) for task in tasks]
     return Score.from_results(results, tasks, evaluator.categories)

@@ -136,17 +136,15 @@ class SymbolicChecker:
             self._all.clear()
 
 
-_shared: SymbolicChecker | None = None
+_shared: dict[float, SymbolicChecker] = {}
 _shared_lock = threading.Lock()
 
 
 def shared_checker(timeout_s: float = 5.0) -> SymbolicChecker:
-    """The process-wide checker (workers are expensive to start; share them)."""
-    global _shared
+    """The process-wide checker for a time limit (workers are expensive to start; share them)."""
     with _shared_lock:
-        if _shared is None or _shared.timeout_s != timeout_s:
-            if _shared is not None:
-                _shared.close()
-            _shared = SymbolicChecker(workers=min(2, os.cpu_count() or 1), timeout_s=timeout_s)
-            atexit.register(_shared.close)
-        return _shared
+        checker = _shared.get(timeout_s)
+        if checker is None:
+            checker = _shared[timeout_s] = SymbolicChecker(workers=min(2, os.cpu_count() or 1), timeout_s=timeout_s)
+            atexit.register(checker.close)
+        return checker

@@ -66,6 +66,8 @@ class Evaluator(ABC):
 
     name: str = ""
     categories: tuple[str, ...] = ()
+    # how many judgements may run at once (MATH: one per symbolic worker process)
+    parallel_judging: int = 1
 
     @abstractmethod
     def load(self, path: Path) -> list[Task]:

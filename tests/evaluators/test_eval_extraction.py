@@ -112,3 +112,11 @@ def test_judging_any_text_never_raises(text: str) -> None:
     for evaluator, task in [(GSM8K, gsm), (TABMWP, tab), (TABMWP, tab_free)]:
         result = evaluator.judge(task, text)
         assert isinstance(result.correct, bool)
+
+
+def test_gsm8k_accepts_float_noise_from_direct_mode_but_not_a_different_number() -> None:
+    task = Task(id="1", inputs={"question": "?"}, reference="10")
+    assert GSM8K.extract("10.000000000000002") == "10.000000000000002"
+    assert GSM8K.judge(task, "10.000000000000002").correct
+    assert GSM8K.judge(task, "10.0").correct
+    assert not GSM8K.judge(task, "10.001").correct
