@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from fnforge.cli import app
 from fnforge.cli.output import fail, progress, result
@@ -41,29 +42,33 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def _on_progress(event: str, **kw: Any) -> None:
+def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
+    """The human line for a trainer event (values escaped: reasons may contain [brackets])."""
+    e = {k: escape(v) if isinstance(v, str) else v for k, v in kw.items()}
     if event == "step":
-        progress(
-            f"step {kw['step']} (epoch {kw['epoch'] + 1}): running the agent on {kw['batch']} tasks",
-            event=event,
-            **kw,
-        )
-    elif event == "evaluated":
-        progress(f"  train batch score {_fmt(kw['train_score'])}; asking the optimizer", event=event, **kw)
-    elif event == "proposed":
-        what = ", ".join(kw["actions"]) if kw.get("actions") else f"no usable edits ({kw.get('error')})"
-        progress(f"  proposed: {what}; gating", event=event, **kw)
-    elif event == "decided":
-        verdict = "[green]accepted[/green]" if kw["accepted"] else f"[red]rejected[/red] at {kw['gate']}"
-        progress(
-            f"  step {kw['step']} {verdict}: {kw['reason']} ({kw['duration_s']:.1f}s)", event=event, **kw
-        )
-    elif event == "recovered":
-        progress(f"recovered: {kw['what']}", event=event, **kw)
-    elif event == "interrupted":
-        progress("interrupted: the current step is recorded as rejected (interrupted)", event=event, **kw)
-    elif event == "stopped":
-        progress(f"run {kw['run']} stopped: {kw['reason']}", event=event, **kw)
+        return f"step {e['step']} (epoch {e['epoch'] + 1}): running the agent on {e['batch']} tasks"
+    if event == "evaluated":
+        return f"  train batch score {_fmt(e['train_score'])}; asking the optimizer"
+    if event == "proposed":
+        acts = [escape(a) for a in kw.get("actions") or []]
+        what = ", ".join(acts) if acts else f"no usable edits ({e.get('error')})"
+        return f"  proposed: {what}; gating"
+    if event == "decided":
+        verdict = "[green]accepted[/green]" if kw["accepted"] else f"[red]rejected[/red] at {e['gate']}"
+        return f"  step {e['step']} {verdict}: {e['reason']} ({kw['duration_s']:.1f}s)"
+    if event == "recovered":
+        return f"recovered: {e['what']}"
+    if event == "interrupted":
+        return "interrupted: the current step is recorded as rejected (interrupted)"
+    if event == "stopped":
+        return f"run {e['run']} stopped: {e['reason']}"
+    return None
+
+
+def _on_progress(event: str, **kw: Any) -> None:
+    text = _progress_text(event, kw)
+    if text is not None:
+        progress(text, event=event, **kw)
 
 
 @app.command("train")
@@ -82,7 +87,7 @@ def train_command(
         repository = _open_repo(repo)
         outcome = train(repository, run=run, resume=resume, offline=offline, progress=_on_progress)
     except _user_errors() as e:
-        fail(str(e), code=2)
+        fail(escape(str(e)), code=2)
         return
     accepted = sum(1 for s in outcome.steps if s.accepted)
     usage = outcome.usage or {}
@@ -108,7 +113,7 @@ def eval_command(
     from fnforge.engine.experiment import Experiment
 
     if split not in ("val", "train"):
-        fail(f"--split {split!r}: expected val or train", code=2)
+        fail(escape(f"--split {split!r}: expected val or train"), code=2)
     try:
         repository = _open_repo(repo)
         target: Any = int(ref) if ref is not None and ref.isdigit() else ref
@@ -116,7 +121,7 @@ def eval_command(
         with Experiment(repository, offline=offline) as exp:
             ev = exp.score(functions, split)
     except _user_errors() as e:
-        fail(str(e), code=2)
+        fail(escape(str(e)), code=2)
         return
     data = {"ref": ref or "head", "split": split, **ev.summary()}
     by_cat = ev.score.to_dict(per_item=False).get("by_category") if hasattr(ev.score, "to_dict") else None
