@@ -299,7 +299,7 @@ def demo(
     from fnforge.cli.train import _on_progress, _user_errors
     from fnforge.demo import EXAMPLES, SCRIPTED_NOTICE, DemoError, run_demo, sparkline
 
-    progress(f"[bold]{SCRIPTED_NOTICE}[/bold]", event="notice")
+    progress(SCRIPTED_NOTICE if MODE.json_lines else f"[bold]{SCRIPTED_NOTICE}[/bold]", event="notice")
 
     def on_progress(event: str, **kw: object) -> None:
         if event == "demo":
