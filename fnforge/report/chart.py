@@ -89,6 +89,17 @@ def learning_curve_png(steps: list[StepView], title: str = "Validation score per
                 clip_on=False,
                 label="rejected by a gate (no score)",
             )
+        for s in steps:
+            if not s.accepted and s.score_after is None and s.gate:
+                ax.annotate(
+                    s.gate,
+                    (s.step, low),
+                    textcoords="offset points",
+                    xytext=(0, 9),
+                    ha="center",
+                    fontsize=7,
+                    color=REJECTED,
+                )
         for i, s in enumerate(s for s in steps if s.kind == "rollback"):
             ax.axvline(
                 s.step, color=ROLLBACK, linestyle="--", linewidth=1.2, label="rollback" if i == 0 else None
