@@ -68,3 +68,13 @@ def test_head_curve_holds_on_rejection_and_steps_back_on_rollback():
         StepView(5, "accepted", kind="rollback", rolls_back=3),
     ]
     assert head_curve(steps) == ([1, 2, 3, 4, 5], [0.1, 0.1, 0.3, 0.3, 0.1])
+
+
+def test_a_repository_without_steps_still_gets_a_page_that_says_so(tmp_path):
+    from fnforge.function_repo import FunctionRepo
+    from fnforge.report import write_report
+
+    FunctionRepo.init(tmp_path / "fresh", task="gsm8k").close()
+    page = write_report(tmp_path / "fresh", tmp_path / "fresh.html").read_text(encoding="utf-8")
+    assert "no steps yet" in page and "the set is empty" in page
+    assert 'src="data:image/png;base64,' in page
