@@ -16,7 +16,10 @@ _HASHES = re.compile(r"####\s*([^\n]*)")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _ANSWER_CUE = re.compile(r"(?:final\s+answer|answer)\b(?:\*\*)?\s*(?:is\b|:|=)", re.IGNORECASE)
 _BOLD = re.compile(r"\*\*((?:[^*\n]|\*(?!\*))+?)\*\*|__([^_\n]+?)__")
-_MATH_SPAN = re.compile(r"\$\$([^$]+?)\$\$|\$([^$]+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_MATH_SPAN = re.compile(
+    r"(?<!\\)\$\$((?:[^$]|\\\$)+?)(?<!\\)\$\$|(?<!\\)\$((?:[^$]|\\\$)+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]",
+    re.DOTALL,
+)
 
 MAX_SCAN = 20_000  # the final answer is at the end; very long outputs are read from their tail
 
@@ -101,9 +104,10 @@ def _first_statement(line: str) -> str:
     s = line.strip().lstrip("*_ ").strip()
     for opener in ("$$", "$", "\\(", "\\["):
         if s.startswith(opener):
-            end = s.find(_CLOSERS[opener], len(opener))
-            if end > 0:
-                return s[: end + len(_CLOSERS[opener])]
+            closer = re.compile(r"(?<!\\)" + re.escape(_CLOSERS[opener]))
+            m = closer.search(s, len(opener))
+            if m:
+                return s[: m.end()]
             break
     m = _SENTENCE_END.search(s)
     return s[: m.start()] if m else s

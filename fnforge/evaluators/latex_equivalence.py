@@ -26,6 +26,7 @@ _SQRT_SHORT = re.compile(r"\\sqrt(\d)")
 _FRAC_SHORT = re.compile(r"\\frac(\d)(\d)")
 _LHS = re.compile(r"^[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?(?:\([a-z]\))?\s*=\s*(?=[^=]+$)")
 _MEMBER = re.compile(r"^[A-Za-z]\s*\\in\s*")
+_RELATION = re.compile(r"\\(?:le|ge|leq|geq|lt|gt|in|cup|cap|setminus|begin)\b|[<>=]|\\mid")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*")
 _UNIT_WORD = r"(?:\\AA|\\mu\s*[A-Za-z]+|[A-Za-z]{2,}|[mgsJVKNWLAMCFT])"
 _UNIT_TAIL = re.compile(
@@ -211,8 +212,8 @@ class LatexEquivalence:
         pc, rc = _collection(p), _collection(r)
         if depth < 3 and pc and rc:
             return self._compare_collections(pc, rc, depth)
-        if (pc is None) != (rc is None) and (pn is not None or rn is not None):
-            return Verdict(False, "shape")  # a number against a list of several things
+        if (pc is None) != (rc is None) and not _RELATION.search(p if pc is None else r):
+            return Verdict(False, "shape")  # one thing against a list of several things
         if (pn is None) != (rn is None):
             decided = _number_against_constant(p, r, pn, rn)
             if decided is not None:

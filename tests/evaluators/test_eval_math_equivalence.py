@@ -150,3 +150,28 @@ def test_an_enormous_exponent_is_not_computed_on_the_host() -> None:
     assert not judge("1e999999999", "1")
     assert not judge("10^{10^{10}}", "7")
     assert time.monotonic() - start < 5.0 * 2 + 2.0
+
+
+# References in the forms of the competition MATH set (Hendrycks et al.), which the shared
+# Minerva file does not cover: every agent style must be right, every perturbation wrong.
+COMPETITION_REFERENCES = [
+    "\\frac{1}{4}", "5", "-\\frac{1}{2}", "\\text{(D)}", "\\sqrt{2}", "2\\sqrt{3}", "\\frac{\\sqrt{3}}{2}", "3\\pi",
+    "(2,-1)", "[-2,7]", "(-\\infty,-2)\\cup(3,\\infty)", "x^2+7x+10", "\\begin{pmatrix} 2 \\\\ -1 \\end{pmatrix}",
+    "1,2,3", "\\$1.25", "10\\%", "45^\\circ", "0.25", "1{,}000", "6\\text{ inches}", "\\text{Tuesday}", "2-3i",
+    "\\frac{9}{4}\\pi", "y=2x+3", "-3,2", "12\\sqrt{5}", "\\dfrac{7}{12}", "4,6,14,15", "x \\in [-2,7]",
+    "(0,\\frac{1}{2}]", "\\frac{1}{3}\\sqrt{3}", "e^2", "2^{10}", "\\text{odd}", "-\\sqrt{3}", "\\frac{2\\sqrt{2}}{3}",
+    "x=5", "\\left( -\\frac{1}{2}, \\frac{3}{2} \\right)", "1-\\sqrt{2}", "2x^3-5x+1", "100\\pi", "\\frac{1}{x+1}",
+    "8\\sqrt{2}\\text{ cm}", "\\$12{,}000", "-7", "1.5", "\\{1, 3\\}", "a^2+b^2", "\\frac{n(n+1)}{2}", "0",
+]
+
+
+@pytest.mark.parametrize("reference", COMPETITION_REFERENCES)
+def test_competition_math_forms_right_in_every_style_and_wrong_when_perturbed(reference: str) -> None:
+    from answer_styles import latex_perturbations, styles
+
+    task = Task(id="t", inputs={"question": "?"}, reference=reference)
+    for style, output in styles(reference, latex=True).items():
+        assert MATH.judge(task, output).correct, style
+    for wrong in latex_perturbations(reference):
+        for output in (f"The answer is ${wrong}$.", f"\\boxed{{{wrong}}}"):
+            assert not MATH.judge(task, output).correct, output
