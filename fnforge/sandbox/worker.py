@@ -515,7 +515,6 @@ class Worker:
         self.holders = {}
         self.exited = {}
         self.requests = FrameReader(proto_in)
-        self.oom_seen = oom_kills()
         self.doomed = set()
 
     # -- plumbing
@@ -648,6 +647,7 @@ class Worker:
             return
         while len(self.holders) >= MAX_HOLDERS:
             self.drop_holder(min(self.holders, key=lambda k: self.holders[k].used))
+        oom_before = oom_kills() if self.contained else -1
         c2h_r, c2h_w = os.pipe()
         h2c_r, h2c_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -688,7 +688,7 @@ class Worker:
                 err = {"type": "Timeout", "message": "importing the function set did not finish within %gs" % timeout}
             else:
                 self.reap()
-                err = self.crash_error(self.exited.get(pid))
+                err = self.crash_error(self.exited.get(pid), oom_before)
                 err["message"] = "importing the function set: " + err["message"].replace("the call", "the import")
             result = {"id": req["id"], "ok": False, "error": err, "stdout": stdout}
         else:
@@ -706,6 +706,7 @@ class Worker:
             self.reply({"id": req["id"], "ok": False, "error": {"type": "NotLoaded", "message": "load the set first"}})
             return
         holder.used = started
+        oom_before = oom_kills() if self.contained else -1
         timeout = float(req.get("timeout", 5))
         deadline = started + timeout
         msg = {"id": req["id"], "name": req["name"], "args": json.dumps(req.get("args", {})), "timeout": timeout}
@@ -779,7 +780,7 @@ class Worker:
             elif why == "output":
                 error = {"type": "OutputLimit", "message": "the call printed more than %d bytes; killed" % self.output_limit}
             else:
-                error = self.crash_error(status)
+                error = self.crash_error(status, oom_before)
             reply.update(ok=False, error=error)
         if not holder.alive:
             self.drop_holder(req["set"])
@@ -797,9 +798,8 @@ class Worker:
                     pass
         self.sweep()
 
-    def crash_error(self, status):
+    def crash_error(self, status, oom_before=-1):
         oom_now = oom_kills() if self.contained else -1
-        oom_before, self.oom_seen = self.oom_seen, oom_now
         if oom_before >= 0 and oom_now > oom_before:
             return {"type": "MemoryLimit", "message": "the call went over the sandbox memory limit and was killed"}
         if status is None:
@@ -819,6 +819,7 @@ class Worker:
         total = float(req.get("timeout", 60))
         per_example = float(req.get("call_timeout", 5))
         deadline = started + total
+        oom_before = oom_kills() if self.contained else -1
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
         pid = os.fork()
@@ -876,7 +877,7 @@ class Worker:
             elif why == "total":
                 message = "property tests did not finish within %gs" % total
             else:
-                message = self.crash_error(self.exited.get(pid))["message"]
+                message = self.crash_error(self.exited.get(pid), oom_before)["message"]
             reply.update(ok=True, report={"passed": False, "checked": [], "notes": [], "failures": [{
                 "function": example.get("function", ""), "property": example.get("property", "finishes within the limit"),
                 "falsifying_example": example.get("example", ""), "message": message}]})
