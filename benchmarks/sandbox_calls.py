@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -98,6 +99,8 @@ def main() -> None:
     inprocess_per_s = bench_inprocess(200_000)
     print(f"(c) in-process:        {inprocess_per_s:10.1f} calls/s  (no isolation; for scale)", flush=True)
     ratio = warm_per_s / exec_per_s
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} during the run "
+          "(other work on the cores inflates every side, the warm worker's many small hand-offs most)")
     print(f"warm / exec = {ratio:.1f}x (target >= 100x); warm median {median_ms:.3f} ms (target < 1 ms)")
     print(f"RESULT warm_per_s={warm_per_s:.1f} exec_per_s={exec_per_s:.2f} inprocess_per_s={inprocess_per_s:.0f} "
           f"warm_over_exec={ratio:.1f} warm_median_ms={median_ms:.3f}")

@@ -26,7 +26,7 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
-_REPO = typer.Option(Path("."), "--repo", "-r", help="Read [sandbox] from this repository's fnforge.toml, if any.")
+_REPO = typer.Option(Path("."), "--repo", "-r", help="Read the sandbox settings from this repository's fnforge.toml, if any.")
 _BACKEND = typer.Option(None, "--backend", help="auto | docker | process (default: from fnforge.toml, else auto).")
 
 
