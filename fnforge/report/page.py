@@ -73,7 +73,8 @@ def step_diff(step: StepView) -> str:
     )
     return (
         f'<details id="step-{step.step}" class="diff"><summary>{html.escape(title)} '
-        f"<code>{html.escape(step.commit[:10])}</code></summary>{body}</details>"
+        f"<code>{html.escape(step.commit[:10])}</code></summary>"
+        f'<p class="verdict">{html.escape(step.reason or "")}</p>{body}</details>'
     )
 
 
