@@ -36,14 +36,18 @@ def _wrong(task: Task) -> list[str]:
     ref = str(task.reference)
     choices = task.inputs.get("choices") or []
     if choices:
-        return [c for c in choices if c != ref][:1] + [f"({LETTERS[i]})" for i, c in enumerate(choices) if c != ref][:1]
+        return [c for c in choices if c != ref][:1] + [
+            f"({LETTERS[i]})" for i, c in enumerate(choices) if c != ref
+        ][:1]
     number = parse_number(ref.replace(",", ""))
     if number is not None:  # off by one in the last written digit, and doubled
         v, step = number.value, number.quantum or Fraction(1)
-        return [canonical(v + max(step, Fraction(1)) if step >= 1 and "e" not in ref else v + step),
-                canonical(v * 2 if v else Fraction(3))]
+        return [
+            canonical(v + max(step, Fraction(1)) if step >= 1 and "e" not in ref else v + step),
+            canonical(v * 2 if v else Fraction(3)),
+        ]
     m = re.search(r"(?<![\\a-zA-Z_^{])\d+", ref)
-    changed = ref[: m.start()] + str(int(m.group(0)) + 1) + ref[m.end():] if m else f"2({ref})"
+    changed = ref[: m.start()] + str(int(m.group(0)) + 1) + ref[m.end() :] if m else f"2({ref})"
     return [changed, f"-({ref})"]
 
 
@@ -52,7 +56,11 @@ def workload(evaluator: Evaluator, tasks: list[Task]) -> list[tuple[Task, str, b
     cases = []
     for task in tasks:
         ref = str(task.reference)
-        for out in (f"Let me work it out: 3 + 4 = 7.\nThe answer is {ref}.", f"\\boxed{{{ref}}}", f"So it is **{ref}**"):
+        for out in (
+            f"Let me work it out: 3 + 4 = 7.\nThe answer is {ref}.",
+            f"\\boxed{{{ref}}}",
+            f"So it is **{ref}**",
+        ):
             cases.append((task, out, True))
         for wrong in _wrong(task):
             cases.append((task, f"First, 12 * 2 = 24.\nThe answer is {wrong}.", False))
@@ -106,7 +114,9 @@ def main() -> None:
             flush=True,
         )
     print(json.dumps({k: round(v) for k, v in rates.items()}))
-    print(f"RESULT gsm8k_per_s={rates['gsm8k']:.0f} tabmwp_per_s={rates['tabmwp']:.0f} math_per_s={rates['math']:.0f}")
+    print(
+        f"RESULT gsm8k_per_s={rates['gsm8k']:.0f} tabmwp_per_s={rates['tabmwp']:.0f} math_per_s={rates['math']:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -43,12 +43,19 @@ def check(
     }
     if score.by_category:
         report["by_category"] = {
-            key: {value: c.model_dump() for value, c in values.items()} for key, values in score.by_category.items()
+            key: {value: c.model_dump() for value, c in values.items()}
+            for key, values in score.by_category.items()
         }
     if per_item:
         report["items"] = [
-            {"id": r.id, "extracted": r.extracted, "reference": r.reference, "correct": r.correct,
-             **({"missing": True} if r.missing else {}), **({"note": r.note} if r.note else {})}
+            {
+                "id": r.id,
+                "extracted": r.extracted,
+                "reference": r.reference,
+                "correct": r.correct,
+                **({"missing": True} if r.missing else {}),
+                **({"note": r.note} if r.note else {}),
+            }
             for r in score.items.values()
         ]
     result(report)

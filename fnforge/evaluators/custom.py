@@ -97,5 +97,11 @@ class CustomEvaluator(Evaluator):
             score = min(1.0, max(0.0, float(verdict)))
         else:
             score, note = 0.0, note or f"judge returned {type(verdict).__name__}; expected bool or float"
-        return ItemResult(id=task.id, correct=score >= PASS_MARK, extracted=extracted,
-                          reference="" if task.reference is None else str(task.reference), score=score, note=note)
+        return ItemResult(
+            id=task.id,
+            correct=score >= PASS_MARK,
+            extracted=extracted,
+            reference="" if task.reference is None else str(task.reference),
+            score=score,
+            note=note,
+        )

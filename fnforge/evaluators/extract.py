@@ -79,7 +79,7 @@ def marked_answer(text: str) -> str | None:
         return clean_span(boxes[-1])
     cues = list(_ANSWER_CUE.finditer(text))
     if cues:
-        rest = text[cues[-1].end():]
+        rest = text[cues[-1].end() :]
         line = rest.lstrip(" \t*_:").split("\n", 1)[0]
         if not line.strip() and "\n" in rest:  # "Answer:\n72"
             line = rest.strip().split("\n", 1)[0]
@@ -88,7 +88,7 @@ def marked_answer(text: str) -> str | None:
     bolds = list(_BOLD.finditer(text))
     if bolds:
         last = bolds[-1]
-        if not NUMBER_IN_TEXT.search(text[last.end():]):
+        if not NUMBER_IN_TEXT.search(text[last.end() :]):
             return clean_span(last.group(1) or last.group(2) or "")
     return None
 

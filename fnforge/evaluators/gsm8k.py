@@ -54,8 +54,9 @@ class GSM8KEvaluator(Evaluator):
                 raise EvaluatorError(
                     f"{record.where}: reference {written!r} is not a number; GSM8K answers end with `#### <number>`"
                 )
-            tasks.append(Task(id=record.id, inputs={"question": str(question)},
-                              reference=canonical(number.value)))
+            tasks.append(
+                Task(id=record.id, inputs={"question": str(question)}, reference=canonical(number.value))
+            )
         return tasks
 
     def render(self, task: Task) -> str:
@@ -69,5 +70,10 @@ class GSM8KEvaluator(Evaluator):
         reference = parse_number(str(task.reference))
         got = parse_number(extracted) if extracted is not None else None
         correct = bool(got and reference and _same(got.value, reference.value))
-        return ItemResult(id=task.id, correct=correct, extracted=extracted,
-                          reference=str(task.reference), score=float(correct))
+        return ItemResult(
+            id=task.id,
+            correct=correct,
+            extracted=extracted,
+            reference=str(task.reference),
+            score=float(correct),
+        )

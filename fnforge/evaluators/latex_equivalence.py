@@ -155,7 +155,7 @@ def _collection(s: str) -> tuple[str, str, list[str]] | None:
         if s.startswith(opener):
             for closer in ("\\}", ")", "]"):
                 if s.endswith(closer) and len(s) > len(opener) + len(closer):
-                    inner = s[len(opener): -len(closer)]
+                    inner = s[len(opener) : -len(closer)]
                     if _balanced(inner):
                         parts = _split_top(inner)
                         if len(parts) > 1:

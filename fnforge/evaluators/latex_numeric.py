@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import cmath
 import math
+import operator
 import re
 from collections.abc import Callable
 
@@ -25,20 +26,66 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+\.?\d*|\.\d+)|(?P<cmd>\\[A-Za-z]+)|(?P<var>[A-Za-z])|(?P<op>[-+*/^(){}\[\]_!|]))"
 )
 _FUNCTIONS: dict[str, Callable[[complex], complex]] = {
-    "\\sin": cmath.sin, "\\cos": cmath.cos, "\\tan": cmath.tan, "\\exp": cmath.exp, "\\ln": cmath.log,
-    "\\log": cmath.log, "\\sinh": cmath.sinh, "\\cosh": cmath.cosh, "\\tanh": cmath.tanh,
-    "\\arcsin": cmath.asin, "\\arccos": cmath.acos, "\\arctan": cmath.atan,
-    "\\sec": lambda z: 1 / cmath.cos(z), "\\csc": lambda z: 1 / cmath.sin(z), "\\cot": lambda z: 1 / cmath.tan(z),
+    "\\sin": cmath.sin,
+    "\\cos": cmath.cos,
+    "\\tan": cmath.tan,
+    "\\exp": cmath.exp,
+    "\\ln": cmath.log,
+    "\\log": cmath.log,
+    "\\sinh": cmath.sinh,
+    "\\cosh": cmath.cosh,
+    "\\tanh": cmath.tanh,
+    "\\arcsin": cmath.asin,
+    "\\arccos": cmath.acos,
+    "\\arctan": cmath.atan,
+    "\\sec": lambda z: 1 / cmath.cos(z),
+    "\\csc": lambda z: 1 / cmath.sin(z),
+    "\\cot": lambda z: 1 / cmath.tan(z),
 }
 _GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "kappa",
-    "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "varphi", "chi", "psi", "omega", "Gamma",
-    "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega", "hbar", "ell",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "rho",
+    "sigma",
+    "tau",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Sigma",
+    "Phi",
+    "Psi",
+    "Omega",
+    "hbar",
+    "ell",
 }
 _IGNORED = {"\\cdot": "*", "\\times": "*", "\\div": "/"}
 MAX_TOKENS = 400
 MAX_MAGNITUDE = 1e150
 _SAMPLES = (0.7134, 1.3172, 0.4519, 1.8763, 0.9281, 1.1546, 0.6023, 1.5338)
+
+
+def _apply(op: Callable[[complex, complex], complex], a: Expr, b: Expr) -> Expr:
+    return lambda v: op(a(v), b(v))
 
 
 class _Unsupported(Exception):
@@ -53,7 +100,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         if not m or m.end() == pos:
             if text[pos:].strip() == "":
                 break
-            raise _Unsupported(text[pos:pos + 10])
+            raise _Unsupported(text[pos : pos + 10])
         pos = m.end()
         kind = m.lastgroup or ""
         value = m.group(kind)
@@ -93,24 +140,21 @@ class _Parser:
         while (tok := self.peek()) and tok[1] in "+-" and tok[0] == "op":
             self.take()
             rhs = self.term()
-            e = (lambda a, b: lambda v: a(v) + b(v))(e, rhs) if tok[1] == "+" else \
-                (lambda a, b: lambda v: a(v) - b(v))(e, rhs)
+            e = _apply(operator.add if tok[1] == "+" else operator.sub, e, rhs)
         return e
 
     def term(self) -> Expr:
         e = self.unary()
         while (tok := self.peek()) is not None:
-            if tok == ("op", "*"):
+            if tok in (("op", "*"), ("op", "/")):
                 self.take()
-                rhs = self.unary()
-                e = (lambda a, b: lambda v: a(v) * b(v))(e, rhs)
-            elif tok == ("op", "/"):
-                self.take()
-                rhs = self.unary()
-                e = (lambda a, b: lambda v: a(v) / b(v))(e, rhs)
-            elif tok[0] in ("num", "var") or tok[1] in ("(", "{", "[") or (tok[0] == "cmd" and self._starts_atom(tok)):
-                rhs = self.power()
-                e = (lambda a, b: lambda v: a(v) * b(v))(e, rhs)
+                e = _apply(operator.mul if tok[1] == "*" else operator.truediv, e, self.unary())
+            elif (
+                tok[0] in ("num", "var")
+                or tok[1] in ("(", "{", "[")
+                or (tok[0] == "cmd" and self._starts_atom(tok))
+            ):
+                e = _apply(operator.mul, e, self.power())
             else:
                 break
         return e
@@ -141,11 +185,15 @@ class _Parser:
             inner = self.exponent()
             return lambda v: -inner(v)
         if tok and tok[0] == "num" and len(tok[1]) > 1 and "." not in tok[1]:
-            self.take()  # x^23 in LaTeX is x^2 * 3; only the first digit is the exponent
-            first, rest = complex(int(tok[1][0])), tok[1][1:]
-            self.t.insert(self.i, ("num", rest))
-            return lambda v: first
+            return self.first_digit()  # x^23 in LaTeX is x^2 * 3
         return self.atom()
+
+    def first_digit(self) -> Expr:
+        """Only the first digit of a number token is the argument (`x^23`, `\\frac12`)."""
+        _, digits = self.take()
+        first = complex(int(digits[0]))
+        self.t.insert(self.i, ("num", digits[1:]))
+        return lambda v: first
 
     @staticmethod
     def _starts_atom(tok: tuple[str, str]) -> bool:
@@ -219,20 +267,18 @@ class _Parser:
     def unary_argument(self) -> Expr:
         """`\\sin 2 t`: the argument runs over the following product of atoms."""
         e = self.power()
-        while (tok := self.peek()) is not None and (tok[0] in ("num", "var") or (tok[0] == "cmd" and tok[1][1:] in _GREEK)):
-            rhs = self.power()
-            e = (lambda a, b: lambda v: a(v) * b(v))(e, rhs)
+        while (tok := self.peek()) is not None and (
+            tok[0] in ("num", "var") or (tok[0] == "cmd" and tok[1][1:] in _GREEK)
+        ):
+            e = _apply(operator.mul, e, self.power())
         return e
 
     def group_or_digit(self) -> Expr:
         tok = self.peek()
         if tok and tok[1] == "{":
             return self.group()
-        if tok and tok[0] == "num" and len(tok[1]) > 1:  # \frac12
-            self.take()
-            first, rest = complex(int(tok[1][0])), tok[1][1:]
-            self.t.insert(self.i, ("num", rest))
-            return lambda v: first
+        if tok and tok[0] == "num" and len(tok[1]) > 1 and "." not in tok[1]:
+            return self.first_digit()
         return self.atom()
 
 
@@ -241,12 +287,28 @@ def _pow(base: complex, exponent: complex) -> complex:
         raise OverflowError("power too large")
     if exponent.imag == 0 and exponent.real == int(exponent.real) and base.imag == 0:
         return complex(base.real ** int(exponent.real))
-    return base ** exponent
+    return base**exponent
 
 
 def compile_latex(text: str) -> tuple[Expr, set[str]] | None:
     """The expression as a function of its variables, and the variable names; None if unsupported."""
-    if any(bad in text for bad in ("=", "<", ">", "\\frac{d", "\\partial", ",", "'", "\\prime", "\\infty", "\\pm", "\\dot", "\\text")):
+    if any(
+        bad in text
+        for bad in (
+            "=",
+            "<",
+            ">",
+            "\\frac{d",
+            "\\partial",
+            ",",
+            "'",
+            "\\prime",
+            "\\infty",
+            "\\pm",
+            "\\dot",
+            "\\text",
+        )
+    ):
         return None
     try:
         tokens = _tokens(text)
@@ -287,7 +349,9 @@ def values_at(expr: Expr, names: list[str], samples: int = 3) -> list[complex] |
     """The expression at fixed sample points (same points for the same variable names)."""
     out = []
     for k in range(samples):
-        point = {name: complex(_SAMPLES[(j + 3 * k) % len(_SAMPLES)] + 0.1 * j) for j, name in enumerate(names)}
+        point = {
+            name: complex(_SAMPLES[(j + 3 * k) % len(_SAMPLES)] + 0.1 * j) for j, name in enumerate(names)
+        }
         try:
             value = expr(point)
         except (ZeroDivisionError, OverflowError, ValueError, KeyError, RecursionError):

@@ -34,7 +34,9 @@ def read_records(path: Path) -> list[Record]:
     except FileNotFoundError:
         raise EvaluatorError(f"{path}: data file not found; pass an existing .jsonl or .json file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise EvaluatorError(f"{path}: cannot read the data file ({e}); expected UTF-8 JSON or JSONL") from None
+        raise EvaluatorError(
+            f"{path}: cannot read the data file ({e}); expected UTF-8 JSON or JSONL"
+        ) from None
     if path.suffix == ".json":
         try:
             return _from_json(path, json.loads(text))
@@ -62,7 +64,9 @@ def _from_jsonl(path: Path, text: str) -> list[Record]:
                 f"{path}:{number + 1}: not valid JSON ({e.msg}); each line must be one JSON object"
             ) from None
         if not isinstance(fields, dict):
-            raise EvaluatorError(f"{path}:{number + 1}: expected a JSON object per line, got {type(fields).__name__}")
+            raise EvaluatorError(
+                f"{path}:{number + 1}: expected a JSON object per line, got {type(fields).__name__}"
+            )
         rid = _own_id(fields) or str(number)
         _check_unique(path, rid, f"line {number + 1}", seen)
         records.append(Record(rid, fields, f"{path}:{number + 1}"))
@@ -75,7 +79,9 @@ def _from_json(path: Path, data: Any) -> list[Record]:
     if isinstance(data, list):
         for i, fields in enumerate(data):
             if not isinstance(fields, dict):
-                raise EvaluatorError(f"{path}: item {i} is {type(fields).__name__}; expected a JSON object per task")
+                raise EvaluatorError(
+                    f"{path}: item {i} is {type(fields).__name__}; expected a JSON object per task"
+                )
             rid = _own_id(fields) or str(i)
             _check_unique(path, rid, f"item {i}", seen)
             records.append(Record(rid, fields, f"{path}[{i}]"))
@@ -89,7 +95,9 @@ def _from_json(path: Path, data: Any) -> list[Record]:
 
 def _check_unique(path: Path, rid: str, where: str, seen: dict[str, str]) -> None:
     if rid in seen:
-        raise EvaluatorError(f"{path}: {where}: task id {rid!r} already used at {seen[rid]}; ids must be unique")
+        raise EvaluatorError(
+            f"{path}: {where}: task id {rid!r} already used at {seen[rid]}; ids must be unique"
+        )
     seen[rid] = where
 
 

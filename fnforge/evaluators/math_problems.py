@@ -63,8 +63,14 @@ class MathEvaluator(Evaluator):
                     )
                 reference = boxes[-1]
             metadata = {k: record.fields[k] for k in self.categories if record.fields.get(k) is not None}
-            tasks.append(Task(id=record.id, inputs={"question": str(question)},
-                              reference=reference.strip(), metadata=metadata))
+            tasks.append(
+                Task(
+                    id=record.id,
+                    inputs={"question": str(question)},
+                    reference=reference.strip(),
+                    metadata=metadata,
+                )
+            )
         return tasks
 
     def render(self, task: Task) -> str:
@@ -87,5 +93,11 @@ class MathEvaluator(Evaluator):
     def judge(self, task: Task, output: str) -> ItemResult:
         extracted = self.extract(output)
         verdict = self.equivalence.check(extracted, str(task.reference))
-        return ItemResult(id=task.id, correct=verdict.equal, extracted=extracted,
-                          reference=str(task.reference), score=float(verdict.equal), note=verdict.note)
+        return ItemResult(
+            id=task.id,
+            correct=verdict.equal,
+            extracted=extracted,
+            reference=str(task.reference),
+            score=float(verdict.equal),
+            note=verdict.note,
+        )

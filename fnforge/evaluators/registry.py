@@ -23,5 +23,7 @@ def get_evaluator(name: str, repo_root: Path | None = None) -> Evaluator:
         parts = key.split(":")
         if len(parts) == 3 and all(parts[1:]):
             return CustomEvaluator(parts[1], parts[2], repo_root)
-        raise EvaluatorError(f"task {name!r}: write a custom task as custom:module:function, e.g. custom:checks:judge")
+        raise EvaluatorError(
+            f"task {name!r}: write a custom task as custom:module:function, e.g. custom:checks:judge"
+        )
     raise EvaluatorError(f"unknown task {name!r}; use {VALID_NAMES}")

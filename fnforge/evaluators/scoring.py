@@ -54,8 +54,9 @@ class Score(BaseModel):
     by_category: dict[str, dict[str, CategoryScore]] = {}
 
     @classmethod
-    def from_results(cls, results: Iterable[ItemResult], tasks: Iterable[Task] = (),
-                     categories: Iterable[str] = ()) -> Score:
+    def from_results(
+        cls, results: Iterable[ItemResult], tasks: Iterable[Task] = (), categories: Iterable[str] = ()
+    ) -> Score:
         """A score from item results; categories are read from the tasks' metadata."""
         items = {r.id: r for r in results}
         n = len(items)
@@ -71,11 +72,17 @@ class Score(BaseModel):
                     counts[0] += 1
                     counts[1] += int(result.correct)
         return cls(
-            n=n, correct=correct, accuracy=correct / n if n else 0.0, interval=wilson_interval(correct, n),
-            missing=sum(r.missing for r in items.values()), items=items,
+            n=n,
+            correct=correct,
+            accuracy=correct / n if n else 0.0,
+            interval=wilson_interval(correct, n),
+            missing=sum(r.missing for r in items.values()),
+            items=items,
             by_category={
-                key: {value: CategoryScore(n=c[0], correct=c[1], accuracy=c[1] / c[0])
-                      for value, c in sorted(values.items())}
+                key: {
+                    value: CategoryScore(n=c[0], correct=c[1], accuracy=c[1] / c[0])
+                    for value, c in sorted(values.items())
+                }
                 for key, values in by_category.items()
             },
         )

@@ -37,8 +37,12 @@ class _Worker:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "PYTHONPATH")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fnforge.evaluators.symbolic_worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, bufsize=1, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            env=env,
         )
         self.ready = False
 
@@ -145,6 +149,8 @@ def shared_checker(timeout_s: float = 5.0) -> SymbolicChecker:
     with _shared_lock:
         checker = _shared.get(timeout_s)
         if checker is None:
-            checker = _shared[timeout_s] = SymbolicChecker(workers=min(2, os.cpu_count() or 1), timeout_s=timeout_s)
+            checker = _shared[timeout_s] = SymbolicChecker(
+                workers=min(2, os.cpu_count() or 1), timeout_s=timeout_s
+            )
             atexit.register(checker.close)
         return checker

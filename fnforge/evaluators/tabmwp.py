@@ -40,7 +40,6 @@ def _number_of(text: str) -> Fraction | None:
     return number.value if number else None
 
 
-
 class TabMWPEvaluator(Evaluator):
     """Judges TabMWP answers: numbers to three decimals, choices by letter or text."""
 
@@ -78,14 +77,20 @@ class TabMWPEvaluator(Evaluator):
             parts.append("End your reply with a final line `Answer: <the text of your choice>`.")
         else:
             unit = f" (in {i['unit']})" if i.get("unit") else ""
-            parts.append(f"End your reply with a final line `Answer: <your answer>`{unit}, numbers without units.")
+            parts.append(
+                f"End your reply with a final line `Answer: <your answer>`{unit}, numbers without units."
+            )
         return "\n\n".join(parts)
 
     def direct_arguments(self, task: Task) -> dict[str, Any]:
         i = task.inputs
         table = {str(k): [str(v) for v in col] for k, col in (i.get("table_for_pd") or {}).items()}
-        return {"question": i["question"], "table": table, "choices": list(i.get("choices") or []),
-                "unit": i.get("unit") or ""}
+        return {
+            "question": i["question"],
+            "table": table,
+            "choices": list(i.get("choices") or []),
+            "unit": i.get("unit") or "",
+        }
 
     def extract(self, output: str) -> str | None:
         if not output or not output.strip():
@@ -148,8 +153,9 @@ class TabMWPEvaluator(Evaluator):
         else:
             extracted = self._free_text(output, reference, str(task.inputs.get("unit") or ""))
         correct = extracted is not None and self._same(extracted, reference)
-        return ItemResult(id=task.id, correct=correct, extracted=extracted, reference=reference,
-                          score=float(correct))
+        return ItemResult(
+            id=task.id, correct=correct, extracted=extracted, reference=reference, score=float(correct)
+        )
 
     def _free_text(self, output: str, reference: str, unit: str) -> str | None:
         span = marked_answer(output)

@@ -96,6 +96,10 @@ class Evaluator(ABC):
     def missing(self, task: Task) -> ItemResult:
         """The result for a task that got no output: wrong, and marked missing."""
         return ItemResult(
-            id=task.id, correct=False, extracted=None, reference=self.reference_text(task), score=0.0,
+            id=task.id,
+            correct=False,
+            extracted=None,
+            reference=self.reference_text(task),
+            score=0.0,
             missing=True,
         )

@@ -58,12 +58,20 @@ def numeric_perturbations(written: str) -> list[str]:
     m = re.fullmatch(r"(-?)(\d+)/(\d+)", s)
     if m:
         sign, num, den = m.groups()
-        return [f"{sign}{int(num) + 1}/{den}", f"{sign}{num}/{int(den) + 1}", f"{'' if sign else '-'}{num}/{den}"]
+        return [
+            f"{sign}{int(num) + 1}/{den}",
+            f"{sign}{num}/{int(den) + 1}",
+            f"{'' if sign else '-'}{num}/{den}",
+        ]
     m = re.fullmatch(r"(-?\d*\.?\d+)e(-?\d+)", s)
     if m:
         mant, exp = Fraction(m.group(1)), m.group(2)
-        return [f"{number_text(mant + 1)}e{exp}", f"{number_text(mant * 2)}e{exp}", f"{number_text(mant)}e{int(exp) + 1}",
-                f"{number_text(-mant)}e{exp}"]
+        return [
+            f"{number_text(mant + 1)}e{exp}",
+            f"{number_text(mant * 2)}e{exp}",
+            f"{number_text(mant)}e{int(exp) + 1}",
+            f"{number_text(-mant)}e{exp}",
+        ]
     number = parse_number(s)
     if number is None:
         return []
@@ -85,7 +93,7 @@ def latex_perturbations(reference: str) -> list[str]:
     out = []
     m = _INT.search(reference)
     if m:
-        out.append(reference[: m.start()] + str(int(m.group(0)) + 1) + reference[m.end():])
+        out.append(reference[: m.start()] + str(int(m.group(0)) + 1) + reference[m.end() :])
     if "=" in reference:
         lhs, rhs = reference.split("=", 1)
         out.append(f"{lhs}=({rhs})+1")
@@ -102,7 +110,7 @@ def unit_after_box(solution: str, reference: str) -> str | None:
     start = solution.rfind("\\boxed{" + reference + "}")
     if start < 0:
         return None
-    tail = solution[start + len("\\boxed{" + reference + "}"):]
+    tail = solution[start + len("\\boxed{" + reference + "}") :]
     unit = _UNIT_END.split(tail, maxsplit=1)[0].strip().rstrip(".")
     words = re.findall(r"[A-Za-z]+", re.sub(r"\\[A-Za-z]+", "", unit))
     if not unit or len(unit) > 40 or len(words) > 2 or unit.startswith(("[", "\\[")):

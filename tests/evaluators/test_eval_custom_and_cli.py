@@ -29,11 +29,27 @@ def user_repo(tmp_path: Path) -> Path:
     (tmp_path / "mychecks").mkdir()
     (tmp_path / "mychecks" / "__init__.py").write_text("")
     (tmp_path / "mychecks" / "words.py").write_text(JUDGE)
-    (tmp_path / "tasks.jsonl").write_text("\n".join(json.dumps(r) for r in [
-        {"id": "a", "question": "Capital of France?", "answer": "Paris", "metadata": {"category": "geo"}},
-        {"id": "b", "question": "Capital of Peru?", "answer": "Lima", "metadata": {"category": "geo"}},
-        {"id": "c", "question": "boom", "answer": "x"},
-    ]) + "\n")
+    (tmp_path / "tasks.jsonl").write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "id": "a",
+                    "question": "Capital of France?",
+                    "answer": "Paris",
+                    "metadata": {"category": "geo"},
+                },
+                {
+                    "id": "b",
+                    "question": "Capital of Peru?",
+                    "answer": "Lima",
+                    "metadata": {"category": "geo"},
+                },
+                {"id": "c", "question": "boom", "answer": "x"},
+            ]
+        )
+        + "\n"
+    )
     return tmp_path
 
 
@@ -64,10 +80,13 @@ def test_check_prints_one_json_object_with_categories_and_items(tmp_path: Path, 
     problems = json.loads(data.read_text())
     preds = tmp_path / "preds.jsonl"
     ids = list(problems)[:10]
-    preds.write_text("".join(
-        json.dumps({"id": i, "output": f"Answer: {problems[i]['answer'] if n % 2 == 0 else 'wrong'}"}) + "\n"
-        for n, i in enumerate(ids)
-    ))
+    preds.write_text(
+        "".join(
+            json.dumps({"id": i, "output": f"Answer: {problems[i]['answer'] if n % 2 == 0 else 'wrong'}"})
+            + "\n"
+            for n, i in enumerate(ids)
+        )
+    )
     run = _check("--task", "tabmwp", "--data", str(data), "--predictions", str(preds), "--per-item")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
@@ -77,14 +96,25 @@ def test_check_prints_one_json_object_with_categories_and_items(tmp_path: Path, 
     assert 0 < lo < 0.005 < hi < 0.02
     assert set(report["by_category"]) == {"ques_type", "grade", "ans_type"}
     first = report["items"][0]
-    assert first["id"] == ids[0] and first["correct"] is True and first["extracted"] == problems[ids[0]]["answer"]
+    assert (
+        first["id"] == ids[0]
+        and first["correct"] is True
+        and first["extracted"] == problems[ids[0]]["answer"]
+    )
     assert report["items"][1]["correct"] is False
 
 
 def test_check_with_a_custom_judge_from_the_current_directory(user_repo: Path) -> None:
     (user_repo / "preds.jsonl").write_text('{"id": "a", "output": "Paris"}\n{"id": "b", "output": "Quito"}\n')
-    run = _check("--task", "custom:mychecks.words:judge", "--data", "tasks.jsonl", "--predictions",
-                 "preds.jsonl", cwd=user_repo)
+    run = _check(
+        "--task",
+        "custom:mychecks.words:judge",
+        "--data",
+        "tasks.jsonl",
+        "--predictions",
+        "preds.jsonl",
+        cwd=user_repo,
+    )
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert (report["n"], report["correct"], report["missing"]) == (3, 1, 1)
@@ -100,11 +130,18 @@ def test_check_with_a_custom_judge_from_the_current_directory(user_repo: Path) -
         ("gsm9k", "", "unknown task 'gsm9k'; use gsm8k, tabmwp, math or custom:module:function"),
     ],
 )
-def test_check_bad_input_is_one_line_and_exit_2(tmp_path: Path, datasets_dir: Path, task: str, preds: str,
-                                                message: str) -> None:
+def test_check_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, datasets_dir: Path, task: str, preds: str, message: str
+) -> None:
     (tmp_path / "preds.jsonl").write_text(preds)
-    run = _check("--task", task, "--data", str(datasets_dir / "gsm8k" / "train.jsonl"), "--predictions",
-                 str(tmp_path / "preds.jsonl"))
+    run = _check(
+        "--task",
+        task,
+        "--data",
+        str(datasets_dir / "gsm8k" / "train.jsonl"),
+        "--predictions",
+        str(tmp_path / "preds.jsonl"),
+    )
     assert run.returncode == 2
     assert run.stdout == ""
     lines = run.stderr.strip().splitlines()

@@ -74,7 +74,14 @@ def test_the_answer_sentence_ends_where_the_answer_does(output: str, expected: s
 def test_answer_with_letter_and_text_picks_the_choice() -> None:
     assert marked_answer("Reasoning...\nAnswer: (B) 7") == "(B) 7"
     task = Task(id="1", inputs={"question": "?", "choices": ["5", "7", "9"]}, reference="7")
-    for output in ["Answer: (B) 7", "Answer: (B)", "Answer: 7", "The answer is B.", "**7**", "I pick option b"]:
+    for output in [
+        "Answer: (B) 7",
+        "Answer: (B)",
+        "Answer: 7",
+        "The answer is B.",
+        "**7**",
+        "I pick option b",
+    ]:
         result = TABMWP.judge(task, output)
         assert result.correct, output
         assert result.extracted == "7"
@@ -86,7 +93,9 @@ def test_choice_text_is_case_and_spacing_insensitive_and_never_matches_inside_a_
     assert TABMWP.judge(task, "The function is **Nonlinear**.").correct
     assert TABMWP.judge(task, "The rate of change varies, so the function is nonlinear.").correct
     assert not TABMWP.judge(task, "The function is linear.").correct
-    times = Task(id="2", inputs={"question": "?", "choices": ["2:50 P.M.", "2:10 P.M."]}, reference="2:10 P.M.")
+    times = Task(
+        id="2", inputs={"question": "?", "choices": ["2:50 P.M.", "2:10 P.M."]}, reference="2:10 P.M."
+    )
     assert TABMWP.judge(times, "Answer: 2:10 pm").correct
 
 

@@ -17,12 +17,16 @@ def _write(path: Path, lines: list) -> Path:
 
 def test_ids_are_own_id_else_line_number(tmp_path: Path) -> None:
     gsm = get_evaluator("gsm8k")
-    plain = _write(tmp_path / "plain.jsonl", [{"question": "q1", "answer": "#### 1,080"}, "",
-                                              {"question": "q2", "answer": "7"}])
+    plain = _write(
+        tmp_path / "plain.jsonl",
+        [{"question": "q1", "answer": "#### 1,080"}, "", {"question": "q2", "answer": "7"}],
+    )
     tasks = gsm.load(plain)
     assert [(t.id, t.reference) for t in tasks] == [("0", "1080"), ("2", "7")]
-    own = _write(tmp_path / "own.jsonl", [{"idx": 10, "question": "q", "answer": "1"},
-                                          {"pid": "p7", "question": "q", "answer": "2"}])
+    own = _write(
+        tmp_path / "own.jsonl",
+        [{"idx": 10, "question": "q", "answer": "1"}, {"pid": "p7", "question": "q", "answer": "2"}],
+    )
     assert [t.id for t in gsm.load(own)] == ["10", "p7"]
 
 
@@ -33,17 +37,27 @@ def test_json_list_and_object_keyed_by_id(tmp_path: Path) -> None:
     [task] = tab.load(keyed)
     assert task.id == "33" and task.inputs["choices"] == ["yes", "no"] and task.inputs["unit"] == ""
     listed = tmp_path / "list.json"
-    listed.write_text(json.dumps([{"question": "q", "answer": "3"}, {"id": "x", "question": "q", "answer": "4"}]))
+    listed.write_text(
+        json.dumps([{"question": "q", "answer": "3"}, {"id": "x", "question": "q", "answer": "4"}])
+    )
     assert [t.id for t in tab.load(listed)] == ["0", "x"]
 
 
 def test_math_reference_from_answer_field_or_last_box(tmp_path: Path) -> None:
     math = get_evaluator("math")
-    path = _write(tmp_path / "m.jsonl", [
-        {"problem": "p", "solution": "so \\boxed{1} and \\boxed{\\frac{1}{2}}.", "level": "Level 5", "type": "Algebra"},
-        {"problem": "p", "solution": "no box", "answer": "\\sqrt{2}"},
-        {"question": "plain", "answer": "3"},
-    ])
+    path = _write(
+        tmp_path / "m.jsonl",
+        [
+            {
+                "problem": "p",
+                "solution": "so \\boxed{1} and \\boxed{\\frac{1}{2}}.",
+                "level": "Level 5",
+                "type": "Algebra",
+            },
+            {"problem": "p", "solution": "no box", "answer": "\\sqrt{2}"},
+            {"question": "plain", "answer": "3"},
+        ],
+    )
     tasks = math.load(path)
     assert [t.reference for t in tasks] == ["\\frac{1}{2}", "\\sqrt{2}", "3"]
     assert tasks[0].metadata == {"type": "Algebra", "level": "Level 5"}
@@ -54,7 +68,10 @@ def test_math_reference_from_answer_field_or_last_box(tmp_path: Path) -> None:
     [
         (['{"question": "q", "answer": "1"}', "{not json"], "d.jsonl:2: not valid JSON"),
         ([{"question": "q"}], "d.jsonl:1: missing field 'answer'"),
-        ([{"id": 1, "question": "q", "answer": "1"}, {"id": 1, "question": "q", "answer": "2"}], "'1' already used"),
+        (
+            [{"id": 1, "question": "q", "answer": "1"}, {"id": 1, "question": "q", "answer": "2"}],
+            "'1' already used",
+        ),
         ([{"question": "q", "answer": "seven"}], "is not a number"),
     ],
 )
@@ -81,9 +98,12 @@ def test_predictions_by_id_with_integer_ids_and_null_outputs(tmp_path: Path, tas
     [
         (['{"id": 0, "output": "x"}', '{"id": 1, "output": '], "p.jsonl:2: not valid JSON"),
         ([{"id": 0, "output": "x"}, {"id": 7, "output": "y"}], "p.jsonl:2: id '7' is not a task"),
-        ([{"id": 0, "output": "x"}, {"id": "0", "output": "y"}], "p.jsonl:2: id '0' again \\(first at line 1\\)"),
-        ([{"id": 0}], "p.jsonl:1: expected an object with \"id\" and \"output\""),
-        ([{"id": 0, "output": 5}], "p.jsonl:1: \"output\" must be a string"),
+        (
+            [{"id": 0, "output": "x"}, {"id": "0", "output": "y"}],
+            "p.jsonl:2: id '0' again \\(first at line 1\\)",
+        ),
+        ([{"id": 0}], 'p.jsonl:1: expected an object with "id" and "output"'),
+        ([{"id": 0, "output": 5}], 'p.jsonl:1: "output" must be a string'),
     ],
 )
 def test_bad_predictions_name_the_line(tmp_path: Path, tasks, lines: list, message: str) -> None:
@@ -92,7 +112,9 @@ def test_bad_predictions_name_the_line(tmp_path: Path, tasks, lines: list, messa
 
 
 def test_unknown_task_names_the_valid_ones() -> None:
-    with pytest.raises(EvaluatorError, match="unknown task 'gsm9k'; use gsm8k, tabmwp, math or custom:module:function"):
+    with pytest.raises(
+        EvaluatorError, match="unknown task 'gsm9k'; use gsm8k, tabmwp, math or custom:module:function"
+    ):
         get_evaluator("gsm9k")
     with pytest.raises(EvaluatorError, match="custom:module:function"):
         get_evaluator("custom:onlymodule")

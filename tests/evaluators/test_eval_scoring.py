@@ -13,11 +13,19 @@ TABMWP = get_evaluator("tabmwp")
 
 def _tasks() -> list[Task]:
     def task(i: str, ref: str, qtype: str, grade: int) -> Task:
-        return Task(id=i, inputs={"question": "?", "choices": [], "unit": ""}, reference=ref,
-                    metadata={"ques_type": qtype, "grade": grade, "ans_type": "integer_number"})
+        return Task(
+            id=i,
+            inputs={"question": "?", "choices": [], "unit": ""},
+            reference=ref,
+            metadata={"ques_type": qtype, "grade": grade, "ans_type": "integer_number"},
+        )
 
-    return [task("a", "1", "free_text", 3), task("b", "2", "free_text", 3), task("c", "3", "multi", 4),
-            task("d", "4", "multi", 4)]
+    return [
+        task("a", "1", "free_text", 3),
+        task("b", "2", "free_text", 3),
+        task("c", "3", "multi", 4),
+        task("d", "4", "multi", 4),
+    ]
 
 
 def test_wilson_interval_matches_the_textbook_values() -> None:

@@ -140,14 +140,16 @@ def tabmwp_right_outputs(task: Task) -> dict[str, str]:
     outs = styles(ref, latex=False)
     if choices:
         letter = LETTERS[choices.index(ref)]
-        outs.update({
-            "letter": f"{REASONING}Answer: ({letter})",
-            "letter_and_text": f"{REASONING}Answer: ({letter}) {ref}",
-            "letter_bare": letter,
-            "the_answer_is_letter": f"{REASONING}The answer is {letter}.",
-            "lower_case": f"{REASONING}Answer: {ref.lower()}",
-            "bold_choice": f"{REASONING}The correct choice is **{ref}**",
-        })
+        outs.update(
+            {
+                "letter": f"{REASONING}Answer: ({letter})",
+                "letter_and_text": f"{REASONING}Answer: ({letter}) {ref}",
+                "letter_bare": letter,
+                "the_answer_is_letter": f"{REASONING}The answer is {letter}.",
+                "lower_case": f"{REASONING}Answer: {ref.lower()}",
+                "bold_choice": f"{REASONING}The correct choice is **{ref}**",
+            }
+        )
         return outs
     if unit.startswith("$"):
         outs["currency"] = f"{REASONING}The answer is ${ref}."
@@ -206,7 +208,9 @@ def _written_wrong(task: Task, wrong: list[str], latex: bool) -> list[tuple[Task
 
 def test_gsm8k_perturbed_answers_are_judged_wrong(gsm8k) -> None:
     evaluator, tasks, _ = gsm8k
-    cases = [c for t in tasks for c in _written_wrong(t, numeric_perturbations(str(t.reference)), latex=False)]
+    cases = [
+        c for t in tasks for c in _written_wrong(t, numeric_perturbations(str(t.reference)), latex=False)
+    ]
     assert len(cases) > 7473 * 8
     _assert_rate(_judge_all(evaluator, cases), False, GSM8K_PERTURBED_EXCEPTIONS, "GSM8K perturbed")
 
