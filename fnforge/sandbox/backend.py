@@ -34,7 +34,7 @@ class Sandbox(ABC):
     def packages(self) -> list[str]:
         """Third-party Python packages code may import in this sandbox."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing
         """Release everything the backend still holds (workers are killed by their transports)."""
 
     def worker_config(self) -> dict:

@@ -96,7 +96,7 @@ class DockerTransport(Transport):
             self._sock.settimeout(left)
             try:
                 data = self._sock.recv(1 << 16)
-            except socket.timeout:
+            except TimeoutError:
                 raise TimeoutError from None
             if not data:
                 return b""

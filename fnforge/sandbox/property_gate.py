@@ -11,8 +11,8 @@ import time
 
 from fnforge.config import SandboxSettings
 from fnforge.protocol import CandidateView, Verdict
-from fnforge.sandbox.pool import SandboxPool
 from fnforge.sandbox.policy import _action_for
+from fnforge.sandbox.pool import SandboxPool
 
 
 class PropertyGate:

@@ -41,11 +41,11 @@ def clip(text, limit):
 
 def describe(exc):
     text = str(exc)
-    return "%s: %s" % (type(exc).__name__, clip(text, 500)) if text else type(exc).__name__
+    return f"{type(exc).__name__}: {clip(text, 500)}" if text else type(exc).__name__
 
 
 def call_repr(name, kwargs):
-    return "%s(%s)" % (name, ", ".join("%s=%s" % (k, short_repr(v, 200)) for k, v in kwargs.items()))
+    return "{}({})".format(name, ", ".join(f"{k}={short_repr(v, 200)}" for k, v in kwargs.items()))
 
 
 def documented_raises(doc):
@@ -156,7 +156,7 @@ def matches(value, tp, depth=0):
                            for k, v in value.items())
             return True
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
-            return len(value) == len(args) and all(matches(v, a, depth + 1) is not False for v, a in zip(value, args))
+            return len(value) == len(args) and all(matches(v, a, depth + 1) is not False for v, a in zip(value, args, strict=True))
         if args:
             return all(matches(v, args[0], depth + 1) is not False for v in value)
         return True
@@ -170,7 +170,7 @@ def same(a, b):
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and type(a) is type(b):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     try:
@@ -216,7 +216,7 @@ def run(modules, tests, changed, examples, call_timeout, load_errors, emit):
         fn = getattr(module, name, None)
         if not callable(fn):
             failures.append({"function": name, "property": "defines the function", "falsifying_example": "",
-                             "message": "functions/%s.py defines no function %r" % (name, name)})
+                             "message": f"functions/{name}.py defines no function {name!r}"})
             continue
         failure = derived_properties(name, fn, st, given, settings, common, call_timeout, emit, checked, notes)
         if failure:
@@ -233,7 +233,7 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
     try:
         hints = typing.get_type_hints(fn)
     except Exception as e:
-        notes.append("%s: annotations could not be resolved (%s); derived properties skipped" % (name, e))
+        notes.append(f"{name}: annotations could not be resolved ({e}); derived properties skipped")
         return None
     params = {}
     positional = []
@@ -243,22 +243,22 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
         if pname not in hints:
             if param.default is not param.empty:
                 continue
-            notes.append("%s: parameter %s has no annotation; derived properties skipped" % (name, pname))
+            notes.append(f"{name}: parameter {pname} has no annotation; derived properties skipped")
             return None
         strategy = strategy_for(hints[pname], st)
         if strategy is None:
             if param.default is not param.empty:
                 continue
-            notes.append("%s: no strategy for parameter %s: %s; derived properties skipped" % (name, pname, hints[pname]))
+            notes.append(f"{name}: no strategy for parameter {pname}: {hints[pname]}; derived properties skipped")
             return None
         params[pname] = strategy
         if param.kind == param.POSITIONAL_ONLY:
             positional.append(pname)
     returns = hints.get("return", typing.Any)
     allowed = documented_raises(fn.__doc__)
-    props = ["returns %s" % getattr(returns, "__name__", returns), "returns a JSON value",
-             "finishes within %gs" % call_timeout, "is deterministic", "raises only documented exceptions"]
-    checked.extend("%s: %s" % (name, p) for p in props)
+    props = ["returns {}".format(getattr(returns, "__name__", returns)), "returns a JSON value",
+             f"finishes within {call_timeout:g}s", "is deterministic", "raises only documented exceptions"]
+    checked.extend(f"{name}: {p}" for p in props)
     last = {}
 
     def one_call(kwargs):
@@ -276,30 +276,30 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
 
     def fail(prop, example, message):
         last.update(function=name, property=prop, falsifying_example=example, message=message)
-        raise PropertyBroken("%s: %s" % (prop, message))
+        raise PropertyBroken(f"{prop}: {message}")
 
     @settings(**common)
     @given(st.fixed_dictionaries(params))
     def prop(kwargs):
         value, error, elapsed, example = one_call(kwargs)
         if elapsed > call_timeout:
-            fail(props[2], example, "took %.2fs; the limit is %gs" % (elapsed, call_timeout))
+            fail(props[2], example, f"took {elapsed:.2f}s; the limit is {call_timeout:g}s")
         if error is not None:
             names = {c.__name__ for c in type(error).__mro__}
             if not names & allowed:
                 documented = ", ".join(sorted(allowed)) or "none"
-                fail(props[4], example, "raised %s: %s (documented: %s)" % (type(error).__name__, short_repr(str(error), 200), documented))
+                fail(props[4], example, f"raised {type(error).__name__}: {short_repr(str(error), 200)} (documented: {documented})")
         else:
             if matches(value, returns) is False:
-                fail(props[0], example, "returned %s of type %s" % (short_repr(value, 200), type(value).__name__))
+                fail(props[0], example, f"returned {short_repr(value, 200)} of type {type(value).__name__}")
             problem = json_problem(value)
             if problem:
-                fail(props[1], example, "returned %s, which is not JSON: %s" % (short_repr(value, 200), problem))
+                fail(props[1], example, f"returned {short_repr(value, 200)}, which is not JSON: {problem}")
         value2, error2, _, _ = one_call(kwargs)
         first = ("raise", type(error).__name__) if error is not None else ("value", value)
         second = ("raise", type(error2).__name__) if error2 is not None else ("value", value2)
         if not same(first, second):
-            fail(props[3], example, "first call gave %s, the second %s" % (short_repr(first[1], 150), short_repr(second[1], 150)))
+            fail(props[3], example, f"first call gave {short_repr(first[1], 150)}, the second {short_repr(second[1], 150)}")
 
     from hypothesis.errors import HypothesisException
 
@@ -310,13 +310,13 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
     except HypothesisException as e:
         if last:
             return dict(last)
-        notes.append("%s: hypothesis could not run the derived properties (%s); skipped" % (name, describe(e)))
+        notes.append(f"{name}: hypothesis could not run the derived properties ({describe(e)}); skipped")
         return None
     except Exception as e:
         if last:
             return dict(last)
         return {"function": name, "property": "property run", "falsifying_example": "",
-                "message": "%s: %s" % (type(e).__name__, short_repr(str(e), 500))}
+                "message": f"{type(e).__name__}: {short_repr(str(e), 500)}"}
     return None
 
 
@@ -325,14 +325,14 @@ def own_tests(name, source, examples, call_timeout, emit, checked, notes, with_r
     import inspect
 
     failures = []
-    filename = "tests/test_%s.py" % name
+    filename = f"tests/test_{name}.py"
     module = types.ModuleType("test_" + name)
     module.__file__ = filename
     try:
         exec(compile(source, filename, "exec"), module.__dict__)
     except Exception as e:
         return [{"function": name, "property": filename, "falsifying_example": "",
-                 "message": "the test file failed to load: %s: %s" % (type(e).__name__, short_repr(str(e), 500))}]
+                 "message": f"the test file failed to load: {type(e).__name__}: {short_repr(str(e), 500)}"}]
     for tname, test in sorted(vars(module).items()):
         if not tname.startswith("test") or not callable(test) or isinstance(test, type):
             continue
@@ -342,11 +342,11 @@ def own_tests(name, source, examples, call_timeout, emit, checked, notes, with_r
         except (TypeError, ValueError):
             required = []
         if required:
-            notes.append("%s::%s takes arguments (%s); fixtures are not supported, skipped" % (
+            notes.append("{}::{} takes arguments ({}); fixtures are not supported, skipped".format(
                 filename, tname, ", ".join(p.name for p in required)))
             continue
-        checked.append("%s: %s::%s" % (name, filename, tname))
-        emit({"kind": "example", "function": name, "property": "%s::%s" % (filename, tname), "example": "",
+        checked.append(f"{name}: {filename}::{tname}")
+        emit({"kind": "example", "function": name, "property": f"{filename}::{tname}", "example": "",
               "limit": call_timeout * max(1, int(examples)) + 5})
         reported = []
         try:
@@ -358,7 +358,7 @@ def own_tests(name, source, examples, call_timeout, emit, checked, notes, with_r
         except Exception as e:
             lines = [str(x) for x in reported] + [str(n) for n in getattr(e, "__notes__", [])]
             example = "\n".join(line for line in lines if "Falsifying" in line or "=" in line or "(" in line)
-            failures.append({"function": name, "property": "%s::%s" % (filename, tname),
+            failures.append({"function": name, "property": f"{filename}::{tname}",
                              "falsifying_example": clip(example.strip(), 1000),
                              "message": describe(e)})
         emit({"kind": "example_done"})

@@ -236,10 +236,10 @@ def install_functions(modules):
         try:
             importlib.import_module("functions." + name)
         except BaseException as e:  # noqa: BLE001 - a module's failure is reported, not raised
-            errors[name] = {"type": type(e).__name__, "message": "functions/%s.py failed to load: %s" % (name, e)}
+            errors[name] = {"type": type(e).__name__, "message": f"functions/{name}.py failed to load: {e}"}
         if threads_running() > 1:
-            return {"*": {"type": "ImportError", "message": "functions/%s.py started a thread while it was "
-                          "imported; start threads inside the function instead" % name}}
+            return {"*": {"type": "ImportError", "message": f"functions/{name}.py started a thread while it was "
+                          "imported; start threads inside the function instead"}}
     return errors
 
 
@@ -256,12 +256,12 @@ def json_check(value):
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
-            return "nested deeper than %d levels" % MAX_DEPTH
+            return f"nested deeper than {MAX_DEPTH} levels"
         if item is None or isinstance(item, (bool, int, str)):
             continue
         if isinstance(item, float):
             if not _ISFINITE(item):
-                return "contains %r, which JSON cannot carry; return a finite number or None" % item
+                return f"contains {item!r}, which JSON cannot carry; return a finite number or None"
             continue
         if isinstance(item, (list, tuple)):
             stack.extend((v, depth + 1) for v in item)
@@ -269,10 +269,10 @@ def json_check(value):
         if isinstance(item, dict):
             for k, v in item.items():
                 if not isinstance(k, str):
-                    return "has a dict key of type %s; JSON keys are strings" % type(k).__name__
+                    return f"has a dict key of type {type(k).__name__}; JSON keys are strings"
                 stack.append((v, depth + 1))
             continue
-        return "contains a %s; return None, bool, int, float, str, list or dict" % type(item).__name__
+        return f"contains a {type(item).__name__}; return None, bool, int, float, str, list or dict"
     return None
 
 
@@ -284,9 +284,9 @@ def encode_result(value):
     try:
         text = _ENCODE(value)
     except (ValueError, TypeError, RecursionError) as e:
-        return None, {"type": "NotJSON", "message": "the return value cannot be written as JSON: %s" % e}
+        return None, {"type": "NotJSON", "message": f"the return value cannot be written as JSON: {e}"}
     if len(text) > RESULT_LIMIT:
-        return None, {"type": "OutputLimit", "message": "the return value is %d bytes of JSON; the limit is %d" % (len(text), RESULT_LIMIT)}
+        return None, {"type": "OutputLimit", "message": f"the return value is {len(text)} bytes of JSON; the limit is {RESULT_LIMIT}"}
     return text, None
 
 
@@ -335,7 +335,7 @@ def call_child(c2h_r, res_w, taken_w, load_errors, limits):
             module = sys.modules.get("functions." + name)
             fn = getattr(module, name, None) if module is not None else None
             if not callable(fn):
-                reply["error"] = {"type": "NameError", "message": "no function %r in the set" % name}
+                reply["error"] = {"type": "NameError", "message": f"no function {name!r} in the set"}
             else:
                 value = fn(**json.loads(req["args"]))
                 returned = True
@@ -347,7 +347,7 @@ def call_child(c2h_r, res_w, taken_w, load_errors, limits):
         try:
             text, err = encode_result(value)
         except BaseException as e:  # noqa: BLE001 - e.g. a __eq__ or __iter__ that raises
-            text, err = None, {"type": "NotJSON", "message": "the return value cannot be written as JSON: %s" % type(e).__name__}
+            text, err = None, {"type": "NotJSON", "message": f"the return value cannot be written as JSON: {type(e).__name__}"}
         if err:
             reply["error"] = err
         else:
@@ -685,7 +685,7 @@ class Worker:
             self.kill(pid)
             holder.close()
             if time.monotonic() >= deadline:
-                err = {"type": "Timeout", "message": "importing the function set did not finish within %gs" % timeout}
+                err = {"type": "Timeout", "message": f"importing the function set did not finish within {timeout:g}s"}
             else:
                 self.reap()
                 err = self.crash_error(self.exited.get(pid), oom_before)
@@ -773,12 +773,12 @@ class Worker:
             if why == "timeout":
                 if child is None:  # the holder never handed the request to a child: it is stuck
                     self.drop_holder(req["set"])
-                    error = {"type": "Timeout", "message": "the call did not start within %gs (its set's process was stuck); "
-                             "replaced it" % timeout}
+                    error = {"type": "Timeout", "message": f"the call did not start within {timeout:g}s (its set's process was stuck); "
+                             "replaced it"}
                 else:
-                    error = {"type": "Timeout", "message": "the call did not finish within %gs; killed" % timeout}
+                    error = {"type": "Timeout", "message": f"the call did not finish within {timeout:g}s; killed"}
             elif why == "output":
-                error = {"type": "OutputLimit", "message": "the call printed more than %d bytes; killed" % self.output_limit}
+                error = {"type": "OutputLimit", "message": f"the call printed more than {self.output_limit} bytes; killed"}
             else:
                 error = self.crash_error(status, oom_before)
             reply.update(ok=False, error=error)
@@ -811,8 +811,8 @@ class Worker:
                 return {"type": "Timeout", "message": "the call used up its CPU time limit"}
             if sig == signal.SIGKILL and self.limits.get("as_bytes"):
                 return {"type": "MemoryLimit", "message": "the call was killed (SIGKILL), most likely over the memory limit"}
-            return {"type": "Crashed", "message": "the call's process was killed by %s" % name}
-        return {"type": "Crashed", "message": "the call's process exited with status %d without returning" % os.WEXITSTATUS(status)}
+            return {"type": "Crashed", "message": f"the call's process was killed by {name}"}
+        return {"type": "Crashed", "message": f"the call's process exited with status {os.WEXITSTATUS(status)} without returning"}
 
     def proptest(self, req):
         started = time.monotonic()
@@ -873,9 +873,9 @@ class Worker:
         else:
             example = current or {}
             if why == "example":
-                message = "did not finish within %gs" % per_example
+                message = f"did not finish within {per_example:g}s"
             elif why == "total":
-                message = "property tests did not finish within %gs" % total
+                message = f"property tests did not finish within {total:g}s"
             else:
                 message = self.crash_error(self.exited.get(pid), oom_before)["message"]
             reply.update(ok=True, report={"passed": False, "checked": [], "notes": [], "failures": [{
@@ -902,18 +902,18 @@ class Worker:
                     elif op == "proptest":
                         self.proptest(req)
                     else:
-                        self.reply({"id": req.get("id"), "ok": False, "error": {"type": "BadRequest", "message": "unknown op %r" % op}})
+                        self.reply({"id": req.get("id"), "ok": False, "error": {"type": "BadRequest", "message": f"unknown op {op!r}"}})
                 except (TimeoutError, BrokenPipeError):
                     return
                 except Exception as e:  # noqa: BLE001 - a worker bug is reported, the loop goes on
                     self.sweep()
-                    self.reply({"id": req.get("id"), "ok": False, "error": {"type": "WorkerError", "message": "%s: %s" % (type(e).__name__, e)}})
+                    self.reply({"id": req.get("id"), "ok": False, "error": {"type": "WorkerError", "message": f"{type(e).__name__}: {e}"}})
 
 
 def _state(pid):
     """(state letter, parent pid) of a process, ("", 0) when it is gone."""
     try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
+        with open(f"/proc/{pid}/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()
         return fields[0].decode(), int(fields[1])
     except (OSError, IndexError, ValueError):
