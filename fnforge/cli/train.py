@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from fnforge.cli import app
-from fnforge.cli.output import fail, progress, result
+from fnforge.cli.output import console, fail, is_interactive, progress, result
 
 
 def _open_repo(path: Path) -> Any:
@@ -65,10 +65,32 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
     return None
 
 
-def _on_progress(event: str, **kw: Any) -> None:
-    text = _progress_text(event, kw)
-    if text is not None:
-        progress(text, event=event, **kw)
+class _Progress:
+    """Trainer events on screen: lines as they happen and, on a terminal, a live status line."""
+
+    def __init__(self) -> None:
+        self.status: Any = None
+        self.phase = ""
+        if is_interactive():
+            self.status = console.status("starting")
+            self.status.start()
+
+    def __call__(self, event: str, **kw: Any) -> None:
+        if event == "task":
+            if self.status is not None:
+                self.status.update(f"{self.phase} {kw['split']}: {kw['done']}/{kw['total']} tasks")
+            return
+        text = _progress_text(event, kw)
+        if text is not None:
+            progress(text, event=event, **kw)
+        if event == "step":
+            self.phase = f"step {kw['step']}"
+        if self.status is not None:
+            self.status.update(f"{self.phase}: {event}")
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
 
 
 @app.command("train")
@@ -83,12 +105,16 @@ def train_command(
     """Train the function set: steps of agent runs, optimizer edits and gates, until early stop."""
     from fnforge.engine.trainer import train
 
+    shown = _Progress()
     try:
         repository = _open_repo(repo)
-        outcome = train(repository, run=run, resume=resume, offline=offline, progress=_on_progress)
+        outcome = train(repository, run=run, resume=resume, offline=offline, progress=shown)
     except _user_errors() as e:
+        shown.close()
         fail(escape(str(e)), code=2)
         return
+    finally:
+        shown.close()
     accepted = sum(1 for s in outcome.steps if s.accepted)
     usage = outcome.usage or {}
     human = (

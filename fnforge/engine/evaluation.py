@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,8 @@ class Scorer:
         self.concurrency = concurrency or settings.training.concurrency
         self._cache: dict[tuple[str, str], Evaluation] = {}
         self.log: TranscriptLog | None = None  # the current step's transcript file
+        # called on the engine's loop thread as tasks finish: (split, done, total)
+        self.on_task: Callable[[str, int, int], None] | None = None
 
     def cached(self, functions: Mapping[str, str], tasks: Sequence[Any]) -> Evaluation | None:
         """A score computed earlier for the same set and tasks, if any."""
@@ -107,17 +109,26 @@ class Scorer:
         before = self.llm.usage.copy() if self.llm is not None else Usage()
         agent = make_agent(self.settings, functions, llm=self.llm, pool=self.pool, evaluator=self.evaluator)
         gate = asyncio.Semaphore(self.concurrency)
+        done = [0]
+
+        def finished() -> None:
+            done[0] += 1
+            if self.on_task is not None:
+                self.on_task(split, done[0], len(tasks))
 
         async def one(task: Any) -> Transcript:
             async with gate:
                 try:
-                    return await agent.run(task)
+                    tr = await agent.run(task)
+                    finished()
+                    return tr
                 except LLMError:
                     raise  # the setup is broken (key, endpoint, offline miss): stop the run
                 except Exception as exc:  # noqa: BLE001 - a task's failure is a value
                     tr = Transcript(task_id=str(task.id), mode=agent.mode)
                     tr.error = f"{type(exc).__name__}: {exc}"
                     tr.add("error", message=tr.error)
+                    finished()
                     return tr
 
         try:

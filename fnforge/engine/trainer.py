@@ -156,6 +156,9 @@ class Trainer:
         self.validation = ValidationGate(exp.scorer, exp.val_tasks, self.settings.training.min_delta)
         self.gates = gates(exp, self.validation)
         self.progress = progress or (lambda event, **kw: None)
+        exp.scorer.on_task = lambda split, done, total: self.progress(
+            "task", split=split, done=done, total=total
+        )
         self.schedule = batch_schedule(
             exp.train_tasks,
             self.settings.training.batch_size,

@@ -291,3 +291,14 @@ def test_ctrl_c_records_the_step_as_interrupted_removes_containers_and_releases_
     assert got == want, (
         f"sandbox failures: {sandbox_failures(repo)} / reference: {sandbox_failures(ref_repo)}"
     )
+
+
+def test_react_mode_trains_to_the_same_decisions(tmp_path, records, server, docker_pool) -> None:
+    repo = make_repo(tmp_path / "react", records, server.base_url, mode="react")
+    result = train(repo, run="r1", pool=docker_pool)
+    got = [(s.step, "accepted" if s.accepted else "rejected", s.gate, s.actions) for s in result.steps]
+    assert got == EXPECTED, sandbox_failures(repo)
+    line = json.loads((repo.root / ".git/fnforge/runs/r1/step-3.jsonl").read_text().splitlines()[0])
+    assert line["mode"] == "react" and any(e["kind"] == "tool_call" for e in line["events"])
+    agent_requests = server.requests_for(world.AGENT_MODEL)
+    assert any(r.get("stop") == ["\nObservation:"] and "tools" not in r for r in agent_requests)
