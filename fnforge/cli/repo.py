@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fnforge.cli import app
-from fnforge.cli.output import MODE, console, progress, result
+from fnforge.cli.output import MODE, UsageError, console, progress, result
 from fnforge.config import ConfigError
 from fnforge.function_repo import ActionError, FunctionRepo, RepoError, StepRecord, StepResult, load_actions
 
@@ -123,6 +123,8 @@ def apply_command(
             fr.ensure_clean()
             try:
                 gates = default_gates(fr.root, stack, validate=not no_validate)
+            except UsageError as e:
+                raise RepoError(str(e)) from None
             except Exception as e:  # a gate that cannot start (no Docker, no image): one line, exit 2
                 raise RepoError(f"cannot set up the gates: {type(e).__name__}: {e}") from None
             res = fr.run_step(actions, gates, run=run)

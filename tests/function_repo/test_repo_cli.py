@@ -52,14 +52,14 @@ def test_apply_prints_the_verdict_and_exits_by_decision(fns, tmp_path):
 
 
 def test_apply_says_when_declared_arguments_disagree_with_the_code(fns, tmp_path):
-    action = {**add("min_of", body="return min(xs)"), "arguments": {"numbers": {"type": "array"}}}
+    action = {**add("min_of", body="return float(-len(xs))"), "arguments": {"numbers": {"type": "array"}}}
     proc = cli("apply", str(write_actions(tmp_path / "e.json", [action])), "--repo", str(fns))
     assert proc.returncode == 0, proc.stderr
     assert "arguments disagree with the code's signature" in proc.stdout and "the code wins" in proc.stdout
 
 
 def test_apply_with_json_output_is_machine_readable(fns, tmp_path):
-    edits = write_actions(tmp_path / "e.json", [add("min_of", body="return min(xs)")])
+    edits = write_actions(tmp_path / "e.json", [add("min_of", body="return float(-len(xs))")])
     proc = cli("--json", "apply", str(edits), "--repo", str(fns))
     assert proc.returncode == 0
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -141,7 +141,7 @@ def test_bad_input_is_one_line_and_exit_2_never_a_traceback(fns, tmp_path, args,
 
 def test_a_dirty_work_tree_is_refused(fns, tmp_path):
     (fns / "functions" / "mean_of.py").write_text("# my own edit\n")
-    edits = write_actions(tmp_path / "e.json", [add("min_of", body="return min(xs)")])
+    edits = write_actions(tmp_path / "e.json", [add("min_of", body="return float(-len(xs))")])
     proc = cli("apply", str(edits), "--repo", str(fns))
     assert proc.returncode == 2
     assert "uncommitted changes in functions/mean_of.py" in proc.stderr and proc.stderr.count("\n") == 1

@@ -133,21 +133,32 @@ def _git_shim(tmp_path, real_git: str):
 
 
 def test_kill_9_before_every_write_of_a_step_never_corrupts_the_set(repo, tmp_path):
-    """Kill `fnforge apply` just before each git write it makes, one run per write."""
+    """Kill a child running a step just before each git write it makes, one run per write.
+
+    The child runs `FunctionRepo.run_step` with the static gate (the CLI's sandbox gates
+    would only add minutes here; the real `fnforge apply` is killed in the test above).
+    """
     real_git = shutil.which("git")
     shim_dir = _git_shim(tmp_path, real_git)
     edits = write_actions(
         tmp_path / "edits.json", [add("mean_of"), add("max_of", body="return float(2 * len(xs))")]
     )
     template, start = repo.root, repo.head()
+    child = (
+        "import json, sys\n"
+        "from fnforge.function_repo import FunctionRepo, StaticGate, load_actions\n"
+        "res = FunctionRepo.open(sys.argv[1]).run_step(load_actions(sys.argv[2]), [StaticGate()])\n"
+        "print(res.decision)\n"
+    )
 
     def run(workdir, kill_at):
         counter, log = workdir / "count", workdir / "log"
         counter.write_text("0")
         log.write_text("")
-        env = {"PATH": f"{shim_dir}{os.pathsep}{os.environ['PATH']}", "SHIM_COUNT": str(counter),
+        env = {**os.environ, "PATH": f"{shim_dir}{os.pathsep}{os.environ['PATH']}", "SHIM_COUNT": str(counter),
                "SHIM_LOG": str(log), "KILL_AT": str(kill_at)}  # fmt: skip
-        proc = cli("apply", str(edits), "--repo", str(workdir / "fns"), env=env)
+        proc = subprocess.run([sys.executable, "-c", child, str(workdir / "fns"), str(edits)], env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
         return proc, log.read_text().split()
 
     dry = tmp_path / "dry"
