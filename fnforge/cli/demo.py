@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from fnforge.cli import app
@@ -216,7 +217,9 @@ def doctor(
     """
     if repo is not None and not (repo / CONFIG_NAME).is_file():
         fail(
-            f"{repo}: no {CONFIG_NAME} there; pass a function repository (`fnforge init DIR`) or omit --repo"
+            escape(
+                f"{repo}: no {CONFIG_NAME} there; pass a function repository (`fnforge init DIR`) or omit --repo"
+            )
         )
     checks = run_checks(repo)
     failed = [c for c in checks if c.status == "fail"]
@@ -238,7 +241,7 @@ def doctor(
             table.add_column(column, overflow="fold")
         style = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
         for c in checks:
-            table.add_row(c.name, style[c.status], c.detail, c.fix)
+            table.add_row(escape(c.name), style[c.status], escape(c.detail), escape(c.fix))
         console.print(table)
         console.print("[red]something required failed[/red]" if failed else "[green]ready[/green]")
     raise typer.Exit(1 if failed else 0)
@@ -261,7 +264,7 @@ def report(
     try:
         path = write_report(repo, out, branch=branch)
     except ReportError as e:
-        fail(str(e))
+        fail(escape(str(e)))
     result({"report": str(path)}, f"report written to {path}")
 
 
@@ -296,22 +299,26 @@ def demo(
 
     Ends with the accepted history, the score curve, the report's path and how to export the functions. The store, sandbox, gates and evaluator are all real.
     """
-    from fnforge.cli.train import _on_progress, _user_errors
+    from fnforge.cli.train import _Progress, _user_errors
     from fnforge.demo import EXAMPLES, SCRIPTED_NOTICE, DemoError, run_demo, sparkline
 
     progress(SCRIPTED_NOTICE if MODE.json_lines else f"[bold]{SCRIPTED_NOTICE}[/bold]", event="notice")
+    training_progress = _Progress()  # the same lines and live status as `fnforge train`
 
     def on_progress(event: str, **kw: object) -> None:
         if event == "demo":
-            progress(str(kw["message"]), event=event)
+            message = str(kw["message"])
+            progress(message if MODE.json_lines else escape(message), event=event)
         else:
-            _on_progress(event, **kw)
+            training_progress(event, **kw)
 
     try:
         done = run_demo(out, examples=examples or EXAMPLES, progress=on_progress, build=build)
     except (DemoError, *_user_errors()) as e:
-        fail(str(e))
+        fail(escape(str(e)))
         return
+    finally:
+        training_progress.close()
     scores = [score for _, _, score in done.curve]
     known = [s for s in scores if s is not None]
     final = f"{known[-1]:.2f}" if known else "n/a"

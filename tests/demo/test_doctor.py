@@ -114,3 +114,14 @@ def test_model_endpoint_without_a_key_warns_and_a_bad_config_fails(tmp_path):
     code, report = doctor("--repo", str(bad), env=env)
     config = by_name(report)["fnforge.toml"]
     assert code == 1 and config["status"] == "fail" and "memory_mb" in config["detail"]
+
+
+def test_the_human_table_keeps_bracketed_config_names_and_says_what_failed(tmp_path):
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such-docker.sock", "COLUMNS": "250"}
+    required = experiment(tmp_path, **{'backend = "auto"': 'backend = "docker"'})
+    proc = subprocess.run(
+        [FNFORGE, "doctor", "--repo", str(required)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 1
+    assert '[sandbox] backend = "process"' in proc.stdout  # not eaten as rich markup
+    assert "FAIL" in proc.stdout and "something required failed" in proc.stdout
