@@ -132,10 +132,12 @@ def git_shim(where: Path) -> tuple[Path, Path]:
 
 
 def calls(counter: Path) -> int:
+    """How many git processes the shim has seen so far."""
     return len(counter.read_text().splitlines())
 
 
 def main() -> None:
+    """Build the history, time fnforge's log and the per-step baseline, print the RESULT line."""
     with tempfile.TemporaryDirectory(prefix="fnforge-log-bench-") as tmp:
         tmp_path = Path(tmp)
         repo = FunctionRepo.init(tmp_path / "agent-fns")
