@@ -22,6 +22,7 @@ from fnforge.report.model import FunctionView, ReportData, StepView
 
 TEMPLATE = Path(__file__).with_name("report.html")
 _FORMATTER = HtmlFormatter(cssclass="hl", style="default")
+MAX_DIFF_CHARS = 200_000  # per step: a page of many huge diffs would not open
 
 
 def _score(value: float | None) -> str:
@@ -66,9 +67,14 @@ def step_row(step: StepView) -> str:
 def step_diff(step: StepView) -> str:
     """A step's diff, highlighted, in a collapsible block."""
     title = f"Step {step.step}: {_decision(step)}" + (f" at {step.gate}" if step.gate else "")
+    diff = step.diff
+    cut = ""
+    if len(diff) > MAX_DIFF_CHARS:
+        diff = diff[:MAX_DIFF_CHARS].rsplit("\n", 1)[0] + "\n"
+        cut = f"<p>(diff cut at {MAX_DIFF_CHARS:,} characters; the whole of it: <code>git show {html.escape(step.commit[:10])}</code>)</p>"
     body = (
-        highlight(step.diff, DiffLexer(), _FORMATTER)
-        if step.diff.strip()
+        highlight(diff, DiffLexer(), _FORMATTER) + cut
+        if diff.strip()
         else "<p>(no change to the functions)</p>"
     )
     return (

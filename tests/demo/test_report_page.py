@@ -78,3 +78,12 @@ def test_a_repository_without_steps_still_gets_a_page_that_says_so(tmp_path):
     page = write_report(tmp_path / "fresh", tmp_path / "fresh.html").read_text(encoding="utf-8")
     assert "no steps yet" in page and "the set is empty" in page
     assert 'src="data:image/png;base64,' in page
+
+
+def test_a_huge_diff_is_cut_with_the_git_command_that_shows_all_of_it():
+    from fnforge.report.page import MAX_DIFF_CHARS, step_diff
+
+    diff = "".join(f"+line {i}\n" for i in range(MAX_DIFF_CHARS // 5))
+    block = step_diff(StepView(4, "accepted", commit="abcdef1234567", diff=diff))
+    assert "diff cut at" in block and "git show abcdef1234" in block
+    assert "line 0\n" in block and f"line {MAX_DIFF_CHARS // 5 - 1}\n" not in block
