@@ -116,8 +116,10 @@ class _Parser:
     """expr := term (+|- term)*; term := unary ((*|/|implicit) unary)*; unary := -unary | power;
     power := atom (^ atom)?; atom := number | variable | (expr) | {expr} | \\frac | \\sqrt | f(x)."""
 
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    def __init__(self, tokens: list[tuple[str, str]], calls: bool = False) -> None:
         self.t, self.i = tokens, 0
+        self.calls = calls  # read `f(x)` as a function call (else as the product f * x)
+        self.names: set[str] = set()
 
     def peek(self) -> tuple[str, str] | None:
         return self.t[self.i] if self.i < len(self.t) else None
@@ -231,6 +233,13 @@ class _Parser:
                 return lambda v: complex(math.e)
             if name == "i":
                 return lambda v: 1j
+            if self.calls and kind == "var" and self.peek() == ("op", "("):
+                self.take()
+                arg = self.expr()
+                self.take(")")
+                w = 0.5 + sum(map(ord, name)) % 97 / 97  # a fixed, smooth stand-in for the function
+                return lambda v: cmath.exp(arg(v) * w) + w
+            self.names.add(name)
             return lambda v: v[name]
         if kind == "op" and value in "({[":
             close = {"(": ")", "{": "}", "[": "]"}[value]
@@ -290,7 +299,7 @@ def _pow(base: complex, exponent: complex) -> complex:
     return base**exponent
 
 
-def compile_latex(text: str) -> tuple[Expr, set[str]] | None:
+def compile_latex(text: str, calls: bool = False) -> tuple[Expr, set[str]] | None:
     """The expression as a function of its variables, and the variable names; None if unsupported."""
     if any(
         bad in text
@@ -311,38 +320,13 @@ def compile_latex(text: str) -> tuple[Expr, set[str]] | None:
     ):
         return None
     try:
-        tokens = _tokens(text)
-        names = set()
-        for n, (kind, value) in enumerate(tokens):
-            if kind == "var" and value not in ("e", "i"):
-                names.add(value)
-            if kind == "cmd" and value[1:] in _GREEK:
-                names.add(value)
-            if kind == "var" and n + 1 < len(tokens) and tokens[n + 1] == ("op", "("):
-                return None  # `I(0)`, `x(t)`: a function of its argument or a product? sympy decides
-            if n + 1 < len(tokens) and tokens[n + 1] == ("op", "_"):
-                return _compile_with_subscripts(tokens)
-        return _Parser(tokens).parse(), names
+        parser = _Parser(_tokens(text), calls)
+        return parser.parse(), parser.names
     except (_Unsupported, RecursionError, IndexError, ValueError):
         return None
 
 
-def _compile_with_subscripts(tokens: list[tuple[str, str]]) -> tuple[Expr, set[str]] | None:
-    """Variables with subscripts (`r_{0}`) are named at parse time; collect them by probing."""
-    parser = _Parser(tokens)
-    expr = parser.parse()
-    names: set[str] = set()
-
-    class _Recorder(dict):
-        def __missing__(self, key: str) -> complex:
-            names.add(key)
-            return complex(1.0)
-
-    try:
-        expr(_Recorder())
-    except (ZeroDivisionError, OverflowError, ValueError):
-        pass
-    return expr, names
+_CALL = re.compile(r"(?<![\\A-Za-z])[A-Za-z]\s*\(")
 
 
 def values_at(expr: Expr, names: list[str], samples: int = 3) -> list[complex] | None:
@@ -362,21 +346,21 @@ def values_at(expr: Expr, names: list[str], samples: int = 3) -> list[complex] |
     return out
 
 
-def _equation(text: str) -> tuple[Expr, set[str]] | None:
+def _equation(text: str, calls: bool) -> tuple[Expr, set[str]] | None:
     """`lhs = rhs` as the function lhs - rhs (None unless exactly one `=` and both sides compile)."""
     if text.count("=") != 1:
         return None
-    left, right = (compile_latex(side) for side in text.split("="))
+    left, right = (compile_latex(side, calls) for side in text.split("="))
     if left is None or right is None:
         return None
     fl, fr = left[0], right[0]
     return (lambda v: fl(v) - fr(v)), left[1] | right[1]
 
 
-def equations_verdict(pred: str, ref: str) -> bool | None:
+def equations_verdict(pred: str, ref: str, calls: bool = False) -> bool | None:
     """Two equations are the same when one is a non-zero constant multiple of the other
     (`2y = 4x` and `y - 2x = 0`): the ratio of their `lhs - rhs` is the same at every point."""
-    a, b = _equation(pred), _equation(ref)
+    a, b = _equation(pred, calls), _equation(ref, calls)
     if a is None or b is None:
         return None
     names = sorted(a[1] | b[1])
@@ -389,11 +373,22 @@ def equations_verdict(pred: str, ref: str) -> bool | None:
     return all(abs(r - ratios[0]) <= 1e-9 * abs(ratios[0]) for r in ratios)
 
 
-def numeric_verdict(pred: str, ref: str, rel_tol: float = 1e-9) -> bool | None:
-    """Equal (True), different (False) or unknown (None) by evaluating both at sample points."""
+def numeric_verdict(pred: str, ref: str) -> bool | None:
+    """Equal (True), different (False) or unknown (None) by evaluating both at sample points.
+
+    `u(t)` may be a function call or a product; when either side has one, both readings must
+    give the same verdict, else the symbolic checker decides.
+    """
+    if not (_CALL.search(pred) or _CALL.search(ref)):
+        return _verdict(pred, ref, calls=False)
+    as_product, as_call = _verdict(pred, ref, calls=False), _verdict(pred, ref, calls=True)
+    return as_product if as_product == as_call else None
+
+
+def _verdict(pred: str, ref: str, calls: bool, rel_tol: float = 1e-9) -> bool | None:
     if "=" in pred and "=" in ref:
-        return equations_verdict(pred, ref)
-    a, b = compile_latex(pred), compile_latex(ref)
+        return equations_verdict(pred, ref, calls)
+    a, b = compile_latex(pred, calls), compile_latex(ref, calls)
     if a is None or b is None:
         return None
     names = sorted(a[1] | b[1])
