@@ -103,11 +103,24 @@ def train_command(
     ),
 ) -> None:
     """Train the function set: steps of agent runs, optimizer edits and gates, until early stop."""
+    from fnforge.engine.replay import replay, run_to_replay
     from fnforge.engine.trainer import train
 
     shown = _Progress()
     try:
         repository = _open_repo(repo)
+        again = run_to_replay(repository, run=run, resume=resume, offline=offline)
+        if again is not None:
+            progress(f"replaying run {again} offline in a scratch clone (this repository is not changed)")
+            checked = replay(repository, again, progress=shown)
+            shown.close()
+            verdict = "the same decisions" if checked.identical else "DIFFERENT decisions"
+            lines = [f"replayed {checked.steps} steps of run {again} from the cache: {verdict}"]
+            lines += [escape(d) for d in checked.differences]
+            usage = checked.training.usage if checked.training else {}
+            lines.append(f"{usage.get('http_requests', 0)} model requests")
+            result(checked.to_dict(), "\n".join(lines))
+            raise typer.Exit(0 if checked.identical else 1)
         outcome = train(repository, run=run, resume=resume, offline=offline, progress=shown)
     except _user_errors() as e:
         shown.close()

@@ -240,6 +240,19 @@ def test_offline_replay_asks_nothing_and_decides_the_same(tmp_path, records, ref
     assert "0 model requests" in out
 
 
+def test_offline_on_the_finished_run_replays_it_in_a_scratch_clone(reference, server) -> None:
+    repo = reference[0]
+    head, steps = repo.head(), repo.steps(include_rejected=True)
+    before = server.count
+    child = cli("train", "--repo", str(repo.root), "--offline")
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err + out
+    assert "replayed 4 steps of run r1 from the cache: the same decisions" in out
+    assert "0 model requests" in out
+    assert server.count == before
+    assert repo.head() == head and repo.steps(include_rejected=True) == steps  # untouched
+
+
 def test_offline_without_a_cache_is_one_clear_error_and_records_nothing(tmp_path, records, server) -> None:
     repo = make_repo(tmp_path / "empty", records, server.base_url)
     before = server.count
