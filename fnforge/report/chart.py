@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from fnforge.report.model import StepView  # noqa: E402
 
@@ -90,7 +91,7 @@ def learning_curve_png(steps: list[StepView], title: str = "Validation score per
                 label="rejected by a gate (no score)",
             )
         for s in steps:
-            if not s.accepted and s.score_after is None and s.gate:
+            if not s.accepted and s.score_after is None and s.gate and len(steps) <= 30:
                 ax.annotate(
                     s.gate,
                     (s.step, low),
@@ -107,8 +108,10 @@ def learning_curve_png(steps: list[StepView], title: str = "Validation score per
         ax.set_xlabel("step")
         ax.set_ylabel("validation score")
         ax.set_title(title)
-        if steps:
+        if 0 < len(steps) <= 30:
             ax.set_xticks(sorted({s.step for s in steps}))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         if steps:
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=5, fontsize=8, frameon=False)
