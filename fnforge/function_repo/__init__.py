@@ -10,6 +10,7 @@ engine: those give it gates through the protocol instead.
 from fnforge.function_repo.actions import Action, load_actions, parse_actions
 from fnforge.function_repo.candidate import Candidate, StepResult, run_gates
 from fnforge.function_repo.errors import ActionError, RepoError, RepoLocked
+from fnforge.function_repo.export import export_tools_json, export_wheel
 from fnforge.function_repo.history import StepRecord
 from fnforge.function_repo.repo import FunctionRepo
 from fnforge.function_repo.schema import tool_schema
@@ -25,6 +26,8 @@ __all__ = [
     "StaticGate",
     "StepRecord",
     "StepResult",
+    "export_tools_json",
+    "export_wheel",
     "load_actions",
     "parse_actions",
     "run_gates",
