@@ -58,6 +58,7 @@ def learning_curve_png(steps: list[StepView], title: str = "Validation score per
     fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
     try:
         xs, ys = head_curve(steps)
+        size = 50 if len(steps) <= 60 else 12  # markers that do not blot out a long run
         if xs:
             ax.step(xs, ys, where="post", color=HEAD, linewidth=2, label="set's branch (head)")
         scored_acc = [
@@ -68,13 +69,13 @@ def learning_curve_png(steps: list[StepView], title: str = "Validation score per
         scored_rej = [(s.step, s.score_after) for s in steps if not s.accepted and s.score_after is not None]
         unscored_rej = [s.step for s in steps if not s.accepted and s.score_after is None]
         if scored_acc:
-            ax.scatter(*zip(*scored_acc, strict=True), color=ACCEPTED, s=50, zorder=3, label="accepted")
+            ax.scatter(*zip(*scored_acc, strict=True), color=ACCEPTED, s=size, zorder=3, label="accepted")
         if scored_rej:
             ax.scatter(
                 *zip(*scored_rej, strict=True),
                 color=REJECTED,
                 marker="x",
-                s=60,
+                s=size,
                 zorder=3,
                 label="rejected at validation",
             )
@@ -85,7 +86,7 @@ def learning_curve_png(steps: list[StepView], title: str = "Validation score per
                 [low] * len(unscored_rej),
                 color=REJECTED,
                 marker="v",
-                s=60,
+                s=size,
                 zorder=3,
                 clip_on=False,
                 label="rejected by a gate (no score)",
