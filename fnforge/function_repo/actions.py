@@ -300,7 +300,13 @@ def _annotate(tree: ast.Module, fn: ast.FunctionDef | ast.AsyncFunctionDef, acti
         fn.returns = ast.Name("Any")
     if ast.get_docstring(fn) is None:
         fn.body.insert(0, ast.Expr(ast.Constant(action.description.strip() or action.name)))
-    tree.body.insert(0, ast.ImportFrom("typing", [ast.alias("Any")], 0))
+    at = 0  # after a module docstring and `from __future__` imports, which must come first
+    while at < len(tree.body) and (
+        (at == 0 and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Constant))
+        or (isinstance(tree.body[at], ast.ImportFrom) and tree.body[at].module == "__future__")
+    ):
+        at += 1
+    tree.body.insert(at, ast.ImportFrom("typing", [ast.alias("Any")], 0))
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 

@@ -87,3 +87,11 @@ def test_load_actions_reports_files_that_are_missing_or_not_json(tmp_path):
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"actions": [add("f")]}))
     assert [a.name for a in load_actions(good)] == ["f"]
+
+
+def test_autogen_annotations_respect_a_future_import_and_module_docstring():
+    code = '"""Tools."""\nfrom __future__ import annotations\n\ndef f(x):\n    return x\n'
+    [a] = parse_actions([{"action": "add_function", "name": "f", "description": "Echo.",
+                          "arguments": '{"x": {"type": "string"}}', "packages": "", "code": code}])  # fmt: skip
+    assert module_problems("f", a.code) == [], a.code
+    assert a.code.index("from __future__") < a.code.index("from typing import Any")
