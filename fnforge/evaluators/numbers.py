@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 MAX_EXPONENT = 400  # 10**400 is already absurd for an answer; larger would make Fraction slow
 
@@ -51,6 +52,7 @@ def _sign(s: str) -> int:
     return -1 if s in ("-", "\u2212") else 1
 
 
+@lru_cache(maxsize=65536)
 def parse_number(text: str) -> Number | None:
     """The number that `text` is, or None when it is not just a number.
 
@@ -97,11 +99,12 @@ def _plain(s: str, exp10: int) -> tuple[Fraction, Fraction | None] | None:
         e = exp10 + (int(exp) if exp else 0)
         if abs(e) > MAX_EXPONENT:
             return None
-        digits = digits.replace(",", "")
-        decimals = len(digits.split(".")[1]) if "." in digits else 0
-        scale = Fraction(10) ** e
-        value = Fraction(digits) * scale * _sign(sign)
-        return value, Fraction(1, 10**decimals) * scale
+        whole, _, frac = digits.replace(",", "").partition(".")
+        mantissa = int((whole or "0") + frac) * _sign(sign)
+        shift = e - len(frac)  # value = mantissa * 10**shift; the last digit is worth 10**shift
+        if shift >= 0:
+            return Fraction(mantissa * 10**shift), Fraction(10**shift)
+        return Fraction(mantissa, 10**-shift), Fraction(1, 10**-shift)
     if exp10:
         return None
     for pattern in (_FRACTION, _LATEX_FRAC, _LATEX_FRAC_SHORT):
