@@ -51,8 +51,9 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         return f"  train batch score {_fmt(e['train_score'])}; asking the optimizer"
     if event == "proposed":
         acts = [escape(a) for a in kw.get("actions") or []]
-        what = ", ".join(acts) if acts else f"no usable edits ({e.get('error')})"
-        return f"  proposed: {what}; gating"
+        if not acts:
+            return f"  the optimizer gave no usable edits: {e.get('error')}"
+        return f"  proposed: {', '.join(acts)}; running the gates"
     if event == "decided":
         verdict = "[green]accepted[/green]" if kw["accepted"] else f"[red]rejected[/red] at {e['gate']}"
         return f"  step {e['step']} {verdict}: {e['reason']} ({kw['duration_s']:.1f}s)"
@@ -86,7 +87,8 @@ class _Progress:
         if event == "step":
             self.phase = f"step {kw['step']}"
         if self.status is not None:
-            self.status.update(f"{self.phase}: {event}")
+            doing = {"step": "running the agent", "evaluated": "asking the optimizer", "proposed": "gating"}
+            self.status.update(f"{self.phase}: {doing.get(event, event)}")
 
     def close(self) -> None:
         if self.status is not None:

@@ -156,6 +156,7 @@ class Trainer:
         self.validation = ValidationGate(exp.scorer, exp.val_tasks, self.settings.training.min_delta)
         self.gates = gates(exp, self.validation)
         self.progress = progress or (lambda event, **kw: None)
+        self._current = 0  # the step number being worked on
         exp.scorer.on_task = lambda split, done, total: self.progress(
             "task", split=split, done=done, total=total
         )
@@ -180,6 +181,7 @@ class Trainer:
             result.recovered = list(self.repo.recover() or [])
             for line in result.recovered:
                 self.progress("recovered", what=line)
+            self.repo.ensure_clean()  # say it now, not after a step's evaluation
             while True:
                 records = run_records(self.repo, self.run)
                 position, since = progress_state(records)
@@ -219,6 +221,8 @@ class Trainer:
 
     def _record_interrupt(self) -> None:
         self.repo.recover()  # a half-made candidate of this step goes away
+        if any(r.step == self._current for r in self.repo.steps(include_rejected=True)):
+            return  # Ctrl-C came after the step was decided: it stands as recorded
         self.repo.record_rejection(
             self.run,
             INTERRUPTED,
@@ -231,7 +235,7 @@ class Trainer:
         exp, s = self.exp, self.settings
         t0 = time.perf_counter()
         all_steps = self.repo.steps(include_rejected=True)
-        step_no = self.repo.next_step()
+        step_no = self._current = self.repo.next_step()
         epoch = position // max(1, len(self.schedule) // s.training.epochs)
         batch = self.schedule[position]
         self.progress("step", step=step_no, position=position, epoch=epoch, batch=len(batch))

@@ -72,3 +72,11 @@ def test_an_unreachable_model_endpoint_is_one_line_and_records_nothing(repo: Fun
 def test_eval_rejects_an_unknown_split_and_an_unknown_step(repo: FunctionRepo) -> None:
     one_line_error(run("eval", "--repo", str(repo.root), "--split", "test"), "--split 'test'", "val or train")
     one_line_error(run("eval", "--repo", str(repo.root), "--ref", "7"), "step 7 does not exist")
+
+
+def test_uncommitted_edits_in_functions_stop_training_before_any_work(repo: FunctionRepo) -> None:
+    (repo.root / "functions" / "mine.py").write_text("def mine() -> int:\n    return 1\n")
+    one_line_error(
+        run("train", "--repo", str(repo.root), "--run", "x"), "uncommitted changes in functions/mine.py"
+    )
+    assert repo.steps(include_rejected=True) == []
