@@ -47,7 +47,7 @@ class FunctionRepo:
         self.branch = settings.training.branch
         self.git = Git(root)
         self.git_dir = git_dir
-        self._lock = FileLock(str(self.git_dir / "fnforge.lock"), timeout=0)
+        self._lock = FileLock(str(self.git_dir / "fnforge.lock"), timeout=0, thread_local=False)
         self._lock_depth = 0
 
     # --- opening ------------------------------------------------------------------------
