@@ -171,6 +171,23 @@ def oom_kills():
     return -1
 
 
+def memory_use():
+    """(bytes used, limit) of the container's memory cgroup, or None when unknown."""
+    for used_path, limit_path in (
+        ("/sys/fs/cgroup/memory/memory.usage_in_bytes", "/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+        ("/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.max"),
+    ):
+        try:
+            with open(used_path) as f:
+                used = int(f.read().strip())
+            with open(limit_path) as f:
+                text = f.read().strip()
+            return used, (int(text) if text.isdigit() else 0)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def apply_rlimits(limits, cpu_s=None):
     """Process backend: the kernel limits that stand in for the container's cgroup."""
     pairs = [(resource.RLIMIT_AS, limits.get("as_bytes")), (resource.RLIMIT_FSIZE, limits.get("fsize_bytes"))]
@@ -617,6 +634,13 @@ class Worker:
         if len(self.doomed) > 4096:
             self.doomed = set()
 
+    def memory_tight(self):
+        """True when loaded sets already hold half the container's memory: evict before loading."""
+        if not self.contained:
+            return False
+        use = memory_use()
+        return bool(use and use[1] and use[0] > use[1] // 2)
+
     def drain(self, fd, buf):
         """Read what is in an output pipe now; False at end of file."""
         try:
@@ -645,7 +669,7 @@ class Worker:
             self.holders[key].used = time.monotonic()
             self.reply({"id": req["id"], "ok": True, "errors": {}, "stdout": ""})
             return
-        while len(self.holders) >= MAX_HOLDERS:
+        while len(self.holders) >= MAX_HOLDERS or (self.holders and self.memory_tight()):
             self.drop_holder(min(self.holders, key=lambda k: self.holders[k].used))
         oom_before = oom_kills() if self.contained else -1
         c2h_r, c2h_w = os.pipe()
