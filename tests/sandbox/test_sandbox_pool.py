@@ -182,3 +182,12 @@ def test_auto_backend_without_the_image_falls_back_to_processes_with_a_warning(d
         with open_pool(settings, size=1) as p:
             assert p.backend_name == "process"
             assert ok_value(p, fn("one", "return 1", returns="int"), "one") == 1
+
+
+def test_many_sets_with_heavy_imports_fit_because_old_sets_are_evicted(pool):
+    for i in range(6):
+        functions = {f"heavy{i}": (
+            f"import numpy\nimport sympy\n\ndef heavy{i}() -> int:\n    '''Uses both libraries.'''\n"
+            f"    return int(sympy.Integer({i})) + int(numpy.int64(1))\n"
+        )}
+        assert ok_value(pool, functions, f"heavy{i}") == i + 1
