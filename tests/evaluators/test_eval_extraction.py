@@ -129,3 +129,25 @@ def test_gsm8k_accepts_float_noise_from_direct_mode_but_not_a_different_number()
     assert GSM8K.judge(task, "10.000000000000002").correct
     assert GSM8K.judge(task, "10.0").correct
     assert not GSM8K.judge(task, "10.001").correct
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789x+-*/^{}()[]\\$=,. abcfrqtsi%")), max_size=80))
+def test_math_judging_of_latex_like_noise_never_raises(text: str) -> None:
+    task = Task(id="m", inputs={"question": "?"}, reference="\\frac{1}{2}")
+    result = MATH.judge(task, f"\\boxed{{{text}}}")
+    assert isinstance(result.correct, bool)
+
+
+def test_a_megabyte_of_output_is_judged_in_well_under_a_second() -> None:
+    import time
+
+    noise = "step 1 + 2 = 3, (((( {{{{ $ ** " * 40_000 + "\nThe answer is 72."
+    gsm = Task(id="g", inputs={"question": "?"}, reference="72")
+    tab = Task(id="t", inputs={"question": "?", "choices": [], "unit": ""}, reference="72")
+    math = Task(id="m", inputs={"question": "?"}, reference="72")
+    start = time.monotonic()
+    assert GSM8K.judge(gsm, noise).correct
+    assert TABMWP.judge(tab, noise).correct
+    assert MATH.judge(math, noise).correct
+    assert time.monotonic() - start < 2.0
