@@ -61,3 +61,11 @@ def test_build_is_idempotent_and_says_so(docker_settings):
     out = fnforge("sandbox", "build")
     assert out.returncode == 0, out.stderr
     assert "current" in out.stdout and "ready" in out.stdout
+
+
+def test_run_on_the_process_backend_warns_on_stderr_and_keeps_stdout_json(tmp_path):
+    f = write(tmp_path, "def probe(x: int) -> int:\n    return x + 1\n")
+    out = fnforge("sandbox", "run", "--file", str(f), "--args", '{"x": 1}', "--backend", "process")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["value"] == 2
+    assert "weaker" in out.stderr
