@@ -304,7 +304,8 @@ class ScriptedProposer(Proposer):
             # a step that the store cannot even parse stays in the script as its error text,
             # so the run records it as rejected instead of refusing the whole file
             try:
-                self.steps.append(parse_actions(step))
+                actions = parse_actions(step)
+                self.steps.append(actions if actions else f"scripted step {i + 1} has no actions")
             except Exception as e:  # noqa: BLE001 - ActionError
                 self.steps.append(f"scripted step {i + 1}: {e}")
 

@@ -285,8 +285,14 @@ class Trainer:
         if proposal.actions is None:
             res = self.repo.record_rejection(self.run, "optimizer", proposal.error or "no actions", note)
         else:
-            candidate = self.repo.propose(proposal.actions, self.run)
-            res = self.repo.judge(candidate, self.gates, note)
+            from fnforge.function_repo import ActionError
+
+            try:
+                candidate = self.repo.propose(proposal.actions, self.run)
+            except ActionError as e:  # edits the store cannot apply are the optimizer's fault
+                res = self.repo.record_rejection(self.run, "optimizer", str(e), note)
+            else:
+                res = self.repo.judge(candidate, self.gates, note)
         outcome = StepOutcome(
             step=res.step,
             accepted=res.accepted,

@@ -161,6 +161,7 @@ def test_scripted_proposer_replays_steps_in_order_and_then_says_it_is_exhausted(
                     }
                 ],
                 [{"action": "add_function", "description": "no name"}],
+                [],
             ]
         )
     )
@@ -168,9 +169,11 @@ def test_scripted_proposer_replays_steps_in_order_and_then_says_it_is_exhausted(
     first = asyncio.run(proposer.propose(_ctx(position=0)))
     second = asyncio.run(proposer.propose(_ctx(position=1)))
     third = asyncio.run(proposer.propose(_ctx(position=2)))
+    fourth = asyncio.run(proposer.propose(_ctx(position=3)))
     assert [a.summary for a in first.actions] == ["add calculate"]
     assert second.actions is None and "scripted step 2" in second.error
-    assert third.exhausted
+    assert third.actions is None and third.error.startswith("scripted step 3: the list of actions is empty")
+    assert fourth.exhausted
 
 
 def test_a_missing_scripted_edits_file_is_one_clear_error(tmp_path: Path) -> None:
