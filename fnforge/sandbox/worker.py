@@ -887,6 +887,7 @@ class Worker:
                     why = "crashed"
                     break
         self.kill(pid)
+        self.doomed.add(pid)
         os.close(res_r)
         os.close(out_r)
         self.sweep()
@@ -897,7 +898,7 @@ class Worker:
         else:
             example = current or {}
             if why == "example":
-                message = f"did not finish within {per_example:g}s"
+                message = "did not finish within {:g}s".format(float(example.get("limit", per_example)))
             elif why == "total":
                 message = f"property tests did not finish within {total:g}s"
             else:
