@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fnforge.evaluators.extract import last_number, marked_answer
+from fnforge.evaluators.extract import final_sentence_number, marked_answer
 from fnforge.evaluators.loading import ID_FIELDS, read_records
 from fnforge.evaluators.task import Evaluator, EvaluatorError, ItemResult, Task
 
@@ -82,7 +82,9 @@ class CustomEvaluator(Evaluator):
     def extract(self, output: str) -> str | None:
         if not output or not output.strip():
             return None
-        return marked_answer(output) or last_number(output) or output.strip().splitlines()[-1].strip()
+        return (
+            marked_answer(output) or final_sentence_number(output) or output.strip().splitlines()[-1].strip()
+        )
 
     def judge(self, task: Task, output: str) -> ItemResult:
         extracted = self.extract(output)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from fnforge.evaluators.extract import last_number, marked_answer, number_in_span
+from fnforge.evaluators.extract import final_sentence_number, marked_answer, number_in_span
 from fnforge.evaluators.loading import read_records, require
 from fnforge.evaluators.numbers import canonical, parse_number
 from fnforge.evaluators.task import Evaluator, EvaluatorError, ItemResult, Task
@@ -27,7 +27,7 @@ def final_number(output: str) -> str | None:
     span = marked_answer(output)
     written = number_in_span(span) if span else None
     if written is None:
-        written = last_number(output)
+        written = final_sentence_number(output)
     if written is None:
         return None
     number = parse_number(written)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fnforge.evaluators.extract import boxed_contents, last_math_span, last_number, marked_answer
+from fnforge.evaluators.extract import boxed_contents, final_sentence_number, last_math_span, marked_answer
 from fnforge.evaluators.latex_equivalence import LatexEquivalence
 from fnforge.evaluators.loading import read_records, require
 from fnforge.evaluators.symbolic import shared_checker
@@ -88,7 +88,7 @@ class MathEvaluator(Evaluator):
         text = output.strip()
         if "\n" not in text and len(text) <= SHORT_ANSWER_CHARS and looks_like_math(text):
             return text.rstrip(".")
-        return last_number(output)
+        return final_sentence_number(output)
 
     def judge(self, task: Task, output: str) -> ItemResult:
         extracted = self.extract(output)

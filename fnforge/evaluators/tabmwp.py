@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from fnforge.evaluators.extract import last_number, marked_answer, number_in_span
+from fnforge.evaluators.extract import final_sentence_number, marked_answer, number_in_span
 from fnforge.evaluators.loading import read_records, require
 from fnforge.evaluators.numbers import canonical, parse_number
 from fnforge.evaluators.task import Evaluator, ItemResult, Task
@@ -98,7 +98,7 @@ class TabMWPEvaluator(Evaluator):
         span = marked_answer(output)
         if span:
             return span
-        number = last_number(output)
+        number = final_sentence_number(output)
         if number is not None:
             return number
         lines = [ln for ln in output.strip().splitlines() if ln.strip()]
@@ -161,7 +161,7 @@ class TabMWPEvaluator(Evaluator):
         span = marked_answer(output)
         if _number_of(reference) is not None:
             written = number_in_span(span) if span else None
-            written = written or last_number(output)
+            written = written or final_sentence_number(output)
             value = _number_of(written) if written else None
             return canonical(value) if value is not None else None
         if span is None:

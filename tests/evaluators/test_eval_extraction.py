@@ -31,6 +31,10 @@ TABMWP = get_evaluator("tabmwp")
         ("Answer:\n 1,080", "1080"),
         ("The answer is 18.00", "18"),
         ("It takes 1/2 of an hour", "0.5"),
+        # no marker: the conclusion is the last sentence with a number, not the last number
+        ("Count by tens. Use the chart: there are 40 teacups in 4 kitchen cabinets.", "40"),
+        ("She makes 9 * 2 = $18 every day at the market.\nHope this helps!", "18"),
+        ("Add: 4 + 20 = 24\n\n24 members planted fewer than 2 seeds.", "24"),
     ],
 )
 def test_gsm8k_reads_the_final_number(output: str, expected: str) -> None:
