@@ -19,7 +19,7 @@ from fnforge.evaluators.symbolic import SymbolicChecker
 
 _SPACES = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad|~|\s+")
 _WRAPPERS = re.compile(r"\\(?:left|right|displaystyle|big|Big|bigg|Bigg)(?![a-zA-Z])")
-_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree|\^\s*\{\s*\\prime\s*\\prime\s*\}")
+_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree")
 _TEXT_CMD = re.compile(r"\\(?:text|textrm|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _FRAC = re.compile(r"\\[dt]frac")
 _SQRT_SHORT = re.compile(r"\\sqrt(\d)")
@@ -31,7 +31,7 @@ _WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*")
 _UNIT_WORD = r"(?:\\AA|\\mu\s*[A-Za-z]+|[A-Za-z]{2,}|[mgsJVKNWLAMCFT])"
 _UNIT_TAIL = re.compile(
     rf"(?:\s*(?:{_UNIT_WORD}|\{{\s*{_UNIT_WORD}?\s*\}}|\[[^\[\]]*\]|/|\^\s*\{{?-?\d\}}?|\\cdot|"
-    r"\^\{?\\prime+\}?))+\s*$"
+    r"\^\s*\{\s*(?:\\prime\s*)+\}))+\s*$"  # arcminutes and arcseconds after a number
 )
 # trailing `\text{...}` / `\mathrm{...}` after an expression: units, whatever the expression is
 _TEXT_UNIT = r"\\(?:text|mathrm|mbox)\s*\{[^{}]*\}"
@@ -130,6 +130,34 @@ def _number_against_constant(p: str, r: str, pn: Number | None, rn: Number | Non
     return numbers_equal(pn, evaluated) if pn is not None else numbers_equal(evaluated, rn)  # type: ignore[arg-type]
 
 
+_DERIVATIVE = re.compile(
+    r"\\frac\{\s*d\s*(?:\^\s*\{?\d+\}?)?\s*(?:\\[A-Za-z]+|[A-Za-z])(?:\s*_\s*(?:\{[^{}]*\}|\w))?\s*\}"
+    r"\{\s*d\s*(?:\\[A-Za-z]+|[A-Za-z])\s*(?:\^\s*\{?\d+\}?)?\s*\}"  # dy/dx, d^2 v_o / dt^2
+    r"|(?:\\[A-Za-z]+|[A-Za-z])(?:\s*_\s*(?:\{[^{}]*\}|\w))?\s*(?:\^\s*\{\s*(?:\\prime\s*)+\}|'+)"  # y', y^{\prime}
+    r"|\\d?dot\s*\{[^{}]*\}(?:\s*_\s*(?:\{[^{}]*\}|\w))?"  # \dot{x}_{0}
+)
+
+
+def _derivative_key(m: re.Match) -> str:
+    """`y^{\\prime \\prime}` and `y''` are the same derivative."""
+    key = m.group(0).replace(" ", "")
+    return re.sub(r"\^\{((?:\\prime)+)\}", lambda p: "'" * p.group(1).count("prime"), key)
+
+
+def _name_derivatives(p: str, r: str) -> tuple[str, str] | None:
+    """Derivatives written the same way on both sides become plain variables for the number
+    reader (`y^{\\prime} + r y` -> `\\Xi_{D0} + r y`); None when the sides write different ones."""
+    keys_p = {_derivative_key(m) for m in _DERIVATIVE.finditer(p)}
+    keys_r = {_derivative_key(m) for m in _DERIVATIVE.finditer(r)}
+    if keys_p != keys_r:
+        return None
+    if not keys_p:
+        return p, r
+    names = {key: f"\\Xi_{{D{n}}}" for n, key in enumerate(sorted(keys_p))}
+    rename = lambda m: " " + names[_derivative_key(m)] + " "  # noqa: E731
+    return _DERIVATIVE.sub(rename, p), _DERIVATIVE.sub(rename, r)
+
+
 _OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\langle": "\\rangle"}
 
 
@@ -221,7 +249,10 @@ class LatexEquivalence:
         if pn is not None and rn is None and not re.search(r"\\|[a-zA-Z]", _strip_units(r)):
             return Verdict(False, "number")
         p, r = _strip_units(p), _strip_units(r)
-        decided = numeric_verdict(p, r)
+        opaque = _name_derivatives(p, r)
+        decided = numeric_verdict(*opaque) if opaque else None
+        if decided is False and opaque != (p, r) and "=" in p:
+            decided = None  # differential equations may differ by a factor of parameters: sympy decides
         if decided is not None:
             return Verdict(decided, "numeric")
         return self._symbolic(p, r)

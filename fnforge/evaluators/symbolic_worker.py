@@ -52,8 +52,10 @@ def _both_equations(a: object, b: object) -> bool:
 
 
 def _equal(a: object, b: object) -> bool:
-    """Equations are the same when one is a non-zero constant multiple of the other
-    (`y' + r y = 0` and `-y' - r y = 0`); math-verify's own rule is more lenient."""
+    """Equations are the same when one is a non-zero multiple of the other: by a constant
+    (`y = 2x + 3` and `2y - 4x = 6`), or, for differential equations, by a factor free of the
+    unknowns (`L C v'' + v = u` and `v'' + v / (L C) = u / (L C)`). math-verify's own rule
+    is more lenient than this."""
     import sympy
 
     left, right = a.lhs - a.rhs, b.lhs - b.rhs  # type: ignore[attr-defined]
@@ -62,7 +64,15 @@ def _equal(a: object, b: object) -> bool:
     if right == 0:
         return False
     ratio = sympy.simplify(left / right)
-    return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+    if ratio == 0 or not ratio.is_finite and ratio.is_finite is not None:
+        return False
+    if ratio.is_number:
+        return True
+    unknowns: set = set()
+    for expr in (left, right):
+        for d in expr.atoms(sympy.Derivative):
+            unknowns |= d.free_symbols
+    return bool(unknowns) and not (ratio.free_symbols & unknowns)
 
 
 def _clearly_different(a: object, b: object) -> bool:
