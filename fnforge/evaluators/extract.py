@@ -119,12 +119,6 @@ def last_math_span(text: str) -> str | None:
     return clean_span(spans[-1]) if spans else None
 
 
-def last_number(text: str) -> str | None:
-    """The last number written in the text, as written, or None."""
-    found = NUMBER_IN_TEXT.findall(text[-MAX_SCAN:])
-    return found[-1] if found else None
-
-
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 

@@ -158,9 +158,6 @@ def _name_derivatives(p: str, r: str) -> tuple[str, str] | None:
     return _DERIVATIVE.sub(rename, p), _DERIVATIVE.sub(rename, r)
 
 
-_OPEN = {"(": ")", "[": "]", "\\{": "\\}", "\\langle": "\\rangle"}
-
-
 def _split_top(s: str) -> list[str]:
     parts, depth, start, i = [], 0, 0, 0
     while i < len(s):

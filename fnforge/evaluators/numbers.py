@@ -123,11 +123,6 @@ def _plain(s: str, exp10: int) -> tuple[Fraction, Fraction | None] | None:
     return None
 
 
-def numbers_in(text: str) -> list[str]:
-    """Every number written in running text, in order (as written, separators kept)."""
-    return [m.group(0) for m in NUMBER_IN_TEXT.finditer(text)]
-
-
 def canonical(value: Fraction) -> str:
     """A short, stable spelling of a value: `72`, `1234.5`, `-3/7` for non-terminating fractions."""
     if value.denominator == 1:
