@@ -376,13 +376,15 @@ def call_child(c2h_r, res_w, taken_w, load_errors, limits):
         _EXIT(0)
 
 
-def holder_main(modules, c2h_r, h2c_w, out_w, res_w, limits):
+def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
     """A loaded set: import once, then keep one spare call child forked and waiting, forever.
 
-    After loading, the holder runs only this loop: fork a spare, announce it, and report
-    each child's exit status; it never runs user code again.
+    After loading, the holder runs only this loop: fork a spare when the worker says "go"
+    (after a call's answer has left, so the fork never competes with a call in flight) or
+    when the spare died unused, announce it, and report each child's exit status. It never
+    runs user code again.
     """
-    child_setup([c2h_r, h2c_w, res_w], out_w)
+    child_setup([c2h_r, h2c_w, go_r, res_w], out_w)
     os.setpgid(0, 0)
     set_oom_score(500)
     die_with_parent(limits)
@@ -395,41 +397,39 @@ def holder_main(modules, c2h_r, h2c_w, out_w, res_w, limits):
         os._exit(0)
     taken_r, taken_w = os.pipe()
     wake_r, wake_w = os.pipe()
-    for fd in (taken_r, wake_r, wake_w):
+    for fd in (taken_r, go_r, wake_r, wake_w):
         os.set_blocking(fd, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-
-    spare = [0]
+    spare = {"pid": 0, "taken": False, "alive": False}
 
     def fork_spare():
         pid = os.fork()
         if pid == 0:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for fd in (h2c_w, taken_r, wake_r, wake_w):
+            for fd in (h2c_w, go_r, taken_r, wake_r, wake_w):
                 os.close(fd)
             call_child(c2h_r, res_w, taken_w, errors, limits)
-        spare[0] = pid
+        spare.update(pid=pid, taken=False, alive=True)
         write_all(h2c_w, frame({"kind": "spare", "pid": pid}))
+
+    def read_all(fd):
+        try:
+            return os.read(fd, 4096)
+        except BlockingIOError:
+            return b""
 
     fork_spare()
     while True:
         try:
-            ready = select.select([taken_r, wake_r], [], [])[0]
+            ready = select.select([taken_r, go_r, wake_r], [], [])[0]
         except InterruptedError:
             continue
-        if taken_r in ready:
-            try:
-                for _ in os.read(taken_r, 64):
-                    fork_spare()
-            except BlockingIOError:
-                pass
+        if taken_r in ready and read_all(taken_r):
+            spare["taken"] = True
         if wake_r in ready:
-            try:
-                os.read(wake_r, 64)
-            except BlockingIOError:
-                pass
+            read_all(wake_r)
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -440,8 +440,18 @@ def holder_main(modules, c2h_r, h2c_w, out_w, res_w, limits):
             write_all(h2c_w, frame({"kind": "done", "pid": pid, "status": status}))
             if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3:
                 os._exit(0)
-            if pid == spare[0] and not select.select([taken_r], [], [], 0)[0]:
-                fork_spare()  # the spare died before it took a request: never leave the set without one
+            if pid == spare["pid"]:
+                spare["alive"] = False
+                if not spare["taken"] and not read_all(taken_r):
+                    fork_spare()  # the spare died before it took a request: never leave the set without one
+                else:
+                    spare["taken"] = True
+        if go_r in ready:
+            data = os.read(go_r, 4096)
+            if not data:
+                os._exit(0)  # the worker let go of this set
+            if spare["taken"] or not spare["alive"]:
+                fork_spare()
 
 
 def proptest_child(req, modules, res_w, limits):
@@ -478,8 +488,9 @@ def proptest_child(req, modules, res_w, limits):
 class Holder:
     """The worker's handle on one loaded set's child and its current spare call child."""
 
-    def __init__(self, pid, to_fd, ctrl, out_fd, res):
+    def __init__(self, pid, to_fd, ctrl, out_fd, res, go_fd):
         self.pid, self.to_fd, self.ctrl, self.out_fd, self.res = pid, to_fd, ctrl, out_fd, res
+        self.go_fd = go_fd
         self.used = time.monotonic()
         self.spare = None
         self.used_children = set()
@@ -514,7 +525,7 @@ class Holder:
             self.note(self.ctrl.frames())
 
     def close(self):
-        for fd in (self.to_fd, self.ctrl.fd, self.out_fd, self.res.fd):
+        for fd in (self.to_fd, self.ctrl.fd, self.out_fd, self.res.fd, self.go_fd):
             try:
                 os.close(fd)
             except OSError:
@@ -674,18 +685,20 @@ class Worker:
         oom_before = oom_kills() if self.contained else -1
         c2h_r, c2h_w = os.pipe()
         h2c_r, h2c_w = os.pipe()
+        go_r, go_w = os.pipe()
         out_r, out_w = os.pipe()
         res_r, res_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             try:
-                holder_main(req["modules"], c2h_r, h2c_w, out_w, res_w, self.limits)
+                holder_main(req["modules"], c2h_r, h2c_w, go_r, out_w, res_w, self.limits)
             finally:
                 os._exit(70)
-        for fd in (c2h_r, h2c_w, out_w, res_w):
+        for fd in (c2h_r, h2c_w, go_r, out_w, res_w):
             os.close(fd)
         os.set_blocking(out_r, False)
-        holder = Holder(pid, c2h_w, FrameReader(h2c_r), out_r, FrameReader(res_r))
+        os.set_blocking(go_w, False)
+        holder = Holder(pid, c2h_w, FrameReader(h2c_r), out_r, FrameReader(res_r), go_w)
         timeout = float(req.get("timeout", 10))
         deadline = time.monotonic() + timeout
         out = bytearray()
@@ -821,6 +834,12 @@ class Worker:
                 except OSError:
                     pass
         self.sweep()
+        live = self.holders.get(req["set"])
+        if live is not None:  # the answer has left: now the holder may fork the next spare
+            try:
+                os.write(live.go_fd, b"g")
+            except OSError:
+                pass
 
     def crash_error(self, status, oom_before=-1):
         oom_now = oom_kills() if self.contained else -1
