@@ -174,3 +174,22 @@ def test_concurrency_limit_bounds_requests_in_flight(tmp_path: Path) -> None:
         asyncio.run(go())
     assert server.count == 12
     assert state["max"] == 3
+
+
+def test_the_cache_key_covers_every_field_of_the_request() -> None:
+    from fnforge.engine.llm import request_key
+
+    base = LLMClient(LLMSettings(), None).request([{"role": "user", "content": "q"}], tools=None)
+    keys = {request_key(base)}
+    for field, value in [
+        ("model", "other"),
+        ("messages", [{"role": "user", "content": "q2"}]),
+        ("temperature", 0.7),
+        ("seed", 1),
+        ("max_tokens", 7),
+        ("tools", [{"type": "function", "function": {"name": "f"}}]),
+        ("stop", ["\nObservation:"]),
+    ]:
+        keys.add(request_key({**base, field: value}))
+    assert len(keys) == 8
+    assert request_key(dict(reversed(list(base.items())))) == request_key(base)  # order does not matter

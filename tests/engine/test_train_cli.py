@@ -80,3 +80,8 @@ def test_uncommitted_edits_in_functions_stop_training_before_any_work(repo: Func
         run("train", "--repo", str(repo.root), "--run", "x"), "uncommitted changes in functions/mine.py"
     )
     assert repo.steps(include_rejected=True) == []
+
+
+def test_a_second_writer_is_refused_while_the_repository_is_locked(repo: FunctionRepo) -> None:
+    with repo.lock():
+        one_line_error(run("train", "--repo", str(repo.root), "--run", "x"), "is being written by pid")
