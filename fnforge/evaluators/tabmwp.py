@@ -19,7 +19,8 @@ from fnforge.evaluators.numbers import canonical, parse_number
 from fnforge.evaluators.task import Evaluator, ItemResult, Task
 
 LETTERS = "ABCDEFGHIJ"
-_LETTER = re.compile(r"^\(?([A-J])\)?(?:[\s.:)]|$)")
+# `(B)`, `(B) 7`, `B)`, `B.`, `B` alone; not the article in `A total of 7`
+_LETTER = re.compile(r"^(?:\(([A-J])\)|([A-J])[.):]?(?=\s*$)|([A-J])[.):](?=\s))")
 _OPTION_LETTER = re.compile(r"\b(?:option|choice)\s*\(?([A-J])\)?", re.IGNORECASE)
 
 
@@ -121,8 +122,9 @@ class TabMWPEvaluator(Evaluator):
             if normalize_text(choice) == wanted:
                 return choice
         for m in (_LETTER.match(text.strip().strip("*_`").strip()), _OPTION_LETTER.search(text)):
-            if m and LETTERS.index(m.group(1).upper()) < len(choices):
-                return choices[LETTERS.index(m.group(1).upper())]
+            letter = next((g for g in m.groups() if g), "") if m else ""
+            if letter and LETTERS.index(letter.upper()) < len(choices):
+                return choices[LETTERS.index(letter.upper())]
         value = _number_of(text)
         if value is not None:
             for choice in choices:
