@@ -9,6 +9,7 @@ shown to the agent as inputs, `metadata` is kept for categories).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,11 @@ def import_judge(module: str, function: str, repo_root: Path | None) -> Callable
     added = root not in sys.path
     if added:
         sys.path.insert(0, root)
+    parts = module.split(".")
+    for name in (".".join(parts[: n + 1]) for n in range(len(parts))):
+        cached = sys.modules.get(name)
+        if cached is not None and not str(getattr(cached, "__file__", "") or "").startswith(root + os.sep):
+            del sys.modules[name]  # a module of that name from another repository: import this one's
     try:
         mod = importlib.import_module(module)
     except ImportError as e:

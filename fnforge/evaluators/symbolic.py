@@ -20,7 +20,9 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding `fnforge/`
 STARTUP_TIMEOUT_S = 120.0  # importing sympy on a busy 2-core machine; not part of a check's limit
 
 
@@ -34,7 +36,9 @@ class SymbolicResult:
 
 class _Worker:
     def __init__(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "PYTHONPATH")}
+        # a minimal environment (no host secrets), able to import fnforge even from a plain checkout
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME")}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fnforge.evaluators.symbolic_worker"],
             stdin=subprocess.PIPE,

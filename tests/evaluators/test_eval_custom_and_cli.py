@@ -64,6 +64,18 @@ def test_custom_judge_scores_with_the_users_function(user_repo: Path) -> None:
     assert score.by_category["category"]["geo"].n == 2
 
 
+def test_each_repository_gets_its_own_judge_of_the_same_name(user_repo: Path, tmp_path_factory) -> None:
+    other = tmp_path_factory.mktemp("other")
+    (other / "mychecks").mkdir()
+    (other / "mychecks" / "__init__.py").write_text("")
+    (other / "mychecks" / "words.py").write_text("def judge(task, output):\n    return True\n")
+    first = get_evaluator("custom:mychecks.words:judge", repo_root=user_repo)
+    second = get_evaluator("custom:mychecks.words:judge", repo_root=other)
+    [task] = first.load(user_repo / "tasks.jsonl")[:1]
+    assert not first.judge(task, "Rome").correct
+    assert second.judge(task, "Rome").correct
+
+
 def test_custom_judge_that_is_not_there_is_a_clear_error(user_repo: Path) -> None:
     with pytest.raises(EvaluatorError, match="cannot import module 'nochecks'"):
         get_evaluator("custom:nochecks:judge", repo_root=user_repo)
