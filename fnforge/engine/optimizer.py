@@ -99,17 +99,21 @@ class StepSummary:
     score_before: float | None
     score_after: float | None
     actions: list[str]
+    functions: list[str] | None = None  # the set after an accepted step (the paper's function lists)
 
     def render(self) -> str:
         """One line for the prompt."""
         score = ""
-        if self.score_before is not None and self.score_after is not None:
+        if self.score_before is not None and self.score_after is not None and self.gate != "validation":
             score = f" (validation {self.score_before:.3f} -> {self.score_after:.3f})"
         acts = ", ".join(self.actions) or "no actions"
         why = f" at {self.gate}: {self.reason}" if self.decision != "accepted" and self.gate else ""
         if self.decision == "accepted":
             why = ""
-        return f"- step {self.step}: {acts} -> {self.decision}{why}{score}"
+        line = f"- step {self.step}: {acts} -> {self.decision}{why}{score}"
+        if self.functions is not None:
+            line += f"; the set became: {', '.join(self.functions) or '(empty)'}"
+        return line
 
 
 @dataclass
@@ -125,6 +129,7 @@ class OptimizerContext:
     train_score: float | None
     packages: Sequence[str] = ()
     seed: int = 0
+    stdlib: Sequence[str] = ()  # the standard modules the sandbox's policy allows (empty: unknown)
 
 
 @dataclass
@@ -187,7 +192,9 @@ def render_prompt(ctx: OptimizerContext, settings: Settings, *, budget_chars: in
             failures=_sample(failures, 4, budget_chars * 2 // 3, rng),
             successes=_sample(successes, 2, budget_chars // 3, rng),
             max_actions=settings.training.max_actions,
-            packages=f" and these packages: {packages}" if packages else "",
+            stdlib=", ".join(sorted(m for m in ctx.stdlib if not m.startswith("_")))
+            or "(the standard library)",
+            packages=f"; and these packages: {packages}" if packages else "",
         )
         .strip()
     )

@@ -172,6 +172,12 @@ class Trainer:
             self.packages = list(image_packages(self.settings.sandbox))
         except Exception:  # noqa: BLE001 - the prompt then names no extra packages
             self.packages = []
+        try:
+            from fnforge.sandbox.policy import STDLIB_ALLOWED
+
+            self.stdlib = sorted(STDLIB_ALLOWED)
+        except ImportError:
+            self.stdlib = []
 
     def train(self) -> TrainingResult:
         """Step until a stop condition holds; every step is recorded in the repository."""
@@ -254,10 +260,11 @@ class Trainer:
             task_name=s.task.name,
             task_example=exp.evaluator.render(batch[0]) if batch else "",
             functions=head,
-            history=[_summary(r) for r in all_steps if r.gate != INTERRUPTED],
+            history=self._history(all_steps),
             transcripts=train_eval.transcripts,
             train_score=train_eval.accuracy,
             packages=self.packages,
+            stdlib=self.stdlib,
             seed=s.training.seed,
         )
         proposal = exp.background.run(self.proposer.propose(ctx))
@@ -307,8 +314,17 @@ class Trainer:
         self.progress("decided", **outcome.__dict__)
         return outcome
 
+    def _history(self, records: Sequence[Any], shown: int = 12) -> list[StepSummary]:
+        """The earlier steps for the optimizer; the latest accepted ones with their function lists."""
+        kept = [r for r in records if r.gate != INTERRUPTED]
+        out = []
+        for i, r in enumerate(kept):
+            names = sorted(self.repo.functions(r.commit)) if r.accepted and i >= len(kept) - shown else None
+            out.append(_summary(r, names))
+        return out
 
-def _summary(r: Any) -> StepSummary:
+
+def _summary(r: Any, functions: list[str] | None = None) -> StepSummary:
     return StepSummary(
         step=r.step,
         decision=r.decision,
@@ -317,6 +333,7 @@ def _summary(r: Any) -> StepSummary:
         score_before=r.score_before,
         score_after=r.score_after,
         actions=list(r.actions),
+        functions=functions,
     )
 
 

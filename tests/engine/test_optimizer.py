@@ -38,7 +38,9 @@ def _ctx(**kw) -> OptimizerContext:
         task_example="Natalia sold clips to 48 of her friends ...",
         functions={"calculate": world.CALCULATE},
         history=[
-            StepSummary(1, "accepted", None, "validation improved", 0.0, 0.5, ["add calculate"]),
+            StepSummary(
+                1, "accepted", None, "validation improved", 0.0, 0.5, ["add calculate"], ["calculate"]
+            ),
             StepSummary(
                 2,
                 "rejected",
@@ -52,6 +54,7 @@ def _ctx(**kw) -> OptimizerContext:
         transcripts=[ok, bad],
         train_score=0.5,
         packages=["numpy", "sympy"],
+        stdlib=["math", "re", "statistics"],
     )
     base.update(kw)
     return OptimizerContext(**base)
@@ -69,7 +72,9 @@ def test_the_prompt_is_the_template_file_filled_with_code_history_transcripts_an
     template = (Path(__file__).parents[2] / "fnforge/engine/prompts/optimizer.txt").read_text()
     assert template.splitlines()[0] in prompt
     assert "## functions/calculate.py" in prompt and "def calculate(expression: str) -> float:" in prompt
-    assert "- step 1: add calculate -> accepted (validation 0.000 -> 0.500)" in prompt
+    assert (
+        "- step 1: add calculate -> accepted (validation 0.000 -> 0.500); the set became: calculate" in prompt
+    )
     assert "- step 2: revise calculate -> rejected at property: returns str" in prompt
     assert (
         "task 2: WRONG" in prompt
@@ -77,7 +82,10 @@ def test_the_prompt_is_the_template_file_filled_with_code_history_transcripts_an
         and "error: ValueError: boom" in prompt
     )
     assert "task 1: correct" in prompt
-    assert "at most 2 edits" in prompt and "numpy, sympy" in prompt
+    assert (
+        "at most 2 edits" in prompt
+        and "standard modules: math, re, statistics; and these packages: numpy, sympy" in prompt
+    )
     assert "$" + "functions" not in prompt  # every placeholder filled
 
 
