@@ -29,6 +29,7 @@ class Reply:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     status: int = 200
     delay_s: float = 0.0
+    retry_after: str | None = None
 
 
 def text(content: str, delay_s: float = 0.0) -> Reply:
@@ -41,9 +42,9 @@ def tool_calls(*calls: tuple[str, Any], content: str | None = None) -> Reply:
     return Reply(content=content, calls=list(calls))
 
 
-def error(status: int) -> Reply:
-    """An HTTP error response (e.g. 429 or 500) to exercise retries."""
-    return Reply(status=status)
+def error(status: int, retry_after: str | None = None) -> Reply:
+    """An HTTP error response (e.g. 429 or 500) to exercise retries, with an optional Retry-After."""
+    return Reply(status=status, retry_after=retry_after)
 
 
 Script = Callable[[dict], Any]
@@ -123,16 +124,18 @@ class LLMServer:
                 if server.delay_s or reply.delay_s:
                     time.sleep(server.delay_s + reply.delay_s)
                 if reply.status != 200:
-                    self._send(
-                        reply.status, {"error": {"message": f"scripted {reply.status}", "type": "scripted"}}
-                    )
+                    extra = {"Retry-After": reply.retry_after} if reply.retry_after else {}
+                    body = {"error": {"message": f"scripted {reply.status}", "type": "scripted"}}
+                    self._send(reply.status, body, extra)
                     return
                 self._send(200, server._completion(body, reply, ident))
 
-            def _send(self, status: int, obj: dict) -> None:
+            def _send(self, status: int, obj: dict, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(obj).encode()
                 try:
                     self.send_response(status)
+                    for key, value in (headers or {}).items():
+                        self.send_header(key, value)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()

@@ -289,6 +289,7 @@ class LLMClient:
                     raise self._explain(exc, attempt) from None
                 delay = min(self.max_backoff_s, self.backoff_s * (2**attempt))
                 delay *= 0.5 + random.random() / 2
+                delay = max(delay, _retry_after(exc, self.max_backoff_s))
                 attempt += 1
                 self.usage.retries += 1
                 await asyncio.sleep(delay)
@@ -336,6 +337,16 @@ class LLMClient:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def _retry_after(exc: BaseException, cap: float) -> float:
+    """Seconds the endpoint asked us to wait (a Retry-After header), capped; 0 when it did not say."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return min(cap, max(0.0, float(value))) if value else 0.0
+    except ValueError:  # an HTTP date: fall back to our own backoff
+        return 0.0
 
 
 def _short(exc: BaseException) -> str:

@@ -101,6 +101,19 @@ def test_a_reply_slower_than_the_timeout_is_retried(tmp_path: Path) -> None:
     assert server.count == 2 and client.usage.retries == 1
 
 
+def test_a_429_with_retry_after_waits_as_long_as_the_endpoint_asks(tmp_path: Path) -> None:
+    import time
+
+    answers = [error(429, retry_after="0.6"), text("ok")]
+    with LLMServer(lambda b: answers.pop(0)) as server:
+        client = LLMClient(_settings(server), tmp_path / "c", backoff_s=0.001)
+        t0 = time.perf_counter()
+        reply = asyncio.run(client.chat([{"role": "user", "content": "x"}]))
+        waited = time.perf_counter() - t0
+    assert reply.content == "ok" and server.count == 2
+    assert waited >= 0.6
+
+
 def test_a_bad_request_is_not_retried_and_says_what_to_check(tmp_path: Path) -> None:
     with LLMServer(lambda b: error(400)) as server:
         client = LLMClient(_settings(server), tmp_path / "c", backoff_s=0.01)
