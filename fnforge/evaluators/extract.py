@@ -93,8 +93,13 @@ def marked_answer(text: str) -> str | None:
     return None
 
 
+_ABBREVIATION = "".join(
+    rf"(?<!\b{a})"
+    for a in ("Mr", "Ms", "Mrs", "Dr", "St", "Jr", "Sr", "Mt", "Co", "Inc", "vs", "No", "[A-Z]")
+)
 _SENTENCE_END = re.compile(
-    r"\.\s+(?=[A-Z(])|\s+(?:because|since|which|as|so that|given that|where|when)\b|\s*[;(]\s*(?:since|because|note)\b",
+    rf"{_ABBREVIATION}\.\s+(?=[A-Z(])"
+    r"|\s+(?:because|since|which|as|so that|given that|where|when)\b|\s*[;(]\s*(?:since|because|note)\b",
 )
 _CLOSERS = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 

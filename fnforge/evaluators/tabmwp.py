@@ -108,11 +108,11 @@ class TabMWPEvaluator(Evaluator):
     def choose(self, output: str, choices: list[str]) -> str | None:
         """The choice an output names: its letter, its exact text, or the longest choice it mentions."""
         span = marked_answer(output)
-        for text in ([span] if span else []) + [output.strip().splitlines()[-1] if output.strip() else ""]:
-            picked = self._choice_in(text, choices)
-            if picked is not None:
-                return picked
-        return self._mentioned(output[-2000:], choices)
+        if span:  # an explicit answer is final: `Answer: 6` names no choice, whatever the reasoning said
+            return self._choice_in(span, choices)
+        lines = [ln for ln in output.strip().splitlines() if ln.strip()]
+        picked = self._choice_in(lines[-1], choices) if lines else None
+        return picked if picked is not None else self._mentioned(output[-2000:], choices)
 
     def _choice_in(self, text: str, choices: list[str]) -> str | None:
         if not text:

@@ -93,6 +93,8 @@ def test_answer_with_letter_and_text_picks_the_choice() -> None:
     # an article is not a letter: the sentence names choice "7", not choice A
     assert TABMWP.judge(task, "A total of 7 is the answer").correct
     assert TABMWP.judge(task, "B.").correct and TABMWP.judge(task, "B) 7").correct
+    # an explicit answer that names no choice is wrong, even if the reasoning mentions the right one
+    assert not TABMWP.judge(task, "7 - 1 = 6\nAnswer: 6").correct
 
 
 def test_choice_text_is_case_and_spacing_insensitive_and_never_matches_inside_a_word() -> None:
