@@ -13,6 +13,7 @@ import re
 from fnforge.evaluators.numbers import NUMBER_IN_TEXT
 
 _HASHES = re.compile(r"####\s*([^\n]*)")
+_HEADING = re.compile(r"[A-Za-z]")  # `#### Step 2`: a markdown heading, not an answer
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _ANSWER_CUE = re.compile(r"(?:final\s+answer|answer)\b(?:\*\*)?\s*(?:is\b|:|=)", re.IGNORECASE)
 _BOLD = re.compile(r"\*\*((?:[^*\n]|\*(?!\*))+?)\*\*|__([^_\n]+?)__")
@@ -26,6 +27,15 @@ MAX_SCAN = 20_000  # the final answer is at the end; very long outputs are read 
 
 def boxed_contents(text: str) -> list[str]:
     """The contents of every `\\boxed{...}` (or `\\fbox{...}`), nested braces balanced, in order."""
+    return [content for _, content in _boxes(text)]
+
+
+def _last_box(text: str) -> tuple[int, str] | None:
+    boxes = _boxes(text)
+    return boxes[-1] if boxes else None
+
+
+def _boxes(text: str) -> list[tuple[int, str]]:
     found = []
     for m in _BOXED.finditer(text):
         depth, start = 1, m.end()
@@ -36,7 +46,7 @@ def boxed_contents(text: str) -> list[str]:
             elif c == "}":
                 depth -= 1
                 if depth == 0:
-                    found.append(text[start:i])
+                    found.append((m.start(), text[start:i]))
                     break
     return found
 
@@ -64,12 +74,41 @@ def clean_span(span: str) -> str:
 
 
 def marked_answer(text: str) -> str | None:
-    """The answer an output marks explicitly, or None: the last `####`, else the last
-    `\\boxed{}`, else the last `answer is` / `Answer:` line, else a final bold phrase that no
-    number follows. The span is returned cleaned but otherwise as written.
+    """The answer an output marks explicitly, or None.
+
+    Markers: `#### <answer>` (not a markdown heading such as `#### Step 2`), `\\boxed{}`, and
+    `answer is` / `Answer:`; the one written last wins (`#### Final answer` then `\\boxed{5}`
+    gives 5). Without any of them, a final bold phrase that no number follows. The span is
+    returned cleaned but otherwise as written.
     """
     if not text:
         return None
+    text = text[-MAX_SCAN:]
+    found: list[tuple[int, str]] = []
+    hashes = [
+        m for m in _HASHES.finditer(text) if m.group(1).strip() and not _HEADING.match(m.group(1).strip())
+    ]
+    if hashes:
+        found.append((hashes[-1].start(), hashes[-1].group(1)))
+    box = _last_box(text)
+    if box:
+        found.append(box)
+    cues = list(_ANSWER_CUE.finditer(text))
+    if cues:
+        rest = text[cues[-1].end() :]
+        line = rest.lstrip(" \t*_:").split("\n", 1)[0]
+        if not line.strip() and "\n" in rest:  # "Answer:\n72"
+            line = rest.strip().split("\n", 1)[0]
+        if line.strip():
+            found.append((cues[-1].start(), _first_statement(line)))
+    if found:
+        return clean_span(max(found)[1])
+    bolds = list(_BOLD.finditer(text))
+    if bolds:
+        last = bolds[-1]
+        if not NUMBER_IN_TEXT.search(text[last.end() :]):
+            return clean_span(last.group(1) or last.group(2) or "")
+    return None
     text = text[-MAX_SCAN:]
     hashes = _HASHES.findall(text)
     if hashes and hashes[-1].strip():

@@ -47,6 +47,16 @@ def test_picks_the_final_answer_not_the_first_number() -> None:
     assert GSM8K.extract("I first thought 40, but recomputing: 3 + 4 = 7\n#### 7") == "7"
 
 
+def test_markdown_headings_are_not_answers_and_the_last_marker_wins() -> None:
+    assert GSM8K.extract("#### Step 1\n12 * 2 = 24\n#### Step 2\nThe answer is 31.") == "31"
+    assert (
+        MATH.extract("#### Solution\nWe get $x = 2$.\n#### Final Answer\n\\boxed{\\frac{1}{2}}")
+        == "\\frac{1}{2}"
+    )
+    assert MATH.extract("The answer is \\boxed{5}") == "5"
+    assert GSM8K.extract("The answer is 5.\nWait, I made an error: 3 + 4 = 7.\n#### 7") == "7"
+
+
 def test_boxed_keeps_nested_braces_and_takes_the_last_box() -> None:
     text = "First \\boxed{1}, then finally \\boxed{\\frac{1}{\\sqrt{2}} + \\left\\{x\\right\\}}."
     assert boxed_contents(text) == ["1", "\\frac{1}{\\sqrt{2}} + \\left\\{x\\right\\}"]
