@@ -3,6 +3,17 @@
 Training is only as good as this judgement: a checker that calls a right answer wrong (or
 the reverse) makes the optimizer chase noise. Built in: GSM8K, TabMWP, MATH; a user's own
 judge via `custom:module:function`. This package imports nothing from the other parts.
+
+How answers are judged (the policies a user may want to know):
+- The final answer is the last marked one (`#### x`, `\\boxed{x}`, `The answer is x`,
+  `Answer: x`), else a final bold phrase, else the number of the last sentence that has one.
+- GSM8K: exact numeric equality after removing currency, separators, units (float noise
+  below 1e-9 is forgiven). TabMWP: numbers to three decimals as the dataset's own scorer
+  does (two exact fractions must be equal), choices by letter or text, text case-blind.
+- MATH: strings, then numbers (a decimal reference written to k digits accepts any answer
+  that rounds to it; integers are exact; `12.5%` equals `0.125`), then tuples / sets /
+  intervals element-wise, then evaluation at sample points, then sympy via math-verify in
+  a killable worker under a time limit (5 s by default); undecided counts as wrong.
 """
 
 from __future__ import annotations
