@@ -322,6 +322,20 @@ def flush_std():
             pass
 
 
+def warm_up():
+    """Walk the call path once with dummy data while idle: the copy-on-write page faults a
+    fresh fork pays on first touch then happen before a request, not during it."""
+    FrameReader(-1).frames()
+    json.loads('{"id":0,"name":"x","args":"{\\"a\\":1}","timeout":1.0}')
+    json.loads("{}")
+    frame({"kind": "started", "id": 0, "pid": 0})
+    text, _ = encode_result([0, 1.5, "x", None, {"k": True}])
+    frame({"kind": "result", "id": 0, "value_json": text})
+    pristine = dict(builtins.__dict__)
+    builtins.__dict__.update(pristine)
+    flush_std()
+
+
 def call_child(c2h_r, res_w, taken_w, load_errors, limits):
     """A spare child of the holder: wait for one request, call one function, write one result.
 
@@ -332,6 +346,7 @@ def call_child(c2h_r, res_w, taken_w, load_errors, limits):
     os.setsid()
     set_oom_score(1000)
     die_with_parent(limits)
+    warm_up()
     req, _ = read_frame_blocking(c2h_r)
     if req is None:
         os._exit(3)  # the worker closed the set: the holder ends too
