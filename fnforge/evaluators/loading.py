@@ -88,6 +88,8 @@ def _from_json(path: Path, data: Any) -> list[Record]:
         return records
     if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
         return [Record(str(k), v, f"{path}[{k!r}]") for k, v in data.items()]
+    if isinstance(data, dict) and ("problem" in data or "question" in data):  # one task per file (MATH)
+        return [Record(_own_id(data) or path.stem, data, str(path))]
     raise EvaluatorError(
         f"{path}: expected a JSON list of tasks or an object keyed by task id, got {type(data).__name__}"
     )

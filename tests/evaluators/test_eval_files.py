@@ -43,6 +43,15 @@ def test_json_list_and_object_keyed_by_id(tmp_path: Path) -> None:
     assert [t.id for t in tab.load(listed)] == ["0", "x"]
 
 
+def test_a_single_task_json_file_is_one_task_named_by_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "1234.json"
+    path.write_text(
+        json.dumps({"problem": "p", "level": "Level 2", "type": "Algebra", "solution": "\\boxed{7}"})
+    )
+    [task] = get_evaluator("math").load(path)
+    assert (task.id, task.reference, task.metadata["level"]) == ("1234", "7", "Level 2")
+
+
 def test_math_reference_from_answer_field_or_last_box(tmp_path: Path) -> None:
     math = get_evaluator("math")
     path = _write(
