@@ -299,7 +299,11 @@ class Trainer:
             except ActionError as e:  # edits the store cannot apply are the optimizer's fault
                 res = self.repo.record_rejection(self.run, "optimizer", str(e), note)
             else:
-                res = self.repo.judge(candidate, self.gates, note)
+                self.validation.note = note
+                try:
+                    res = self.repo.judge(candidate, self.gates, note)
+                finally:
+                    self.validation.note = None
         outcome = StepOutcome(
             step=res.step,
             accepted=res.accepted,

@@ -47,6 +47,9 @@ class ValidationGate:
         self.val_tasks = list(val_tasks)
         self.min_delta = min_delta
         self.last: tuple[Evaluation, Evaluation] | None = None  # (head, candidate) of the last check
+        # the step's note_extra, filled in during the check: the store writes the note after
+        # the gates ran, so validation tokens and flipped tasks join train and optimizer figures
+        self.note: dict[str, Any] | None = None
 
     def check(self, candidate: CandidateView) -> Verdict:
         """Score head and candidate on the validation tasks and compare."""
@@ -67,6 +70,10 @@ class ValidationGate:
             "min_delta": self.min_delta,
             "usage": (head.usage + cand.usage).to_dict(),
         }
+        if self.note is not None:
+            self.note.setdefault("usage", {})["validation"] = details["usage"]
+            self.note["flipped"] = details["flipped"]
+            self.note.setdefault("durations_s", {})["validation"] = round(time.perf_counter() - t0, 3)
         kw = dict(
             score_before=before, score_after=after, details=details, duration_s=time.perf_counter() - t0
         )

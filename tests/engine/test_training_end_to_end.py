@@ -137,6 +137,8 @@ def test_git_history_trailers_and_notes_tell_the_same_story(reference) -> None:
     note = json.loads(git.run("notes", "--ref", "fnforge", "show", merge))
     assert note["train"]["accuracy"] == 0.0 and note["train"]["n"] == 4
     assert note["usage"]["train"]["tokens"] > 0 and note["usage"]["optimizer"]["cost_usd"] > 0
+    assert note["usage"]["validation"]["tokens"] > 0 and len(note["flipped"]["fixed"]) == 8
+    assert note["durations_s"]["validation"] > 0
     assert note["durations_s"]["train"] >= 0 and note["transcripts"] == ".git/fnforge/runs/r1/step-1.jsonl"
     val = [v for v in note["verdicts"] if v["gate"] == "validation"][0]
     assert len(val["details"]["flipped"]["fixed"]) == 8 and val["details"]["flipped"]["broken"] == []
