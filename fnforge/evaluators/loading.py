@@ -29,6 +29,8 @@ class Record:
 def read_records(path: Path) -> list[Record]:
     """All records of a data file, ids assigned; bad input raises EvaluatorError naming the line."""
     path = Path(path)
+    if path.is_dir():
+        return _from_directory(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -43,6 +45,22 @@ def read_records(path: Path) -> list[Record]:
         except json.JSONDecodeError as e:
             raise EvaluatorError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
     return _from_jsonl(path, text)
+
+
+def _from_directory(path: Path) -> list[Record]:
+    """Every `.json`/`.jsonl` file below a directory (the competition MATH layout: one problem
+    per file, `algebra/1234.json`); ids are the file's path below the directory."""
+    records: list[Record] = []
+    seen: dict[str, str] = {}
+    for file in sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl") and p.is_file()):
+        name = file.relative_to(path).with_suffix("").as_posix()
+        for record in read_records(file):
+            rid = name if record.id == file.stem else f"{name}:{record.id}"
+            _check_unique(path, rid, record.where, seen)
+            records.append(Record(rid, record.fields, record.where))
+    if not records:
+        raise EvaluatorError(f"{path}: no .json or .jsonl task files in this directory")
+    return records
 
 
 def _own_id(fields: dict[str, Any]) -> str | None:

@@ -52,6 +52,27 @@ def test_a_single_task_json_file_is_one_task_named_by_the_file(tmp_path: Path) -
     assert (task.id, task.reference, task.metadata["level"]) == ("1234", "7", "Level 2")
 
 
+def test_a_directory_of_task_files_is_read_with_ids_from_their_paths(tmp_path: Path) -> None:
+    for sub, n, answer in [("algebra", 1, "2"), ("algebra", 7, "3"), ("geometry", 1, "\\pi")]:
+        (tmp_path / sub).mkdir(exist_ok=True)
+        (tmp_path / sub / f"{n}.json").write_text(
+            json.dumps({"problem": "p", "solution": f"\\boxed{{{answer}}}"})
+        )
+    tasks = get_evaluator("math").load(tmp_path)
+    assert [(t.id, t.reference) for t in tasks] == [
+        ("algebra/1", "2"),
+        ("algebra/7", "3"),
+        ("geometry/1", "\\pi"),
+    ]
+    with pytest.raises(EvaluatorError, match="no .json or .jsonl task files"):
+        get_evaluator("math").load(_empty(tmp_path))
+
+
+def _empty(tmp_path: Path) -> Path:
+    (tmp_path / "empty").mkdir()
+    return tmp_path / "empty"
+
+
 def test_math_reference_from_answer_field_or_last_box(tmp_path: Path) -> None:
     math = get_evaluator("math")
     path = _write(
