@@ -19,11 +19,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding `fnforge/`
-STARTUP_TIMEOUT_S = 120.0  # importing sympy on a busy 2-core machine; not part of a check's limit
+STARTUP_TIMEOUT_S = 120.0
+CACHE_SIZE = 100_000  # importing sympy on a busy 2-core machine; not part of a check's limit
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,18 @@ class SymbolicChecker:
             self._idle.put(None)  # a slot; the process starts on first use
         self._lock = threading.Lock()
         self._all: list[_Worker] = []
-        self._cached = lru_cache(maxsize=65536)(self._check_uncached)
+        self._decided: dict[tuple[str, str], SymbolicResult] = {}  # undecided results are retried
 
     def equivalent(self, a: str, b: str) -> SymbolicResult:
         """Whether two LaTeX answers are equal; undecided (None) on timeout or parse failure."""
-        return self._cached(a, b)
+        key = (a, b)
+        hit = self._decided.get(key)
+        if hit is not None:
+            return hit
+        result = self._check_uncached(a, b)
+        if result.equal is not None and len(self._decided) < CACHE_SIZE:
+            self._decided[key] = result
+        return result
 
     def _check_uncached(self, a: str, b: str) -> SymbolicResult:
         worker = self._idle.get()
