@@ -54,18 +54,20 @@ def note_cost(note: dict[str, Any]) -> float | None:
 
 
 def note_duration(note: dict[str, Any]) -> float | None:
-    """Wall time of a step: its recorded phases plus every gate's time, or None."""
+    """Wall time of a step: its recorded phases plus every other gate's time, or None."""
     if _number(note.get("duration_s")) is not None:
         return _number(note.get("duration_s"))
     total, seen = 0.0, False
     phases = note.get("durations_s")
-    if isinstance(phases, dict):
-        for value in phases.values():
-            if _number(value) is not None:
-                total, seen = total + float(value), True
+    phases = phases if isinstance(phases, dict) else {}
+    for value in phases.values():
+        if _number(value) is not None:
+            total, seen = total + float(value), True
     for verdict in note.get("verdicts") or []:
-        if isinstance(verdict, dict) and _number(verdict.get("duration_s")) is not None:
-            total, seen = total + float(verdict["duration_s"]), True
+        # a gate already timed as a phase (the trainer records "validation") counts once
+        if isinstance(verdict, dict) and verdict.get("gate") not in phases:
+            if _number(verdict.get("duration_s")) is not None:
+                total, seen = total + float(verdict["duration_s"]), True
     return total if seen else None
 
 

@@ -87,3 +87,25 @@ def test_a_huge_diff_is_cut_with_the_git_command_that_shows_all_of_it():
     block = step_diff(StepView(4, "accepted", commit="abcdef1234567", diff=diff))
     assert "diff cut at" in block and "git show abcdef1234" in block
     assert "+line 0<" in block and f"+line {MAX_DIFF_CHARS // 5 - 1}<" not in block
+
+
+def test_note_figures_sum_every_phase_and_count_a_timed_gate_once():
+    from fnforge.report.collect import note_cost, note_duration, note_tokens
+
+    note = {
+        "usage": {
+            "train": {"tokens": 100, "cost_usd": 0.01},
+            "optimizer": {"prompt_tokens": 40, "completion_tokens": 2, "cost_usd": 0.02},
+            "validation": {"tokens": 300, "cost_usd": 0.03},
+        },
+        "durations_s": {"train": 1.0, "optimizer": 2.0, "validation": 4.0},
+        "verdicts": [
+            {"gate": "static", "duration_s": 0.25},
+            {"gate": "property", "duration_s": 0.5},
+            {"gate": "validation", "duration_s": 3.9},
+        ],
+    }
+    assert note_tokens(note) == 442
+    assert abs(note_cost(note) - 0.06) < 1e-9
+    assert note_duration(note) == 7.75
+    assert note_tokens({}) is None and note_cost({}) is None and note_duration({}) is None
