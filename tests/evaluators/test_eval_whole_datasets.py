@@ -177,6 +177,11 @@ def math_right_outputs(task: Task, solution: str) -> dict[str, str]:
     if "\\frac" in ref:
         dfrac = ref.replace("\\frac", "\\dfrac")
         outs["dfrac"] = f"{REASONING}\\boxed{{{dfrac}}}"
+    number = parse_number(ref)
+    thousands = with_thousands(number.value) if number is not None and "e" not in ref else None
+    if thousands:
+        outs["thousands"] = f"{REASONING}The answer is {thousands}."
+        outs["latex_thousands"] = f"{REASONING}\\boxed{{{thousands.replace(',', '{,}')}}}"
     unit = unit_after_box(solution, ref)
     if unit:
         outs["unit_in_math"] = f"{REASONING}The answer is ${ref} {unit}$."
