@@ -92,7 +92,7 @@ while True:
     with survives(pool):
         res = pool.call(fn("bomb", body), "bomb", {}, timeout=2.0)
         assert res.error.type in ("Timeout", "Crashed")  # limits: pids_limit, then the sweep
-    left = processes(pool)
+    left = min((processes(pool) for _ in range(3)), key=len)  # a killed child may still be exiting
     assert len(left) <= 10, left  # the worker, up to 4 holders with a spare each, the probe itself
 
 
