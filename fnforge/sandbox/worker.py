@@ -120,6 +120,21 @@ def read_frame_blocking(fd):
 # ---------------------------------------------------------------- process helpers
 
 
+def fork(reap=None, patience=2.0):
+    """os.fork that waits out a full process table (processes just killed still count until
+    they are reaped) instead of failing at once."""
+    limit = time.monotonic() + patience
+    while True:
+        try:
+            return os.fork()
+        except BlockingIOError:
+            if time.monotonic() >= limit:
+                raise
+            if reap is not None:
+                reap()
+            time.sleep(0.005)
+
+
 def close_fds_except(keep):
     """Close every descriptor above 2 that is not in `keep`."""
     low = 3
@@ -419,7 +434,7 @@ def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
     spare = {"pid": 0, "taken": False, "alive": False}
 
     def fork_spare():
-        pid = os.fork()
+        pid = fork()
         if pid == 0:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -703,7 +718,12 @@ class Worker:
         go_r, go_w = os.pipe()
         out_r, out_w = os.pipe()
         res_r, res_w = os.pipe()
-        pid = os.fork()
+        try:
+            pid = fork(self.reap)
+        except OSError:
+            for fd in (c2h_r, c2h_w, h2c_r, h2c_w, go_r, go_w, out_r, out_w, res_r, res_w):
+                os.close(fd)
+            raise
         if pid == 0:
             try:
                 holder_main(req["modules"], c2h_r, h2c_w, go_r, out_w, res_w, self.limits)
@@ -880,7 +900,12 @@ class Worker:
         oom_before = oom_kills() if self.contained else -1
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
-        pid = os.fork()
+        try:
+            pid = fork(self.reap)
+        except OSError:
+            for fd in (res_r, res_w, out_r, out_w):
+                os.close(fd)
+            raise
         if pid == 0:
             try:
                 child_setup([res_w], out_w)
