@@ -377,3 +377,23 @@ def test_memory_bomb_at_import_time_is_a_memory_limit_of_the_load(pool):
     with survives(pool):
         res = pool.call(functions, "fat", {})
         assert res.error.type == "MemoryLimit" and "import" in res.error.message
+
+
+def test_children_left_asleep_at_the_pids_limit_do_not_block_the_next_set(pool):
+    body = """
+import os, time
+made = 0
+while True:
+    try:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        made += 1
+    except OSError:
+        return made
+"""
+    with survives(pool):
+        made = ok_value(pool, fn("sleepers", body, returns="int"), "sleepers")
+        assert 0 < made < 64  # limit: pids_limit
+        fresh = fn("fresh_set", "return 5", returns="int")  # a new set needs a fork right away
+        assert ok_value(pool, fresh, "fresh_set") == 5  # the sweep killed them; the fork waited for the reaping
