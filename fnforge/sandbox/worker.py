@@ -166,6 +166,7 @@ def die_with_parent(limits):
 
 
 def set_oom_score(value):
+    """Make this process the memory limit's preferred victim (only raising is allowed)."""
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(value))
@@ -276,6 +277,7 @@ def install_functions(modules):
 
 
 def threads_running():
+    """How many threads this process has (a holder must keep none after loading)."""
     try:
         return len(os.listdir("/proc/self/task"))
     except OSError:
@@ -323,6 +325,7 @@ def encode_result(value):
 
 
 def error_of(exc):
+    """The error value for an exception a function raised; MemoryError names the limit."""
     if isinstance(exc, MemoryError):
         return {"type": "MemoryLimit", "message": "MemoryError: the call ran out of memory"}
     message = str(exc)
@@ -330,6 +333,7 @@ def error_of(exc):
 
 
 def flush_std():
+    """Push buffered prints into the capture pipe before the result is written."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -580,6 +584,7 @@ class Worker:
         write_all(self.proto_out, frame(obj))
 
     def reap(self):
+        """Collect exited children (and orphans, as PID 1) without blocking."""
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -595,6 +600,7 @@ class Worker:
                     self.drop_holder(key)
 
     def kill(self, pid):
+        """SIGKILL a process and its group; never the worker or PID 1."""
         if pid and pid > 1 and pid != os.getpid():
             for target in (-pid, pid):
                 try:
@@ -603,6 +609,7 @@ class Worker:
                     pass
 
     def drop_holder(self, key):
+        """Forget a loaded set and kill its holder and spares."""
         holder = self.holders.pop(key, None)
         if holder is not None:
             self.kill(holder.pid)
@@ -701,10 +708,12 @@ class Worker:
 
     # -- requests
     def ping(self, req):
+        """Liveness and identity: pid, uid, Python version, whether the sweep is active."""
         self.reply({"id": req["id"], "ok": True, "pid": os.getpid(), "uid": os.getuid(),
                     "python": sys.version.split()[0], "contained": self.contained})
 
     def load(self, req):
+        """Fork a holder that imports the set (cached by content hash; LRU and memory eviction)."""
         key = req["set"]
         if key in self.holders:
             self.holders[key].used = time.monotonic()
@@ -770,6 +779,7 @@ class Worker:
         self.sweep(settle=True)
 
     def call(self, req):
+        """Hand one call to the set's spare child and enforce its wall clock and output limit."""
         started = time.monotonic()
         holder = self.holders.get(req["set"])
         if holder is None or not holder.alive:
@@ -877,6 +887,7 @@ class Worker:
                 pass
 
     def crash_error(self, status, oom_before=-1):
+        """Name what ended a child that did not answer: the memory limit, a signal, an exit."""
         oom_now = oom_kills() if self.contained else -1
         if oom_before >= 0 and oom_now > oom_before:
             return {"type": "MemoryLimit", "message": "the call went over the sandbox memory limit and was killed"}
@@ -893,6 +904,7 @@ class Worker:
         return {"type": "Crashed", "message": f"the call's process exited with status {os.WEXITSTATUS(status)} without returning"}
 
     def proptest(self, req):
+        """Run the property runner in a fresh child, with a watchdog on each announced example."""
         started = time.monotonic()
         total = float(req.get("timeout", 60))
         per_example = float(req.get("call_timeout", 5))
@@ -968,6 +980,7 @@ class Worker:
         self.reply(reply)
 
     def serve(self):
+        """The request loop: one request at a time, every failure answered as a value."""
         while True:
             got = self.requests.frames()
             if not got:
@@ -1005,6 +1018,7 @@ def _state(pid):
 
 
 def main(argv):
+    """Take over the protocol pipes, harden this process, and serve requests until EOF."""
     config = json.loads(argv[1]) if len(argv) > 1 else {}
     proto_in = os.dup(0)
     proto_out = os.dup(1)
