@@ -14,7 +14,7 @@ It also times the property tests of a 10-function set in a warm worker (target <
 
 Run: .venv/bin/python benchmarks/sandbox_calls.py [--calls N] [--exec-calls N]
 Last line: RESULT warm_per_s=<n> exec_per_s=<n> inprocess_per_s=<n> warm_over_exec=<ratio> warm_median_ms=<ms>
-           proptest10_s=<s>  (one line)
+           proptest10_s=<s> warm_spaced_median_ms=<ms>  (one line)
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from fnforge.sandbox.docker_backend import LABEL, LABEL_OWNER, owner_label
 SOURCE = "def add(a: int, b: int) -> int:\n    '''Adds two numbers.'''\n    return a + b\n"
 
 
-def bench_warm(settings: SandboxSettings, calls: int) -> tuple[float, list[float]]:
+def bench_warm(settings: SandboxSettings, calls: int, gap_s: float = 0.0) -> tuple[float, list[float]]:
+    """Calls/s and per-call latencies through one warm worker; `gap_s` apart (0: back to back)."""
     functions = {"add": SOURCE}
     with open_pool(settings, size=1) as pool:
         for i in range(50):  # load the set, warm the pipes
@@ -46,6 +47,8 @@ def bench_warm(settings: SandboxSettings, calls: int) -> tuple[float, list[float
             res = pool.call(functions, "add", {"a": i, "b": 2})
             latencies.append(time.perf_counter() - t)
             assert res.ok and res.value == i + 2, res
+            if gap_s:
+                time.sleep(gap_s)
         total = time.perf_counter() - start
     return calls / total, latencies
 
@@ -114,6 +117,9 @@ def main() -> None:
     p95_ms = sorted(latencies)[int(0.95 * len(latencies))] * 1000
     print(f"(a) warm worker:       {warm_per_s:10.1f} calls/s  median {median_ms:.3f} ms  p95 {p95_ms:.3f} ms "
           f"({args.calls} calls)", flush=True)
+    _, spaced = bench_warm(settings, 500, gap_s=0.005)
+    spaced_ms = statistics.median(spaced) * 1000
+    print(f"(a') warm worker, calls 5 ms apart (an agent between model turns): median {spaced_ms:.3f} ms", flush=True)
     exec_per_s = bench_exec(settings, args.exec_calls)
     print(f"(b) docker exec/call:  {exec_per_s:10.1f} calls/s  ({args.exec_calls} calls)", flush=True)
     inprocess_per_s = bench_inprocess(200_000)
@@ -126,7 +132,8 @@ def main() -> None:
           "(other work on the cores inflates every side, the warm worker's many small hand-offs most)")
     print(f"warm / exec = {ratio:.1f}x (target >= 100x); warm median {median_ms:.3f} ms (target < 1 ms)")
     print(f"RESULT warm_per_s={warm_per_s:.1f} exec_per_s={exec_per_s:.2f} inprocess_per_s={inprocess_per_s:.0f} "
-          f"warm_over_exec={ratio:.1f} warm_median_ms={median_ms:.3f} proptest10_s={proptest_s:.2f}")
+          f"warm_over_exec={ratio:.1f} warm_median_ms={median_ms:.3f} proptest10_s={proptest_s:.2f} "
+          f"warm_spaced_median_ms={spaced_ms:.3f}")
 
 
 if __name__ == "__main__":
