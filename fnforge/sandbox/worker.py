@@ -788,6 +788,14 @@ class Worker:
             self.reply({"id": req["id"], "ok": False, "error": {"type": "NotLoaded", "message": "load the set first"}})
             return
         holder.used = started
+        # Whatever an earlier call's child wrote after its answer belongs to no one.
+        for _ in range(64):
+            if not select.select([holder.out_fd], [], [], 0)[0] or not self.drain(holder.out_fd, bytearray()):
+                break
+        for _ in range(64):
+            if not select.select([holder.res.fd], [], [], 0)[0] or not holder.res.feed():
+                break
+            holder.res.frames()
         oom_before = oom_kills() if self.contained else -1
         timeout = float(req.get("timeout", 5))
         deadline = started + timeout

@@ -397,3 +397,20 @@ while True:
         assert 0 < made < 64  # limit: pids_limit
         fresh = fn("fresh_set", "return 5", returns="int")  # a new set needs a fork right away
         assert ok_value(pool, fresh, "fresh_set") == 5  # the sweep killed them; the fork waited for the reaping
+
+
+def test_a_thread_printing_after_the_answer_does_not_leak_into_the_next_call(pool):
+    body = """
+import sys, threading
+def chatter():
+    while True:
+        sys.stdout.write('leak\\\\n')
+        sys.stdout.flush()
+threading.Thread(target=chatter, daemon=True).start()
+return 1
+"""
+    with survives(pool):
+        functions = {**fn("chatty", body, returns="int"), **fn("quiet", "print('mine')\nreturn 2", returns="int")}
+        pool.call(functions, "chatty", {})
+        res = pool.call(functions, "quiet", {})
+        assert res.ok and res.value == 2 and res.stdout == "mine\n", res  # limit: stale output is discarded
