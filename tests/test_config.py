@@ -60,3 +60,19 @@ def test_missing_and_broken_files_are_one_clear_error(tmp_path: Path) -> None:
     bad.write_text("[task\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(bad)
+
+
+def test_a_config_error_reaches_the_user_as_one_unmangled_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = tmp_path / "fns"
+    subprocess.run([sys.executable, "-m", "fnforge.cli", "init", str(root)], check=True, capture_output=True)
+    (root / "fnforge.toml").write_text("[data]\ntrain = 3\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "fnforge.cli", "eval", "--repo", str(root), "--ref", "0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "[data] train" in lines[0], done.stderr

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from fnforge.cli.output import UsageError, console, err_console, set_mode
+from fnforge.cli.output import UsageError, console, err_console, fail, set_mode
 
 app = typer.Typer(
     name="fnforge",
@@ -34,8 +34,9 @@ def _global(
     set_mode(quiet=quiet, json_lines=json_lines)
 
 
-# Each module adds its commands to `app` (imported for that side effect).
-from fnforge.cli import repo as _repo  # noqa: E402,F401
+# Each module adds its commands to `app` (imported for that side effect); the order of
+# these imports is the order of the commands in `fnforge --help`, so it is not sorted.
+from fnforge.cli import repo as _repo  # noqa: E402,F401,I001
 from fnforge.cli import sandbox as _sandbox  # noqa: E402,F401
 from fnforge.cli import check as _check  # noqa: E402,F401
 from fnforge.cli import train as _train  # noqa: E402,F401
@@ -47,8 +48,7 @@ def main() -> None:
     try:
         app()
     except UsageError as e:
-        err_console.print(f"[red]error:[/red] {e}")
-        sys.exit(2)
+        fail(str(e), 2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # one error = one line
@@ -51,8 +52,11 @@ def result(obj: Any, human: str | None = None) -> None:
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Stop the command with one line on stderr and the given exit code."""
-    err_console.print(f"[red]error:[/red] {message}")
+    """Stop the command with one line on stderr and the given exit code.
+
+    The message is plain text: `[data] train` in it is shown, not taken as markup.
+    """
+    err_console.print(f"[red]error:[/red] {escape(message)}")
     raise SystemExit(code)
 
 

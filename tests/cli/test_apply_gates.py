@@ -93,5 +93,5 @@ def test_tools_mode_without_a_key_says_validation_did_not_run(tmp_path: Path) ->
                    "--repo", str(root), env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     verdict = json.loads(done.stdout.strip().splitlines()[-1])
-    assert verdict["reason"].startswith("validation did not run: mode 'tools' needs the model")
+    assert verdict["reason"].startswith("validation did not run: no API key in $OPENAI_API_KEY")
     assert [v["gate"] for v in verdict["verdicts"]] == ["static", "policy", "property", "validation"]
