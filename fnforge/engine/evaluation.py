@@ -138,7 +138,8 @@ class Scorer:
             raise eg.exceptions[0] from None
         transcripts = [j.result() for j in jobs]
         outputs = {tr.task_id: tr.output for tr in transcripts}
-        score = score_outputs(self.evaluator, list(tasks), outputs)
+        # judging can be slow (MATH symbolic checks run up to their time limit): off the loop
+        score = await asyncio.to_thread(score_outputs, self.evaluator, list(tasks), outputs)
         for tr in transcripts:
             item = score.items.get(tr.task_id)
             if item is not None:
