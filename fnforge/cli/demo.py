@@ -216,11 +216,7 @@ def doctor(
     With --repo, the repository's fnforge.toml decides what is required (e.g. backend "process" needs no Docker) and the model endpoint is tried with the key from the environment.
     """
     if repo is not None and not (repo / CONFIG_NAME).is_file():
-        fail(
-            escape(
-                f"{repo}: no {CONFIG_NAME} there; pass a function repository (`fnforge init DIR`) or omit --repo"
-            )
-        )
+        fail(f"{repo}: no {CONFIG_NAME} there; pass a function repository (`fnforge init DIR`) or omit --repo")
     checks = run_checks(repo)
     failed = [c for c in checks if c.status == "fail"]
     if MODE.json_lines or MODE.quiet:
@@ -264,7 +260,7 @@ def report(
     try:
         path = write_report(repo, out, branch=branch)
     except ReportError as e:
-        fail(escape(str(e)))
+        fail(str(e))
     result({"report": str(path)}, f"report written to {path}")
 
 
@@ -315,7 +311,7 @@ def demo(
     try:
         done = run_demo(out, examples=examples or EXAMPLES, progress=on_progress, build=build)
     except (DemoError, *_user_errors()) as e:
-        fail(escape(str(e)))
+        fail(str(e))
         return
     finally:
         training_progress.close()

@@ -126,7 +126,7 @@ def train_command(
         outcome = train(repository, run=run, resume=resume, offline=offline, progress=shown)
     except _user_errors() as e:
         shown.close()
-        fail(escape(str(e)), code=2)
+        fail(str(e), code=2)
         return
     finally:
         shown.close()
@@ -154,7 +154,7 @@ def eval_command(
     from fnforge.engine.experiment import Experiment
 
     if split not in ("val", "train"):
-        fail(escape(f"--split {split!r}: expected val or train"), code=2)
+        fail(f"--split {split!r}: expected val or train", code=2)
     try:
         repository = _open_repo(repo)
         target: Any = int(ref) if ref is not None and ref.isdigit() else ref
@@ -162,7 +162,7 @@ def eval_command(
         with Experiment(repository, offline=offline) as exp:
             ev = exp.score(functions, split)
     except _user_errors() as e:
-        fail(escape(str(e)), code=2)
+        fail(str(e), code=2)
         return
     data = {"ref": ref or "head", "split": split, **ev.summary()}
     by_cat = ev.score.to_dict(per_item=False).get("by_category") if hasattr(ev.score, "to_dict") else None
