@@ -145,7 +145,8 @@ def close_fds_except(keep):
 
 
 def set_dumpable(flag):
-    """PR_SET_DUMPABLE: a non-dumpable worker's /proc/<pid>/fd is closed to its children."""
+    """PR_SET_DUMPABLE: a non-dumpable process's /proc/<pid>/{fd,mem,environ} and ptrace are
+    closed to other processes of the same user."""
     try:
         import ctypes
 
@@ -226,7 +227,8 @@ def child_setup(keep, out_w):
         os.close(out_w)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
-    set_dumpable(True)
+    # Children stay non-dumpable (inherited from the worker): a call cannot open another
+    # set's /proc/<pid>/mem, fd or environ, nor ptrace it, though all run as one user.
 
 
 # ---------------------------------------------------------------- the function set inside a child

@@ -414,3 +414,27 @@ return 1
         pool.call(functions, "chatty", {})
         res = pool.call(functions, "quiet", {})
         assert res.ok and res.value == 2 and res.stdout == "mine\n", res  # limit: stale output is discarded
+
+
+def test_a_call_cannot_reach_into_other_processes_of_the_sandbox(pool):
+    body = """
+import os
+out = {}
+me = os.getpid()
+for p in os.listdir('/proc'):
+    if p.isdigit() and int(p) != me:
+        for what in ('mem', 'environ', 'fd'):
+            path = '/proc/%s/%s' % (p, what)
+            try:
+                os.listdir(path) if what == 'fd' else open(path, 'rb').close()
+                out[path] = 'opened'
+            except OSError as e:
+                out[path] = e.strerror
+out['own'] = len(os.listdir('/proc/self/fd')) > 0
+return out
+"""
+    with survives(pool):
+        ok_value(pool, fn("neighbour", "return 1", returns="int"), "neighbour")  # another set's holder
+        out = ok_value(pool, fn("peek", body), "peek")
+        assert out.pop("own") is True
+        assert len(out) >= 6 and "opened" not in out.values(), out  # limit: every process non-dumpable
