@@ -3,9 +3,9 @@
 Workload: `add(a, b) -> a + b` called with fresh arguments each time, on the same image:
 (a) through fnforge's warm worker (`SandboxPool.call`: a container already running, the set
     already imported, a pre-forked child per call), one caller thread;
-(b) with one `docker exec` per call into a running container of the same image, running
-    `python3 -c` with the function and its arguments, the way AutoGen's Docker code executor
-    runs code (the baseline);
+(b) with one `docker exec` per call into a running container of the same image, the way
+    AutoGen's DockerCommandLineCodeExecutor runs code: the code written to a file in a
+    bind-mounted work dir, then `timeout 60 python3 <file>` (the baseline);
 (c) in-process: the same function compiled and called directly in this interpreter (no
     isolation at all: the floor, for scale).
 Each side is warmed up before timing. The script prints calls/s for each, the ratio warm/exec
@@ -20,10 +20,14 @@ Last line: RESULT warm_per_s=<n> exec_per_s=<n> inprocess_per_s=<n> warm_over_ex
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import docker
 
@@ -54,15 +58,23 @@ def bench_warm(settings: SandboxSettings, calls: int, gap_s: float = 0.0) -> tup
 
 
 def bench_exec(settings: SandboxSettings, calls: int) -> float:
+    """Calls/s the way AutoGen's DockerCommandLineCodeExecutor runs code: write the code to a
+    file in a bind-mounted work dir, then `exec_run(["timeout", T, "python3", file])`."""
     client = docker.from_env(version="auto")
+    work = Path(tempfile.mkdtemp(prefix="fnforge-bench-"))
+    work.chmod(0o755)
     container = client.containers.run(
-        settings.image, ["sleep", "infinity"], detach=True, network_mode="none", read_only=True,
+        settings.image, ["sleep", "infinity"], detach=True, network_mode="none", working_dir="/workspace",
+        volumes={str(work): {"bind": "/workspace", "mode": "rw"}},
         labels={LABEL: "1", LABEL_OWNER: owner_label()}, user="10001:10001",
     )
     try:
         def one(i: int) -> int:
             code = SOURCE + f"import json\nprint(json.dumps(add(**{json.dumps({'a': i, 'b': 2})})))\n"
-            exit_code, output = container.exec_run(["python3", "-c", code])
+            name = f"tmp_code_{hashlib.md5(code.encode()).hexdigest()}.py"  # noqa: S324 - a file name
+            (work / name).write_text(code)
+            (work / name).chmod(0o644)
+            exit_code, output = container.exec_run(["timeout", "60", "python3", name])
             assert exit_code == 0, output
             return json.loads(output)
 
@@ -74,6 +86,7 @@ def bench_exec(settings: SandboxSettings, calls: int) -> float:
         return calls / (time.perf_counter() - start)
     finally:
         container.remove(force=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def bench_proptest(settings: SandboxSettings) -> float:
