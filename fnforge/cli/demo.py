@@ -216,7 +216,9 @@ def doctor(
     With --repo, the repository's fnforge.toml decides what is required (e.g. backend "process" needs no Docker) and the model endpoint is tried with the key from the environment.
     """
     if repo is not None and not (repo / CONFIG_NAME).is_file():
-        fail(f"{repo}: no {CONFIG_NAME} there; pass a function repository (`fnforge init DIR`) or omit --repo")
+        fail(
+            f"{repo}: no {CONFIG_NAME} there; pass a function repository (`fnforge init DIR`) or omit --repo"
+        )
     checks = run_checks(repo)
     failed = [c for c in checks if c.status == "fail"]
     if MODE.json_lines or MODE.quiet:
@@ -225,7 +227,7 @@ def doctor(
             None
             if MODE.json_lines
             else "\n".join(
-                f"{c.status}: {c.name}: {c.detail}" + (f" -> {c.fix}" if c.fix else "")
+                escape(f"{c.status}: {c.name}: {c.detail}" + (f" -> {c.fix}" if c.fix else ""))
                 for c in checks
                 if c.status != "ok"
             )
@@ -261,7 +263,7 @@ def report(
         path = write_report(repo, out, branch=branch)
     except ReportError as e:
         fail(str(e))
-    result({"report": str(path)}, f"report written to {path}")
+    result({"report": str(path)}, escape(f"report written to {path}"))
 
 
 def _curve_table(curve: list[tuple[int, str, float | None]]) -> Table:
