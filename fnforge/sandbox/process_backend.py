@@ -1,8 +1,9 @@
 """The process backend: the same worker as a local subprocess, for machines without Docker.
 
 Weaker than a container, and it says so: the worker runs with the host's user and
-filesystem, limited only by rlimits (address space, CPU seconds per call, file size), a
-scrubbed environment and a private working directory. There is no network isolation and
+filesystem, limited only by rlimits (address space, CPU seconds per call, file size, and
+for a non-root user the number of processes), a scrubbed environment and a private
+working directory. There is no network isolation and
 no PID namespace, so processes a call deliberately detaches are not swept up.
 """
 
@@ -89,7 +90,8 @@ class ProcessSandbox(Sandbox):
         return {
             **super().worker_config(),
             "contained": False,
-            "rlimits": {"as_bytes": (s.memory_mb + AS_HEADROOM_MB) * MB, "fsize_bytes": s.tmpfs_mb * MB},
+            "rlimits": {"as_bytes": (s.memory_mb + AS_HEADROOM_MB) * MB, "fsize_bytes": s.tmpfs_mb * MB,
+                        "nproc_extra": s.pids},
         }
 
     def start_worker(self) -> Transport:

@@ -218,6 +218,34 @@ def apply_rlimits(limits, cpu_s=None):
                 pass
 
 
+def process_limit(limits):
+    """Process backend, non-root only: RLIMIT_NPROC counts every process of the user, so a
+    call may run what the user runs now plus `nproc_extra` (root ignores the limit anyway).
+    Counted once per loaded set; each call child applies it."""
+    extra = limits.get("nproc_extra")
+    if not extra or os.getuid() == 0:
+        return None
+    uid = str(os.getuid())
+    count = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/status") as f:
+                    count += any(line.startswith("Uid:") and line.split()[1] == uid for line in f)
+            except OSError:
+                continue
+    return count + extra
+
+
+def limit_processes(nproc):
+    """Apply the per-set process limit `process_limit` computed (None: no limit)."""
+    if nproc:
+        try:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        except (ValueError, OSError):
+            pass
+
+
 def child_setup(keep, out_w):
     """First steps of every forked child: drop the worker's descriptors, capture output."""
     close_fds_except(set(keep) | {out_w})
@@ -367,6 +395,7 @@ def call_child(c2h_r, res_w, taken_w, load_errors, limits):
     os.setsid()
     set_oom_score(1000)
     die_with_parent(limits)
+    limit_processes(limits.get("nproc"))
     warm_up()
     req, _ = read_frame_blocking(c2h_r)
     if req is None:
@@ -431,6 +460,7 @@ def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
     write_all(h2c_w, frame({"kind": "loaded", "errors": errors}))
     if "*" in errors:
         os._exit(0)
+    limits = dict(limits, nproc=process_limit(limits))
     taken_r, taken_w = os.pipe()
     wake_r, wake_w = os.pipe()
     for fd in (taken_r, go_r, wake_r, wake_w):
