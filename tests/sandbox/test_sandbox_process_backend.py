@@ -71,3 +71,49 @@ def test_host_environment_is_scrubbed(monkeypatch):
     assert "FNFORGE_TEST_SECRET" not in env and "hunter2-process" not in repr(env)
     assert set(env) <= {"PATH", "LANG", "HOME", "TMPDIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                         "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "LC_CTYPE"}
+
+
+def test_a_non_root_worker_is_held_to_the_process_limit(tmp_path):
+    """RLIMIT_NPROC (only meaningful for a non-root user): run the real worker as `nobody`."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    from fnforge.sandbox.backend import WORKER_PATH
+    from fnforge.sandbox.pool import set_id
+    from fnforge.sandbox.process_backend import ProcessTransport
+    from fnforge.sandbox.transport import WorkerClient
+
+    python = "/usr/bin/python3"  # the system interpreter: readable by `nobody`, unlike a venv under /root
+    assert os.path.exists(python), "the test runs the stdlib-only worker with the system python3"
+    worker = tmp_path / "worker.py"
+    shutil.copy(WORKER_PATH, worker)
+    for path in (tmp_path, worker):
+        path.chmod(0o755)
+    config = {"output_limit": 65536, "contained": False, "rlimits": {"nproc_extra": 16}}
+    proc = subprocess.Popen([python, "-I", str(worker), json.dumps(config)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=tmp_path, user="nobody",
+                            start_new_session=True, env={"PATH": "/usr/bin:/bin"})
+    client = WorkerClient(ProcessTransport(proc, str(tmp_path / "gone")))
+    try:
+        assert client.request({"op": "ping"}, 10)["uid"] != 0
+        functions = fn("forks", """
+import os, time
+made = 0
+for _ in range(200):
+    try:
+        if os.fork() == 0:
+            time.sleep(2)
+            os._exit(0)
+        made += 1
+    except OSError:
+        break
+return made
+""", returns="int")
+        key = set_id(functions)
+        assert client.request({"op": "load", "set": key, "modules": functions, "timeout": 10}, 15)["ok"]
+        reply = client.request({"op": "call", "set": key, "name": "forks", "args": {}, "timeout": 10}, 15)
+        assert reply["ok"] and int(reply["value_json"]) < 16  # limit: RLIMIT_NPROC = user's processes + 16
+    finally:
+        client.kill()
