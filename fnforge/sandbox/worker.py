@@ -460,7 +460,8 @@ def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
     write_all(h2c_w, frame({"kind": "loaded", "errors": errors}))
     if "*" in errors:
         os._exit(0)
-    limits = dict(limits, nproc=process_limit(limits))
+    if limits.get("nproc_extra"):  # (in a container `limits` stays empty: no rlimits, no death signal)
+        limits = dict(limits, nproc=process_limit(limits))
     taken_r, taken_w = os.pipe()
     wake_r, wake_w = os.pipe()
     for fd in (taken_r, go_r, wake_r, wake_w):

@@ -73,18 +73,21 @@ def test_host_environment_is_scrubbed(monkeypatch):
                         "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "LC_CTYPE"}
 
 
-def test_a_non_root_worker_is_held_to_the_process_limit(tmp_path):
+def test_a_non_root_worker_is_held_to_the_process_limit():
     """RLIMIT_NPROC (only meaningful for a non-root user): run the real worker as `nobody`."""
     import json
     import os
     import shutil
     import subprocess
+    import tempfile
+    from pathlib import Path
 
     from fnforge.sandbox.backend import WORKER_PATH
     from fnforge.sandbox.pool import set_id
     from fnforge.sandbox.process_backend import ProcessTransport
     from fnforge.sandbox.transport import WorkerClient
 
+    tmp_path = Path(tempfile.mkdtemp(prefix="fnforge-nobody-"))  # pytest's tmp_path is private to root
     python = "/usr/bin/python3"  # the system interpreter: readable by `nobody`, unlike a venv under /root
     assert os.path.exists(python), "the test runs the stdlib-only worker with the system python3"
     worker = tmp_path / "worker.py"
@@ -117,3 +120,4 @@ return made
         assert reply["ok"] and int(reply["value_json"]) < 16  # limit: RLIMIT_NPROC = user's processes + 16
     finally:
         client.kill()
+        shutil.rmtree(tmp_path, ignore_errors=True)
