@@ -42,17 +42,29 @@ class Agent(ABC):
         """Solve `task`; failures of the model or the functions are recorded, not raised."""
 
 
-class ToolsAgent(Agent):
-    """The native tool-calling loop (OpenAI `tools` / `tool_calls`)."""
-
-    mode = "tools"
+class ModelAgent(Agent):
+    """An agent that asks a model and runs the tools it calls: the tools and react modes."""
 
     def __init__(self, llm: LLMClient, toolbox: Toolbox, evaluator: Any, max_turns: int):
         self.llm = llm
         self.toolbox = toolbox
         self.evaluator = evaluator
         self.max_turns = max_turns
-        self.system = prompt_file("agent_tools.txt").strip()
+        self.system = self.system_prompt()
+
+    @abstractmethod
+    def system_prompt(self) -> str:
+        """The system message of this mode."""
+
+
+class ToolsAgent(ModelAgent):
+    """The native tool-calling loop (OpenAI `tools` / `tool_calls`)."""
+
+    mode = "tools"
+
+    def system_prompt(self) -> str:
+        """The system message: the tool-calling instructions."""
+        return prompt_file("agent_tools.txt").strip()
 
     async def run(self, task: Any) -> Transcript:
         t0 = time.perf_counter()

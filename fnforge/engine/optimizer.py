@@ -29,61 +29,49 @@ from fnforge.engine.agent import prompt_file
 from fnforge.engine.llm import LLMClient
 from fnforge.engine.transcripts import Transcript
 
-OPTIMIZER_TOOLS: list[dict[str, Any]] = [
-    {
+
+def _function_fields(code_description: str) -> dict[str, Any]:
+    """The fields of an added or revised function, as `fnforge apply` takes them."""
+    return {
+        "name": {"type": "string", "description": "The function's name (a Python identifier)."},
+        "description": {"type": "string", "description": "What it does, for the agent."},
+        "arguments": {"type": "object", "description": "JSON schema of its parameters."},
+        "packages": {"type": "array", "items": {"type": "string"}, "description": "Third-party packages."},
+        "code": {"type": "string", "description": code_description},
+        "tests": {"type": "string", "description": "Optional property tests (tests/test_<name>.py)."},
+    }
+
+
+def _tool(name: str, description: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
         "type": "function",
         "function": {
-            "name": kind,
-            "description": desc,
-            "parameters": {
-                "type": "object",
-                "properties": props,
-                "required": required,
-            },
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": properties, "required": required},
         },
     }
-    for kind, desc, props, required in [
-        (
-            "add_function",
-            "Add a new function to the agent's set.",
-            {
-                "name": {"type": "string", "description": "The function's name (a Python identifier)."},
-                "description": {"type": "string", "description": "What it does, for the agent."},
-                "arguments": {"type": "object", "description": "JSON schema of its parameters."},
-                "packages": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": "Third-party packages.",
-                },
-                "code": {"type": "string", "description": "The full module source defining the function."},
-                "tests": {"type": "string", "description": "Optional property tests (tests/test_<name>.py)."},
-            },
-            ["name", "description", "code"],
-        ),
-        (
-            "revise_function",
-            "Replace an existing function of the set with a new version.",
-            {
-                "name": {"type": "string", "description": "The existing function's name."},
-                "description": {"type": "string", "description": "What it does, for the agent."},
-                "arguments": {"type": "object", "description": "JSON schema of its parameters."},
-                "packages": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": "Third-party packages.",
-                },
-                "code": {"type": "string", "description": "The full new module source."},
-                "tests": {"type": "string", "description": "Optional property tests (tests/test_<name>.py)."},
-            },
-            ["name", "code"],
-        ),
-        (
-            "remove_function",
-            "Remove a function from the set.",
-            {"name": {"type": "string", "description": "The function's name."}},
-            ["name"],
-        ),
-    ]
+
+
+OPTIMIZER_TOOLS: list[dict[str, Any]] = [
+    _tool(
+        "add_function",
+        "Add a new function to the agent's set.",
+        _function_fields("The full module source defining the function."),
+        ["name", "description", "code"],
+    ),
+    _tool(
+        "revise_function",
+        "Replace an existing function of the set with a new version.",
+        _function_fields("The full new module source."),
+        ["name", "code"],
+    ),
+    _tool(
+        "remove_function",
+        "Remove a function from the set.",
+        {"name": {"type": "string", "description": "The function's name."}},
+        ["name"],
+    ),
 ]
 TOOL_NAMES = [t["function"]["name"] for t in OPTIMIZER_TOOLS]
 

@@ -13,9 +13,7 @@ import time
 from string import Template
 from typing import Any
 
-from fnforge.engine.agent import Agent, prompt_file
-from fnforge.engine.llm import LLMClient
-from fnforge.engine.toolbox import Toolbox
+from fnforge.engine.agent import ModelAgent, prompt_file
 from fnforge.engine.transcripts import Transcript
 
 _FINAL = re.compile(r"Final Answer\s*:\s*(.*)", re.S | re.I)
@@ -38,19 +36,16 @@ def parse_step(text: str) -> tuple[str, str, str]:
     return "text", text.strip(), ""
 
 
-class ReactAgent(Agent):
+class ReactAgent(ModelAgent):
     """Thought / Action / Observation over plain chat completions."""
 
     mode = "react"
 
-    def __init__(self, llm: LLMClient, toolbox: Toolbox, evaluator: Any, max_turns: int):
-        self.llm = llm
-        self.toolbox = toolbox
-        self.evaluator = evaluator
-        self.max_turns = max_turns
-        self.system = (
+    def system_prompt(self) -> str:
+        """The system message: the ReAct format and the tools described in text."""
+        return (
             Template(prompt_file("agent_react.txt"))
-            .safe_substitute(tools=toolbox.describe(), names=", ".join(toolbox.names))
+            .safe_substitute(tools=self.toolbox.describe(), names=", ".join(self.toolbox.names))
             .strip()
         )
 
