@@ -24,18 +24,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from fnforge.engine.experiment import ExperimentError
     from fnforge.engine.llm import LLMError
     from fnforge.engine.trainer import TrainingError
+    from fnforge.evaluators import EvaluatorError
+    from fnforge.function_repo import RepoError
+    from fnforge.sandbox import SandboxUnavailable
 
-    errors: list[type[BaseException]] = [ConfigError, ExperimentError, LLMError, TrainingError]
-    for module, name in [
-        ("fnforge.function_repo", "RepoError"),
-        ("fnforge.sandbox", "SandboxUnavailable"),
-        ("fnforge.evaluators", "EvaluatorError"),
-    ]:
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
+    return (ConfigError, ExperimentError, LLMError, TrainingError, RepoError, SandboxUnavailable, EvaluatorError)
 
 
 def _fmt(x: float | None) -> str:
