@@ -18,7 +18,7 @@ def _open_repo(path: Path) -> Any:
     return FunctionRepo.open(path)
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
+def training_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean "fix your setup": printed as one line, never a traceback."""
     from fnforge.config import ConfigError
     from fnforge.engine.experiment import ExperimentError
@@ -59,7 +59,7 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
     return None
 
 
-class _Progress:
+class TrainingProgress:
     """Trainer events on screen: lines as they happen and, on a terminal, a live status line."""
 
     def __init__(self) -> None:
@@ -101,7 +101,7 @@ def train_command(
     from fnforge.engine.replay import replay, run_to_replay
     from fnforge.engine.trainer import train
 
-    shown = _Progress()
+    shown = TrainingProgress()
     try:
         repository = _open_repo(repo)
         again = run_to_replay(repository, run=run, resume=resume, offline=offline)
@@ -117,7 +117,7 @@ def train_command(
             result(checked.to_dict(), "\n".join(lines))
             raise typer.Exit(0 if checked.identical else 1)
         outcome = train(repository, run=run, resume=resume, offline=offline, progress=shown)
-    except _user_errors() as e:
+    except training_errors() as e:
         shown.close()
         fail(str(e), code=2)
         return
@@ -154,7 +154,7 @@ def eval_command(
         functions = repository.functions(target)
         with Experiment(repository, offline=offline) as exp:
             ev = exp.score(functions, split)
-    except _user_errors() as e:
+    except training_errors() as e:
         fail(str(e), code=2)
         return
     data = {"ref": ref or "head", "split": split, **ev.summary()}

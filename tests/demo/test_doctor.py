@@ -10,8 +10,8 @@ from pathlib import Path
 
 from llm_server import LLMServer, text
 
-from fnforge.cli.demo import check_model
 from fnforge.config import load_settings, render_template
+from fnforge.doctor import check_model
 
 FNFORGE = str(Path(sys.executable).with_name("fnforge"))
 SECRET = "sk-doctor-test-3f9c1e"
