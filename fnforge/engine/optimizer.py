@@ -138,6 +138,10 @@ class Proposer(ABC):
     async def propose(self, ctx: OptimizerContext) -> Proposal:
         """The actions for this step (never raises for malformed output)."""
 
+    def has_step(self, position: int) -> bool:
+        """Whether a step at this position of the run can be proposed (a script can run out)."""
+        return True
+
 
 def _sample(transcripts: Sequence[Transcript], k: int, budget: int, rng: random.Random) -> str:
     chosen = list(transcripts)
@@ -304,8 +308,11 @@ class ScriptedProposer(Proposer):
             except Exception as e:  # noqa: BLE001 - ActionError
                 self.steps.append(f"scripted step {i + 1}: {e}")
 
+    def has_step(self, position: int) -> bool:
+        return position < len(self.steps)
+
     async def propose(self, ctx: OptimizerContext) -> Proposal:
-        if ctx.position >= len(self.steps):
+        if not self.has_step(ctx.position):
             return Proposal(None, error="scripted edits exhausted", exhausted=True)
         step = self.steps[ctx.position]
         if isinstance(step, str):

@@ -223,6 +223,8 @@ class Trainer:
             return f"max_steps reached ({t.max_steps})"
         if position >= len(self.schedule):
             return f"all {t.epochs} epochs done"
+        if not self.proposer.has_step(position):  # say so before running the agent on a batch
+            return "scripted edits exhausted"
         return ""
 
     def _record_interrupt(self) -> None:
