@@ -109,27 +109,6 @@ def marked_answer(text: str) -> str | None:
         if not NUMBER_IN_TEXT.search(text[last.end() :]):
             return clean_span(last.group(1) or last.group(2) or "")
     return None
-    text = text[-MAX_SCAN:]
-    hashes = _HASHES.findall(text)
-    if hashes and hashes[-1].strip():
-        return clean_span(hashes[-1])
-    boxes = boxed_contents(text)
-    if boxes:
-        return clean_span(boxes[-1])
-    cues = list(_ANSWER_CUE.finditer(text))
-    if cues:
-        rest = text[cues[-1].end() :]
-        line = rest.lstrip(" \t*_:").split("\n", 1)[0]
-        if not line.strip() and "\n" in rest:  # "Answer:\n72"
-            line = rest.strip().split("\n", 1)[0]
-        if line.strip():
-            return clean_span(_first_statement(line))
-    bolds = list(_BOLD.finditer(text))
-    if bolds:
-        last = bolds[-1]
-        if not NUMBER_IN_TEXT.search(text[last.end() :]):
-            return clean_span(last.group(1) or last.group(2) or "")
-    return None
 
 
 _ABBREVIATION = "".join(
