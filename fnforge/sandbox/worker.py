@@ -33,6 +33,7 @@ import time
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
 MAX_HOLDERS = 4
+SPARES = 2  # call children each holder keeps forked and waiting: back-to-back calls never wait for a fork
 MAX_DEPTH = 64
 RESULT_LIMIT = 4 * 1024 * 1024
 
@@ -385,24 +386,29 @@ def warm_up():
     flush_std()
 
 
-def call_child(c2h_r, res_w, taken_w, load_errors, limits):
+def call_child(c2h_r, turn_r, res_w, took_w, load_errors, limits):
     """A spare child of the holder: wait for one request, call one function, write one result.
 
-    The holder forks the spare *before* a request arrives, so no fork sits on the critical
-    path of a call; the child tells the holder it took a request (so the next spare is
-    forked while this call runs), serves exactly that one request and exits.
+    The holder forks spares *before* requests arrive, so no fork sits on the critical path
+    of a call. Several spares may wait at once, but only the one the holder has given the
+    turn (a byte on its private `turn_r`) reads the request pipe, so no two read parts of
+    one frame. Having read its request it tells the holder on its private `took_w` (the
+    holder passes the turn on), serves exactly that one request and exits.
     """
     os.setsid()
     set_oom_score(1000)
     die_with_parent(limits)
     limit_processes(limits.get("nproc"))
     warm_up()
+    if not os.read(turn_r, 1):
+        os._exit(0)  # the holder is gone
     req, _ = read_frame_blocking(c2h_r)
     if req is None:
         os._exit(3)  # the worker closed the set: the holder ends too
     os.close(c2h_r)
-    os.write(taken_w, b"t")
-    os.close(taken_w)
+    os.close(turn_r)
+    os.write(took_w, b"t")
+    os.close(took_w)
     write_all(res_w, frame({"kind": "started", "id": req["id"], "pid": os.getpid()}))
     apply_rlimits(limits, req.get("timeout"))
     name = req["name"]
@@ -441,13 +447,84 @@ def call_child(c2h_r, res_w, taken_w, load_errors, limits):
         _EXIT(0)
 
 
-def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
-    """A loaded set: import once, then keep one spare call child forked and waiting, forever.
+def read_ready(fd):
+    """What a non-blocking descriptor holds now (b"" at end of file; b"?" when nothing yet)."""
+    try:
+        return os.read(fd, 4096)
+    except BlockingIOError:
+        return b"?"
+    except OSError:
+        return b""
 
-    After loading, the holder runs only this loop: fork a spare when the worker says "go"
-    (after a call's answer has left, so the fork never competes with a call in flight) or
-    when the spare died unused, announce it, and report each child's exit status. It never
-    runs user code again.
+
+class Spares:
+    """The holder's queue of pre-forked call children, oldest first.
+
+    Only the oldest has the turn to read the request pipe; each spare has private pipes for
+    the turn (holder -> spare) and for "took a request" (spare -> holder), so a running call
+    can neither hand a turn to a waiting spare nor pretend that one took a request.
+    """
+
+    def __init__(self, fork_child, announce):
+        self.fork_child, self.announce = fork_child, announce
+        self.queue = []  # [pid, turn_w, took_r]
+
+    def fork(self):
+        """Fork one more spare and give it the turn if no one has it."""
+        turn_r, turn_w = os.pipe()
+        took_r, took_w = os.pipe()
+        pid = fork()
+        if pid == 0:
+            self.fork_child(turn_r, took_w)
+        os.close(turn_r)
+        os.close(took_w)
+        os.set_blocking(took_r, False)
+        self.queue.append([pid, turn_w, took_r])
+        self.announce(pid)
+        if len(self.queue) == 1:
+            self.give_turn()
+
+    def fill(self):
+        while len(self.queue) < SPARES:
+            self.fork()
+
+    def give_turn(self):
+        if self.queue:
+            try:
+                os.write(self.queue[0][1], b"r")
+            except OSError:
+                pass  # it died already; its exit passes the turn on
+
+    def watched(self):
+        """The descriptor that says the spare with the turn took its request (or died)."""
+        return [self.queue[0][2]] if self.queue else []
+
+    def took(self):
+        """The spare with the turn read its request (True) or died (False); the next gets the turn."""
+        taken = bool(read_ready(self.queue[0][2]))
+        self.retire(self.queue[0][0])
+        return taken
+
+    def retire(self, pid):
+        """Forget `pid` (taken or dead); True when it was a spare."""
+        for i, (p, turn_w, took_r) in enumerate(self.queue):
+            if p == pid:
+                os.close(turn_w)
+                os.close(took_r)
+                del self.queue[i]
+                if i == 0:
+                    self.give_turn()
+                return True
+        return False
+
+
+def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
+    """A loaded set: import once, then keep SPARES call children forked and waiting, forever.
+
+    After loading, the holder runs only this loop: pass the turn on when the spare that had
+    it took a request, fork replacements when the worker says "go" (after a call's answer
+    has left, so the fork never competes with that call) or at once when a spare died
+    unused, and report each child's exit status. It never runs user code again.
     """
     child_setup([c2h_r, h2c_w, go_r, res_w], out_w)
     os.setpgid(0, 0)
@@ -462,41 +539,29 @@ def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
         os._exit(0)
     if limits.get("nproc_extra"):  # (in a container `limits` stays empty: no rlimits, no death signal)
         limits = dict(limits, nproc=process_limit(limits))
-    taken_r, taken_w = os.pipe()
     wake_r, wake_w = os.pipe()
-    for fd in (taken_r, go_r, wake_r, wake_w):
+    for fd in (go_r, wake_r, wake_w):
         os.set_blocking(fd, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    spare = {"pid": 0, "taken": False, "alive": False}
 
-    def fork_spare():
-        pid = fork()
-        if pid == 0:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for fd in (h2c_w, go_r, taken_r, wake_r, wake_w):
-                os.close(fd)
-            call_child(c2h_r, res_w, taken_w, errors, limits)
-        spare.update(pid=pid, taken=False, alive=True)
-        write_all(h2c_w, frame({"kind": "spare", "pid": pid}))
+    def spare_child(turn_r, took_w):
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        close_fds_except({c2h_r, turn_r, res_w, took_w})  # not the other spares' pipes
+        call_child(c2h_r, turn_r, res_w, took_w, errors, limits)
 
-    def read_all(fd):
-        try:
-            return os.read(fd, 4096)
-        except BlockingIOError:
-            return b""
-
-    fork_spare()
+    spares = Spares(spare_child, lambda pid: write_all(h2c_w, frame({"kind": "spare", "pid": pid})))
+    spares.fill()
     while True:
         try:
-            ready = select.select([taken_r, go_r, wake_r], [], [])[0]
+            ready = select.select([go_r, wake_r] + spares.watched(), [], [])[0]
         except InterruptedError:
             continue
-        if taken_r in ready and read_all(taken_r):
-            spare["taken"] = True
+        if spares.watched() and spares.watched()[0] in ready and not spares.took():
+            spares.fill()  # first pass the turn (the next request may be waiting), then refill
         if wake_r in ready:
-            read_all(wake_r)
+            read_ready(wake_r)
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -507,18 +572,12 @@ def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
             write_all(h2c_w, frame({"kind": "done", "pid": pid, "status": status}))
             if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3:
                 os._exit(0)
-            if pid == spare["pid"]:
-                spare["alive"] = False
-                if not spare["taken"] and not read_all(taken_r):
-                    fork_spare()  # the spare died before it took a request: never leave the set without one
-                else:
-                    spare["taken"] = True
+            if spares.retire(pid):
+                spares.fill()  # it died before it took a request: never leave the set short
         if go_r in ready:
-            data = os.read(go_r, 4096)
-            if not data:
+            if not read_ready(go_r):
                 os._exit(0)  # the worker let go of this set
-            if spare["taken"] or not spare["alive"]:
-                fork_spare()
+            spares.fill()
 
 
 def proptest_child(req, modules, res_w, limits):
@@ -553,13 +612,13 @@ def proptest_child(req, modules, res_w, limits):
 
 
 class Holder:
-    """The worker's handle on one loaded set's child and its current spare call child."""
+    """The worker's handle on one loaded set's child and its announced spare call children."""
 
     def __init__(self, pid, to_fd, ctrl, out_fd, res, go_fd):
         self.pid, self.to_fd, self.ctrl, self.out_fd, self.res = pid, to_fd, ctrl, out_fd, res
         self.go_fd = go_fd
         self.used = time.monotonic()
-        self.spare = None
+        self.spares = set()
         self.used_children = set()
         self.statuses = {}
         self.alive = True
@@ -570,26 +629,31 @@ class Holder:
             kind = m.get("kind")
             if kind == "spare":
                 if m.get("pid") not in self.used_children:  # an announcement can arrive after its use
-                    self.spare = m.get("pid")
+                    self.spares.add(m.get("pid"))
             elif kind == "done":
                 self.statuses[m.get("pid")] = m.get("status")
-                if m.get("pid") == self.spare:
-                    self.spare = None
+                self.spares.discard(m.get("pid"))
             elif kind == "loaded":
                 self.loaded = m
         if len(self.statuses) > 64:
             self.statuses = dict(list(self.statuses.items())[-16:])
 
     def settle(self, wait=0.05):
-        """Wait briefly until the holder has announced its next spare (after a call)."""
+        """Wait briefly until the holder has announced all its spares (after a load)."""
         limit = time.monotonic() + wait
-        while self.alive and self.spare is None:
+        while self.alive and len(self.spares) < SPARES:
             left = limit - time.monotonic()
-            if left <= 0 or not select.select([self.ctrl.fd], [], [], left)[0]:
+            if left <= 0 or not self.listen(left):
                 return
-            if not self.ctrl.feed():
-                self.alive = False
-            self.note(self.ctrl.frames())
+
+    def listen(self, wait=0.0):
+        """Read the holder's announcements that arrive within `wait`; False when none did."""
+        if not select.select([self.ctrl.fd], [], [], wait)[0]:
+            return False
+        if not self.ctrl.feed():
+            self.alive = False
+        self.note(self.ctrl.frames())
+        return True
 
     def close(self):
         for fd in (self.to_fd, self.ctrl.fd, self.out_fd, self.res.fd, self.go_fd):
@@ -646,16 +710,19 @@ class Worker:
         holder = self.holders.pop(key, None)
         if holder is not None:
             self.kill(holder.pid)
-            self.kill(holder.spare)
+            for pid in holder.spares:
+                self.kill(pid)
             holder.close()
 
     def sweep(self, settle=False):
-        """Inside a container: kill every process that is not the worker, a holder or its spare.
+        """Inside a container: kill every process that is not the worker, a holder or its spares.
 
         That removes whatever a call left behind: daemons that double-forked away, a fork
         bomb, a call child stuck in a signal handler after it answered. A holder runs no user
-        code after loading (it may not keep threads), so its one unannounced child is the
-        spare it just forked; `settle` first waits for the announcement (after a load).
+        code after loading (it may not keep threads), so an unannounced child of it is a spare
+        it is forking right now, up to SPARES in all; after a load (`settle`) the sweep first
+        waits for the announcements and then keeps only announced spares, so nothing a
+        module's import forked survives.
         """
         self.reap()
         if not self.contained:
@@ -663,6 +730,8 @@ class Worker:
         for key, h in list(self.holders.items()):
             if settle:
                 h.settle()
+            elif h.alive:
+                h.listen()
             if not h.alive:
                 self.drop_holder(key)
         holders = {h.pid: h for h in self.holders.values()}
@@ -681,9 +750,7 @@ class Worker:
                 else:
                     strays.append(pid)
             for ppid, pids in spares.items():
-                if len(pids) > 1:  # one spare per holder; anything else is an impostor
-                    announced = holders[ppid].spare
-                    strays.extend(p for p in pids if p != announced)
+                strays.extend(impostors(pids, holders[ppid].spares, 0 if settle else SPARES))
             fresh = [p for p in strays if p not in self.doomed]
             for pid in strays:
                 try:
@@ -861,8 +928,7 @@ class Worker:
                         holder.used_children.add(child)
                         if len(holder.used_children) > 64:
                             holder.used_children = {child}
-                        if holder.spare == child:
-                            holder.spare = None  # used up; the holder forks the next one
+                        holder.spares.discard(child)  # used up; the holder forks a replacement
                     elif m.get("kind") == "result":
                         result = m
             if holder.alive and holder.ctrl.fd in ready:
@@ -1046,6 +1112,16 @@ class Worker:
                 except Exception as e:  # noqa: BLE001 - a worker bug is reported, the loop goes on
                     self.sweep()
                     self.reply({"id": req.get("id"), "ok": False, "error": {"type": "WorkerError", "message": f"{type(e).__name__}: {e}"}})
+
+
+def impostors(children, announced, room):
+    """A holder's unused children that are not its spares: every one beyond its announced
+    spares, except (when `room` allows, i.e. not right after a load) forks in flight that
+    keep the total within `room`."""
+    kept = [p for p in children if p in announced]
+    pending = sorted(p for p in children if p not in announced)
+    allowed = max(0, room - len(kept))
+    return pending[allowed:]
 
 
 def _state(pid):

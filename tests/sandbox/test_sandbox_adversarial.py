@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 from sandbox_helpers import assert_healthy, fn, ok_value
 
+from fnforge.sandbox.worker import MAX_HOLDERS, SPARES
+
 
 @contextmanager
 def survives(pool):
@@ -93,7 +95,7 @@ while True:
         res = pool.call(fn("bomb", body), "bomb", {}, timeout=2.0)
         assert res.error.type in ("Timeout", "Crashed")  # limits: pids_limit, then the sweep
     left = min((processes(pool) for _ in range(3)), key=len)  # a killed child may still be exiting
-    assert len(left) <= 10, left  # the worker, up to 4 holders with a spare each, the probe itself
+    assert len(left) <= 2 + MAX_HOLDERS * (1 + SPARES), left  # the worker, the holders and their spares, the probe
 
 
 def test_double_forked_daemon_is_gone_before_the_next_call(pool):
@@ -337,6 +339,37 @@ def test_monkeypatching_a_module_does_not_poison_later_calls(pool):
     with survives(pool):
         assert ok_value(pool, functions, "poison") == "poisoned"
         assert ok_value(pool, functions, "use") == ["[1]", 1, 1, 3]  # limit: a fresh child per call
+
+
+def test_back_to_back_calls_each_run_in_their_own_fresh_child(pool):
+    """Several spares wait at once; each call still gets a child no call has used, and large
+    requests (many pipe buffers long) arrive whole: only the spare with the turn reads."""
+    body = "import os\nreturn [os.getpid(), len(blob), blob[-3:]]"
+    with survives(pool):
+        functions = fn("whoami", body, "blob: str")
+        answers = [ok_value(pool, functions, "whoami", {"blob": "x" * 200_000 + str(i % 10) * 3}) for i in range(12)]
+        assert [a[1:] for a in answers] == [[200_003, str(i % 10) * 3] for i in range(12)]
+        assert len({a[0] for a in answers}) == 12  # limit: a fresh child per call
+
+
+def test_a_call_cannot_make_a_waiting_spare_read_the_next_request(pool):
+    """A call that scribbles on every descriptor it has does not hand the request pipe to a
+    second spare: the next large requests still arrive whole, each in a fresh child."""
+    body = """
+import os
+for fd in range(3, 64):
+    try:
+        os.write(fd, b'tr' * 8)
+    except OSError:
+        pass
+return 1
+"""
+    with survives(pool):
+        scribble = fn("scribble", body, returns="int")
+        echo = fn("echo_len", "return len(blob)", "blob: str", "int")
+        for _ in range(3):
+            pool.call(scribble, "scribble", {})
+            assert ok_value(pool, echo, "echo_len", {"blob": "y" * 300_000}) == 300_000
 
 
 def test_values_that_are_not_json_are_refused(pool):

@@ -78,3 +78,12 @@ def test_a_silent_worker_is_killed_at_the_host_deadline():
     assert time.monotonic() - start < 2 and transport.killed
     with pytest.raises(WorkerLost, match="replaced"):
         client.request({"op": "ping"}, 0.3)
+
+
+def test_a_holder_keeps_its_announced_spares_and_forks_in_flight_up_to_the_limit():
+    from fnforge.sandbox.worker import impostors
+
+    assert impostors([10, 11], {10, 11}, 2) == []
+    assert impostors([10, 11, 12], {10, 11}, 2) == [12]  # one more than the spares: an impostor
+    assert impostors([10, 12], {10}, 2) == []  # 12 is a spare being forked right now
+    assert impostors([9, 10, 12], {10}, 0) == [9, 12]  # right after a load: only announced spares
