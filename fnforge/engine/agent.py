@@ -56,6 +56,13 @@ class ModelAgent(Agent):
     def system_prompt(self) -> str:
         """The system message of this mode."""
 
+    def start(self, task: Any) -> tuple[Transcript, list[dict[str, Any]]]:
+        """A task's transcript and opening messages: the mode's system prompt and the rendered task."""
+        tr = Transcript(task_id=str(task.id), mode=self.mode)
+        question = self.evaluator.render(task)
+        tr.add("task", text=question)
+        return tr, [{"role": "system", "content": self.system}, {"role": "user", "content": question}]
+
 
 class ToolsAgent(ModelAgent):
     """The native tool-calling loop (OpenAI `tools` / `tool_calls`)."""
@@ -68,13 +75,7 @@ class ToolsAgent(ModelAgent):
 
     async def run(self, task: Any) -> Transcript:
         t0 = time.perf_counter()
-        tr = Transcript(task_id=str(task.id), mode=self.mode)
-        question = self.evaluator.render(task)
-        tr.add("task", text=question)
-        messages: list[dict[str, Any]] = [
-            {"role": "system", "content": self.system},
-            {"role": "user", "content": question},
-        ]
+        tr, messages = self.start(task)
         tools = self.toolbox.schemas or None
         for turn in range(self.max_turns):
             reply = await self.llm.chat(messages, tools=tools)

@@ -51,13 +51,7 @@ class ReactAgent(ModelAgent):
 
     async def run(self, task: Any) -> Transcript:
         t0 = time.perf_counter()
-        tr = Transcript(task_id=str(task.id), mode=self.mode)
-        question = self.evaluator.render(task)
-        tr.add("task", text=question)
-        messages: list[dict[str, Any]] = [
-            {"role": "system", "content": self.system},
-            {"role": "user", "content": question},
-        ]
+        tr, messages = self.start(task)
         for turn in range(self.max_turns):
             reply = await self.llm.chat(messages, stop=STOP)
             text = (reply.content or "").split("\nObservation:", 1)[0]
