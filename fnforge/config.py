@@ -147,9 +147,6 @@ def load_settings(path: Path) -> Settings:
         ) from None
 
 
-def render_template(task: str = "gsm8k", **overrides: str) -> str:
+def render_template(task: str = "gsm8k") -> str:
     """The commented fnforge.toml that `fnforge init` writes, with the task filled in."""
-    text = TEMPLATE_PATH.read_text(encoding="utf-8").replace("{task}", task)
-    for key, value in overrides.items():
-        text = text.replace("{" + key + "}", value)
-    return text
+    return TEMPLATE_PATH.read_text(encoding="utf-8").replace("{task}", task)

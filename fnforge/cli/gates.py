@@ -1,10 +1,10 @@
 """Composes the ordered gate list for a hand-written step (`fnforge apply`).
 
 DESIGN.md: whoever starts a step composes the gates, cheapest first, so no part below the
-engine imports another. The trainer composes its own list (engine.trainer.training_gates);
-`apply` uses the same gates with one difference: validation runs only where it can run
-without surprises (direct mode, or a model key in the environment). Otherwise the verdict
-says that validation did not run and why: a hand edit never silently needs an API key.
+engine imports another. `apply` uses the trainer's gates before validation
+(engine.trainer.candidate_gates) with one difference in validation: it runs only where it
+can run without surprises (direct mode, or a reachable model). Otherwise the verdict says
+that validation did not run and why: a hand edit never silently needs an API key.
 """
 
 from __future__ import annotations
@@ -45,18 +45,16 @@ def default_gates(repo_root: Path, stack: ExitStack, *, validate: bool = True) -
     Static, policy and property gates always run; the sandbox pool they need is entered on
     `stack`, so the caller closes it (containers removed) when the step is done.
     """
-    from fnforge.function_repo import StaticGate
-    from fnforge.sandbox import PolicyGate, PropertyGate, SandboxUnavailable, image_packages, open_pool
+    from fnforge.engine.trainer import candidate_gates
+    from fnforge.sandbox import SandboxUnavailable, open_pool
 
     settings = load_settings(repo_root)
     try:
-        packages = image_packages(settings.sandbox)
         pool = stack.enter_context(open_pool(settings.sandbox, min(settings.sandbox.pool, 2)))
+        gates: list[Gate] = candidate_gates(settings.sandbox, pool)
     except SandboxUnavailable as e:
         raise UsageError(str(e)) from None
     progress(f"sandbox: {pool.backend_name}", backend=pool.backend_name)
-    gates: list[Gate] = [StaticGate(), PolicyGate(packages), PropertyGate(pool, settings.sandbox)]
-
     gates.append(_validation_gate(repo_root, stack, pool, validate))
     return gates
 

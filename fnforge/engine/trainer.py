@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fnforge.config import SandboxSettings
 from fnforge.engine.experiment import Experiment
 from fnforge.engine.llm import LLMError, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposer, StepSummary, make_proposer
@@ -123,17 +124,21 @@ def progress_state(records: Sequence[Any]) -> tuple[int, int]:
     return position, since
 
 
-def training_gates(exp: Experiment, validation: ValidationGate) -> list[Any]:
-    """The gates of a training step, cheapest first: static, policy, property, validation."""
+def candidate_gates(sandbox: SandboxSettings, pool: Any) -> list[Any]:
+    """The gates before validation, cheapest first: static, policy, property tests in `pool`.
+
+    Training and `fnforge apply` both judge a candidate with these, so their order and
+    their settings live here once.
+    """
     from fnforge.function_repo import StaticGate
     from fnforge.sandbox import PolicyGate, PropertyGate, image_packages
 
-    return [
-        StaticGate(),
-        PolicyGate(image_packages(exp.settings.sandbox)),
-        PropertyGate(exp.pool, exp.settings.sandbox),
-        validation,
-    ]
+    return [StaticGate(), PolicyGate(image_packages(sandbox)), PropertyGate(pool, sandbox)]
+
+
+def training_gates(exp: Experiment, validation: ValidationGate) -> list[Any]:
+    """The gates of a training step, cheapest first: static, policy, property, validation."""
+    return [*candidate_gates(exp.settings.sandbox, exp.pool), validation]
 
 
 class Trainer:
