@@ -10,11 +10,17 @@ Workload: `add(a, b) -> a + b` called with fresh arguments each time, on the sam
     isolation at all: the floor, for scale).
 Each side is warmed up before timing. The script prints calls/s for each, the ratio warm/exec
 and the warm call's median and p95 latency. Targets: warm/exec >= 100x, median < 1 ms.
-It also times the property tests of a 10-function set in a warm worker (target < 5 s).
+It also times the property tests of a 10-function set in a warm worker (target < 5 s), and
+(d) the floor under any design that gives each call a fresh process: a bare python3 in a
+container of the same image and CPU/memory limits forks a child per call that decodes a JSON
+request, calls `add`, writes the JSON answer to a pipe and exits, N times; the CPU each such
+call costs, divided into the CPU limit, bounds the calls/s such a design can reach (no
+framing, output capture, limits, timeouts or cleanup, so the bound is generous).
 
 Run: .venv/bin/python benchmarks/sandbox_calls.py [--calls N] [--exec-calls N]
 Last line: RESULT warm_per_s=<n> exec_per_s=<n> inprocess_per_s=<n> warm_over_exec=<ratio> warm_median_ms=<ms>
-           proptest10_s=<s> warm_spaced_median_ms=<ms>  (one line)
+           proptest10_s=<s> warm_spaced_median_ms=<ms> fork_floor_cpu_ms=<ms>
+           fresh_process_ceiling_per_s=<n> ceiling_over_exec=<ratio>  (one line)
 """
 
 from __future__ import annotations
@@ -107,6 +113,49 @@ def bench_proptest(settings: SandboxSettings) -> float:
     return took
 
 
+FORK_FLOOR = """
+import json, os, time
+def add(a, b):
+    return a + b
+r, w = os.pipe()
+def calls(n):
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            request = json.loads('{"name": "add", "args": {"a": 1, "b": 2}}')
+            os.write(w, json.dumps({"value": add(**request["args"])}).encode())
+            os._exit(0)
+        os.read(r, 4096)
+        os.waitpid(pid, 0)
+calls(100)
+n = 1000
+t0, w0 = os.times(), time.perf_counter()
+calls(n)
+t1, wall = os.times(), time.perf_counter() - w0
+cpu = sum(b - a for a, b in zip(t0[:4], t1[:4]))
+print(json.dumps({"per_s": n / wall, "cpu_ms": cpu / n * 1000}))
+"""
+
+
+def bench_fork_floor(settings: SandboxSettings) -> tuple[float, float]:
+    """(calls per second, CPU ms per call) of the bare fresh-child-per-call loop `FORK_FLOOR` in a
+    container of the sandbox image with the sandbox's user, network, CPU and memory limits."""
+    client = docker.from_env(version="auto")
+    container = client.containers.run(
+        settings.image, ["python3", "-I", "-c", FORK_FLOOR], detach=True, network_mode="none",
+        user="10001:10001", nano_cpus=int(settings.cpus * 1e9), mem_limit=settings.memory_mb * 1024 * 1024,
+        read_only=True, labels={LABEL: "1", LABEL_OWNER: owner_label()},
+    )
+    try:
+        status = container.wait(timeout=120)
+        output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        assert status.get("StatusCode") == 0, output
+        floor = json.loads(output.strip().splitlines()[-1])  # our own script's one line of JSON
+        return float(floor["per_s"]), float(floor["cpu_ms"])
+    finally:
+        container.remove(force=True)
+
+
 def bench_inprocess(calls: int) -> float:
     scope: dict = {}
     exec(compile(SOURCE, "add.py", "exec"), scope)  # noqa: S102 - our own constant source
@@ -140,13 +189,19 @@ def main() -> None:
     proptest_s = bench_proptest(settings)
     print(f"property tests, 10 functions x {settings.property_examples} examples, warm: {proptest_s:.2f} s "
           "(target < 5 s)", flush=True)
+    floor_per_s, floor_cpu_ms = bench_fork_floor(settings)
+    ceiling_per_s = settings.cpus * 1000 / floor_cpu_ms
+    print(f"(d) floor: a bare fork-a-child-per-call loop in python3, same image and limits: {floor_per_s:.0f} calls/s, "
+          f"{floor_cpu_ms:.3f} ms CPU each; under cpus={settings.cpus:g} no fresh-process-per-call design passes "
+          f"{ceiling_per_s:.0f} calls/s = {ceiling_per_s / exec_per_s:.0f}x exec, even with no protocol at all", flush=True)
     ratio = warm_per_s / exec_per_s
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} during the run "
           "(other work on the cores inflates every side, the warm worker's many small hand-offs most)")
     print(f"warm / exec = {ratio:.1f}x (target >= 100x); warm median {median_ms:.3f} ms (target < 1 ms)")
     print(f"RESULT warm_per_s={warm_per_s:.1f} exec_per_s={exec_per_s:.2f} inprocess_per_s={inprocess_per_s:.0f} "
           f"warm_over_exec={ratio:.1f} warm_median_ms={median_ms:.3f} proptest10_s={proptest_s:.2f} "
-          f"warm_spaced_median_ms={spaced_ms:.3f}")
+          f"warm_spaced_median_ms={spaced_ms:.3f} fork_floor_cpu_ms={floor_cpu_ms:.3f} "
+          f"fresh_process_ceiling_per_s={ceiling_per_s:.0f} ceiling_over_exec={ceiling_per_s / exec_per_s:.1f}")
 
 
 if __name__ == "__main__":
