@@ -23,6 +23,7 @@ _EXAMPLES = {
     "agent.mode": 'mode = "tools"',
     "sandbox.backend": 'backend = "auto"',
     "sandbox.memory_mb": "memory_mb = 256",
+    "sandbox.property_budget_s": "property_budget_s = 30",
 }
 
 
@@ -110,6 +111,8 @@ class SandboxSettings(_Section):
     pool: int = Field(4, gt=0)
     output_limit_bytes: int = Field(65536, gt=0)
     property_examples: int = Field(30, gt=0)
+    property_budget_s: float = Field(30.0, gt=0)
+    property_budget_per_function_s: float = Field(10.0, ge=0)
 
 
 class Settings(_Section):

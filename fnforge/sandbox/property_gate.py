@@ -26,7 +26,7 @@ class PropertyGate:
 
     def budget_s(self, changed: int) -> float:
         """The whole run's wall clock: generous for slow-but-finite functions, never unbounded."""
-        return 30.0 + 10.0 * changed
+        return self.settings.property_budget_s + self.settings.property_budget_per_function_s * changed
 
     def check(self, candidate: CandidateView) -> Verdict:
         """Run the properties of every changed function; the first failure rejects the step."""
@@ -54,6 +54,9 @@ class PropertyGate:
         first = report.failures[0]
         on = f" on {first.falsifying_example}" if first.falsifying_example else ""
         reason = f"{first.function}: property '{first.property}' failed{on}: {first.message}"
+        if first.message.startswith("property tests did not finish"):
+            reason += ("; the limit is [sandbox] property_budget_s plus property_budget_per_function_s "
+                       "per changed function")
         return Verdict.fail(
             self.name, reason, action=_action_for(candidate, first.function), details=details, duration_s=duration
         )

@@ -70,6 +70,19 @@ def test_a_function_that_never_finishes_is_rejected_with_its_input(gate):
     assert time.monotonic() - start < 15
 
 
+def test_a_slow_step_stops_at_the_configured_budget_and_names_the_setting(pool2, docker_settings):
+    settings = docker_settings.model_copy(update={
+        "timeout_s": 1.0, "property_examples": 30, "property_budget_s": 1.5, "property_budget_per_function_s": 0.0,
+    })
+    source = module("slow", "time.sleep(0.1)\nreturn x", header="import time\nPACKAGES = []\n")
+    start = time.monotonic()
+    verdict = judge(PropertyGate(pool2, settings), {"slow": source}, ["slow"])
+    took = time.monotonic() - start
+    assert not verdict.passed and "did not finish within 1.5s" in verdict.reason
+    assert "[sandbox] property_budget_s" in verdict.reason
+    assert took < 8, f"a 1.5 s budget took {took:.1f}s to enforce"
+
+
 def test_the_sets_own_tests_run_and_report_the_falsifying_example(gate):
     source = module("inc", "return x + 1")
     good = "from hypothesis import given, strategies as st\nfrom functions.inc import inc\n\n" \
