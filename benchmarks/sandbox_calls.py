@@ -19,7 +19,8 @@ framing, output capture, limits, timeouts or cleanup, so the bound is generous).
 
 Run: .venv/bin/python benchmarks/sandbox_calls.py [--calls N] [--exec-calls N]
 Last line: RESULT warm_per_s=<n> exec_per_s=<n> inprocess_per_s=<n> warm_over_exec=<ratio> warm_median_ms=<ms>
-           proptest10_s=<s> warm_spaced_median_ms=<ms> fork_floor_cpu_ms=<ms>
+           proptest10_s=<s> warm_spaced_median_ms=<ms> worker_median_ms=<ms>
+           worker_spaced_median_ms=<ms> fork_floor_cpu_ms=<ms>
            fresh_process_ceiling_per_s=<n> ceiling_over_exec=<ratio>  (one line)
 """
 
@@ -44,23 +45,25 @@ from fnforge.sandbox.docker_backend import LABEL, LABEL_OWNER, owner_label
 SOURCE = "def add(a: int, b: int) -> int:\n    '''Adds two numbers.'''\n    return a + b\n"
 
 
-def bench_warm(settings: SandboxSettings, calls: int, gap_s: float = 0.0) -> tuple[float, list[float]]:
-    """Calls/s and per-call latencies through one warm worker; `gap_s` apart (0: back to back)."""
+def bench_warm(settings: SandboxSettings, calls: int, gap_s: float = 0.0) -> tuple[float, list[float], list[float]]:
+    """Calls/s, per-call latencies at the host, and the same calls as the worker timed them
+    (request in to answer out, inside the container), through one warm worker; `gap_s` apart."""
     functions = {"add": SOURCE}
     with open_pool(settings, size=1) as pool:
         for i in range(50):  # load the set, warm the pipes
             assert pool.call(functions, "add", {"a": i, "b": 1}).value == i + 1
-        latencies = []
+        latencies, inside = [], []
         start = time.perf_counter()
         for i in range(calls):
             t = time.perf_counter()
             res = pool.call(functions, "add", {"a": i, "b": 2})
             latencies.append(time.perf_counter() - t)
+            inside.append(res.duration_s)
             assert res.ok and res.value == i + 2, res
             if gap_s:
                 time.sleep(gap_s)
         total = time.perf_counter() - start
-    return calls / total, latencies
+    return calls / total, latencies, inside
 
 
 def bench_exec(settings: SandboxSettings, calls: int) -> float:
@@ -174,14 +177,18 @@ def main() -> None:
     settings = SandboxSettings(backend="docker")
     build_image(settings, progress=lambda m: print(f"image: {m}", flush=True))
 
-    warm_per_s, latencies = bench_warm(settings, args.calls)
+    warm_per_s, latencies, inside = bench_warm(settings, args.calls)
     median_ms = statistics.median(latencies) * 1000
     p95_ms = sorted(latencies)[int(0.95 * len(latencies))] * 1000
     print(f"(a) warm worker:       {warm_per_s:10.1f} calls/s  median {median_ms:.3f} ms  p95 {p95_ms:.3f} ms "
           f"({args.calls} calls)", flush=True)
-    _, spaced = bench_warm(settings, 500, gap_s=0.005)
+    _, spaced, spaced_inside = bench_warm(settings, 500, gap_s=0.005)
     spaced_ms = statistics.median(spaced) * 1000
     print(f"(a') warm worker, calls 5 ms apart (an agent between model turns): median {spaced_ms:.3f} ms", flush=True)
+    worker_ms, worker_spaced_ms = statistics.median(inside) * 1000, statistics.median(spaced_inside) * 1000
+    print(f"(a'') the same calls by the worker's own clock (request in to answer out, inside the container): "
+          f"median {worker_ms:.3f} ms back to back, {worker_spaced_ms:.3f} ms spaced; the rest is the Docker "
+          "attach stream and the host client", flush=True)
     exec_per_s = bench_exec(settings, args.exec_calls)
     print(f"(b) docker exec/call:  {exec_per_s:10.1f} calls/s  ({args.exec_calls} calls)", flush=True)
     inprocess_per_s = bench_inprocess(200_000)
@@ -200,7 +207,8 @@ def main() -> None:
     print(f"warm / exec = {ratio:.1f}x (target >= 100x); warm median {median_ms:.3f} ms (target < 1 ms)")
     print(f"RESULT warm_per_s={warm_per_s:.1f} exec_per_s={exec_per_s:.2f} inprocess_per_s={inprocess_per_s:.0f} "
           f"warm_over_exec={ratio:.1f} warm_median_ms={median_ms:.3f} proptest10_s={proptest_s:.2f} "
-          f"warm_spaced_median_ms={spaced_ms:.3f} fork_floor_cpu_ms={floor_cpu_ms:.3f} "
+          f"warm_spaced_median_ms={spaced_ms:.3f} worker_median_ms={worker_ms:.3f} "
+          f"worker_spaced_median_ms={worker_spaced_ms:.3f} fork_floor_cpu_ms={floor_cpu_ms:.3f} "
           f"fresh_process_ceiling_per_s={ceiling_per_s:.0f} ceiling_over_exec={ceiling_per_s / exec_per_s:.1f}")
 
 
