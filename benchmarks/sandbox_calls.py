@@ -12,7 +12,7 @@ Each side is warmed up before timing. The script prints calls/s for each, the ra
 and the warm call's median and p95 latency. Targets: warm/exec >= 100x, median < 1 ms.
 It also times the property tests of a 10-function set in a warm worker (target < 5 s), and
 (d) the floor under any design that gives each call a fresh process: a bare python3 in a
-container of the same image and CPU/memory limits forks a child per call that decodes a JSON
+container with a worker's image, isolation settings and limits forks a child per call that decodes a JSON
 request, calls `add`, writes the JSON answer to a pipe and exits, N times; the CPU each such
 call costs, divided into the CPU limit, bounds the calls/s such a design can reach (no
 framing, output capture, limits, timeouts or cleanup, so the bound is generous).
@@ -40,7 +40,8 @@ import docker
 
 from fnforge.config import SandboxSettings
 from fnforge.sandbox import build_image, open_pool
-from fnforge.sandbox.docker_backend import LABEL, LABEL_OWNER, owner_label
+from fnforge.sandbox.docker_backend import LABEL, LABEL_OWNER, DockerSandbox, owner_label
+from fnforge.sandbox.image import SANDBOX_UID
 
 SOURCE = "def add(a: int, b: int) -> int:\n    '''Adds two numbers.'''\n    return a + b\n"
 
@@ -75,7 +76,7 @@ def bench_exec(settings: SandboxSettings, calls: int) -> float:
     container = client.containers.run(
         settings.image, ["sleep", "infinity"], detach=True, network_mode="none", working_dir="/workspace",
         volumes={str(work): {"bind": "/workspace", "mode": "rw"}},
-        labels={LABEL: "1", LABEL_OWNER: owner_label()}, user="10001:10001",
+        labels={LABEL: "1", LABEL_OWNER: owner_label()}, user=f"{SANDBOX_UID}:{SANDBOX_UID}",
     )
     try:
         def one(i: int) -> int:
@@ -142,14 +143,12 @@ print(json.dumps({"per_s": n / wall, "cpu_ms": cpu / n * 1000}))
 
 def bench_fork_floor(settings: SandboxSettings) -> tuple[float, float]:
     """(calls per second, CPU ms per call) of the bare fresh-child-per-call loop `FORK_FLOOR` in a
-    container of the sandbox image with the sandbox's user, network, CPU and memory limits."""
-    client = docker.from_env(version="auto")
-    container = client.containers.run(
-        settings.image, ["python3", "-I", "-c", FORK_FLOOR], detach=True, network_mode="none",
-        user="10001:10001", nano_cpus=int(settings.cpus * 1e9), mem_limit=settings.memory_mb * 1024 * 1024,
-        read_only=True, labels={LABEL: "1", LABEL_OWNER: owner_label()},
-    )
+    container with every isolation setting and limit of a sandbox worker's, but no worker."""
+    options = DockerSandbox(settings).container_options()
+    options.update(command=["python3", "-I", "-c", FORK_FLOOR], stdin_open=False, mounts=[], log_config=None)
+    container = docker.from_env(version="auto").containers.create(**options)
     try:
+        container.start()
         status = container.wait(timeout=120)
         output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         assert status.get("StatusCode") == 0, output
