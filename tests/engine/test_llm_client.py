@@ -12,6 +12,14 @@ from llm_server import LLMServer, error, last_user_text, text, tool_calls
 from fnforge.config import LLMSettings
 from fnforge.engine.llm import LLMCacheMiss, LLMClient, LLMError
 
+# One tool list for both requests: the offline replay must see the very request that was cached.
+ADD_TOOLS = [
+    {
+        "type": "function",
+        "function": {"name": "add", "description": "", "parameters": {"type": "object", "properties": {}}},
+    }
+]
+
 
 def _settings(server: LLMServer, **kw) -> LLMSettings:
     base = dict(base_url=server.base_url, model="agent-m", api_key_env="FNFORGE_TEST_KEY", max_retries=3)
@@ -42,39 +50,13 @@ def test_offline_replays_the_cache_and_a_miss_is_an_error_without_any_request(tm
         live = LLMClient(_settings(server), tmp_path / "cache")
 
         async def first():
-            r = await live.chat(
-                [{"role": "user", "content": "q"}],
-                tools=[
-                    {
-                        "type": "function",
-                        "function": {
-                            "name": "add",
-                            "description": "",
-                            "parameters": {"type": "object", "properties": {}},
-                        },
-                    }
-                ],
-            )
+            r = await live.chat([{"role": "user", "content": "q"}], tools=ADD_TOOLS)
             await live.close()
             return r
 
         r1 = asyncio.run(first())
         offline = LLMClient(_settings(server), tmp_path / "cache", offline=True)
-        r2 = asyncio.run(
-            offline.chat(
-                [{"role": "user", "content": "q"}],
-                tools=[
-                    {
-                        "type": "function",
-                        "function": {
-                            "name": "add",
-                            "description": "",
-                            "parameters": {"type": "object", "properties": {}},
-                        },
-                    }
-                ],
-            )
-        )
+        r2 = asyncio.run(offline.chat([{"role": "user", "content": "q"}], tools=ADD_TOOLS))
         with pytest.raises(LLMCacheMiss, match="offline"):
             asyncio.run(offline.chat([{"role": "user", "content": "never asked"}]))
         assert server.count == 1
