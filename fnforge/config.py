@@ -115,6 +115,14 @@ class SandboxSettings(_Section):
     property_budget_per_function_s: float = Field(10.0, ge=0)
 
 
+class ExecutorSettings(_Section):
+    """Where rollouts run: this machine (`local`) or a Ray cluster (`ray`, the `fnforge[ray]` extra)."""
+
+    kind: Literal["local", "ray"] = "local"
+    address: str = "auto"  # Ray: "auto" (a running local cluster, else start one) or "ray://host:port"
+    tasks_per_chunk: int = Field(64, gt=0)
+
+
 class Settings(_Section):
     """The whole experiment file."""
 
@@ -124,6 +132,7 @@ class Settings(_Section):
     agent: AgentSettings = AgentSettings()
     training: TrainingSettings = TrainingSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    executor: ExecutorSettings = ExecutorSettings()
 
 
 def load_settings(path: Path) -> Settings:

@@ -35,6 +35,9 @@ _EXPORTS = {
     "LLMOptimizer": "optimizer",
     "ScriptedProposer": "optimizer",
     "Scorer": "evaluation",
+    "Executor": "executor",
+    "LocalExecutor": "executor",
+    "TaskOutcome": "executor",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,27 +1,33 @@
-"""Scoring a function set: the agent on a list of tasks, concurrently, judged by the evaluator.
+"""Scoring a function set: the agent on a list of tasks, judged by the evaluator, kept compact.
 
 The trainer scores the head on each training batch, and the validation gate scores head and
-candidate on the validation tasks. Both go through `Scorer`, which runs up to `concurrency`
-tasks at once (async model calls, sandbox calls on worker threads), turns every failure of
-a task into a value on its transcript, and caches a score by (function-set hash, task list)
-so that the head's validation score is computed once per set and then reused.
+candidate on the validation tasks. Both go through `Scorer`, which hands the rollouts to an
+executor (`executor.py`: local asyncio fan-out by default, Ray on a cluster), builds the score
+from the compact per-task outcomes it gets back, and caches a few recent scores by
+(function-set hash, task list) so that the head's validation score is computed once per set
+and then reused. Transcripts are written to the step's log by whoever ran the task; the
+scorer holds them only for a train batch the optimizer is about to read, so its memory does
+not grow with the number of tasks or steps.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fnforge.config import Settings
-from fnforge.engine.agent import make_agent
 from fnforge.engine.background import BackgroundLoop
-from fnforge.engine.llm import LLMClient, LLMError, Usage
+from fnforge.engine.executor import Executor, LocalExecutor, RolloutRequest, TaskOutcome
+from fnforge.engine.llm import LLMClient, Usage
 from fnforge.engine.transcripts import Transcript, TranscriptLog
+
+# scores kept for reuse: the head's validation score is asked for every step, so it stays
+CACHED_SCORES = 8
 
 
 def set_hash(functions: Mapping[str, str]) -> str:
@@ -37,13 +43,18 @@ def tasks_hash(tasks: Sequence[Any]) -> str:
 
 @dataclass
 class Evaluation:
-    """A function set's score on some tasks, with each task's transcript."""
+    """A function set's score on some tasks: per-task verdicts, why tasks failed, usage.
+
+    `transcripts` is filled only when the caller asked to keep them (a train batch for the
+    optimizer); every transcript is on disk in the step's log either way.
+    """
 
     score: Any  # fnforge.evaluators.Score
-    transcripts: list[Transcript]
     set_hash: str
     duration_s: float = 0.0
     usage: Usage = field(default_factory=Usage)
+    reasons: dict[str, int] = field(default_factory=dict)
+    transcripts: list[Transcript] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float:
@@ -51,9 +62,9 @@ class Evaluation:
         return float(self.score.accuracy)
 
     def summary(self) -> dict[str, Any]:
-        """Plain data for a note: accuracy, n, interval, duration."""
+        """Plain data for a note: accuracy, n, interval, duration, why tasks ended without answer."""
         interval = getattr(self.score, "interval", None)
-        return {
+        data = {
             "accuracy": round(self.accuracy, 6),
             "n": int(self.score.n),
             "correct": int(self.score.correct),
@@ -61,10 +72,13 @@ class Evaluation:
             "duration_s": round(self.duration_s, 3),
             "set": self.set_hash,
         }
+        if self.reasons:
+            data["reasons"] = dict(sorted(self.reasons.items()))
+        return data
 
 
 class Scorer:
-    """Scores function sets with the configured agent, `concurrency` tasks at a time."""
+    """Scores function sets with the configured agent through an executor."""
 
     def __init__(
         self,
@@ -75,6 +89,7 @@ class Scorer:
         evaluator: Any,
         background: BackgroundLoop,
         concurrency: int | None = None,
+        executor: Executor | None = None,
     ):
         self.settings = settings
         self.llm = llm
@@ -82,73 +97,92 @@ class Scorer:
         self.evaluator = evaluator
         self.background = background
         self.concurrency = concurrency or settings.training.concurrency
-        self._cache: dict[tuple[str, str], Evaluation] = {}
+        self.executor = executor or LocalExecutor(
+            settings, llm=llm, pool=pool, evaluator=evaluator, concurrency=self.concurrency
+        )
+        self._cache: OrderedDict[tuple[str, str], Evaluation] = OrderedDict()
         self.log: TranscriptLog | None = None  # the current step's transcript file
         # called on the engine's loop thread as tasks finish: (split, done, total)
         self.on_task: Callable[[str, int, int], None] | None = None
 
     def cached(self, functions: Mapping[str, str], tasks: Sequence[Any]) -> Evaluation | None:
-        """A score computed earlier for the same set and tasks, if any."""
-        return self._cache.get((set_hash(functions), tasks_hash(tasks)))
-
-    def score(self, functions: Mapping[str, str], tasks: Sequence[Any], *, split: str) -> Evaluation:
-        """Score a set on tasks (blocking; reuses a cached score of the same set and tasks)."""
-        hit = self.cached(functions, tasks)
+        """A score computed earlier for the same set and tasks, if any (and still kept)."""
+        key = (set_hash(functions), tasks_hash(tasks))
+        hit = self._cache.get(key)
         if hit is not None:
-            return hit
-        return self.background.run(self.ascore(functions, tasks, split=split))
+            self._cache.move_to_end(key)
+        return hit
 
-    async def ascore(self, functions: Mapping[str, str], tasks: Sequence[Any], *, split: str) -> Evaluation:
+    def score(
+        self,
+        functions: Mapping[str, str],
+        tasks: Sequence[Any],
+        *,
+        split: str,
+        keep_transcripts: bool = False,
+    ) -> Evaluation:
+        """Score a set on tasks (blocking; reuses a cached score of the same set and tasks).
+
+        `keep_transcripts=True` returns the transcripts in memory too (never from the cache).
+        """
+        if not keep_transcripts:
+            hit = self.cached(functions, tasks)
+            if hit is not None:
+                return hit
+        return self.background.run(
+            self.ascore(functions, tasks, split=split, keep_transcripts=keep_transcripts)
+        )
+
+    async def ascore(
+        self,
+        functions: Mapping[str, str],
+        tasks: Sequence[Any],
+        *,
+        split: str,
+        keep_transcripts: bool = False,
+    ) -> Evaluation:
         """Score a set on tasks from inside the engine's event loop."""
-        from fnforge.evaluators import score_outputs
+        from fnforge.evaluators import Score
 
         key = (set_hash(functions), tasks_hash(tasks))
-        if key in self._cache:
+        if not keep_transcripts and key in self._cache:
             return self._cache[key]
         t0 = time.perf_counter()
-        before = self.llm.usage.copy() if self.llm is not None else Usage()
-        agent = make_agent(self.settings, functions, llm=self.llm, pool=self.pool, evaluator=self.evaluator)
-        gate = asyncio.Semaphore(self.concurrency)
-        done = [0]
 
-        def finished() -> None:
-            done[0] += 1
+        def done(n: int, total: int) -> None:
             if self.on_task is not None:
-                self.on_task(split, done[0], len(tasks))
+                self.on_task(split, n, total)
 
-        async def one(task: Any) -> Transcript:
-            async with gate:
-                try:
-                    tr = await agent.run(task)
-                    finished()
-                    return tr
-                except LLMError:
-                    raise  # the setup is broken (key, endpoint, offline miss): stop the run
-                except Exception as exc:  # noqa: BLE001 - a task's failure is a value
-                    tr = Transcript(task_id=str(task.id), mode=agent.mode)
-                    tr.error = f"{type(exc).__name__}: {exc}"
-                    tr.add("error", message=tr.error)
-                    finished()
-                    return tr
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                jobs = [group.create_task(one(t)) for t in tasks]
-        except BaseExceptionGroup as eg:  # the first setup failure, as itself (not a group)
-            raise eg.exceptions[0] from None
-        transcripts = [j.result() for j in jobs]
-        outputs = {tr.task_id: tr.output for tr in transcripts}
-        # judging can be slow (MATH symbolic checks run up to their time limit): off the loop
-        score = await asyncio.to_thread(score_outputs, self.evaluator, list(tasks), outputs)
-        for tr in transcripts:
-            item = score.items.get(tr.task_id)
-            if item is not None:
-                tr.correct = bool(item.correct)
-                tr.extracted = item.extracted
-                tr.reference = item.reference
-            if self.log is not None:
-                self.log.write(tr, split=split, set=key[0])
-        usage = (self.llm.usage - before) if self.llm is not None else Usage()
-        ev = Evaluation(score, transcripts, key[0], time.perf_counter() - t0, usage)
-        self._cache[key] = ev
+        report = await self.executor.run(
+            RolloutRequest(
+                functions=dict(functions),
+                tasks=tasks,
+                split=split,
+                set_hash=key[0],
+                log=self.log,
+                keep_transcripts=keep_transcripts,
+                on_done=done,
+            )
+        )
+        score = Score.from_results([o.result for o in report.outcomes], tasks, self.evaluator.categories)
+        ev = Evaluation(
+            score=score,
+            set_hash=key[0],
+            duration_s=time.perf_counter() - t0,
+            usage=report.usage,
+            reasons=_reasons(report.outcomes),
+            transcripts=report.kept,
+        )
+        self._remember(key, ev)
         return ev
+
+    def _remember(self, key: tuple[str, str], ev: Evaluation) -> None:
+        kept = Evaluation(ev.score, ev.set_hash, ev.duration_s, ev.usage, ev.reasons)  # no transcripts
+        self._cache[key] = kept
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHED_SCORES:
+            self._cache.popitem(last=False)
+
+
+def _reasons(outcomes: Sequence[TaskOutcome]) -> dict[str, int]:
+    return dict(Counter(o.reason for o in outcomes if o.reason))

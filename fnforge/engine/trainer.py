@@ -257,7 +257,7 @@ class Trainer:
         llm0 = exp.llm.usage.copy() if exp.llm else Usage()
 
         head = dict(self.repo.functions())
-        train_eval = exp.scorer.score(head, batch, split="train")
+        train_eval = exp.scorer.score(head, batch, split="train", keep_transcripts=True)
         t_train = time.perf_counter()
         llm1 = exp.llm.usage.copy() if exp.llm else Usage()
         self.progress("evaluated", step=step_no, train_score=train_eval.accuracy)

@@ -24,6 +24,7 @@ class Transcript:
     events: list[dict[str, Any]] = field(default_factory=list)
     output: str | None = None
     error: str | None = None
+    reason: str | None = None  # why there is no usable answer: truncated, refused, error...
     correct: bool | None = None
     extracted: Any = None
     reference: Any = None
@@ -57,6 +58,8 @@ class Transcript:
                 lines.append(f"  error: {ev.get('message')!s:.300}")
         if self.error:
             lines.append(f"  run error: {self.error:.300}")
+        if self.reason:
+            lines.append(f"  ended: {self.reason}")
         text = "\n".join(lines)
         return text if len(text) <= budget_chars else text[: budget_chars - 15] + "\n  [...cut]"
 
