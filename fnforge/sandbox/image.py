@@ -6,8 +6,8 @@ mirror with debootstrap and `docker import` it. Either way the image carries lab
 recipe's content hash (so `build_image` skips a current image) and the Python packages it
 holds (so the policy gate can refuse imports that would fail inside).
 
-The worker is not baked in: each container mounts `worker.py` read-only, so the image
-never lags behind the worker.
+The worker is not baked in: each container mounts the `worker` package read-only, so the
+image never lags behind the worker.
 """
 
 from __future__ import annotations
