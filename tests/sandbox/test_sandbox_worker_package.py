@@ -64,7 +64,9 @@ def test_a_bare_copy_of_the_folder_serves_calls_under_an_isolated_interpreter(tm
         functions = {"twice": 'def twice(x: int) -> int:\n    """Double."""\n    return 2 * x\n'}
         key = set_id(functions)
         assert client.request({"op": "load", "set": key, "modules": functions, "timeout": 10}, 15)["ok"]
-        reply = client.request({"op": "call", "set": key, "name": "twice", "args": {"x": 21}, "timeout": 5}, 10)
+        reply = client.request(
+            {"op": "call", "set": key, "name": "twice", "args": {"x": 21}, "timeout": 5}, 10
+        )
         assert reply["ok"] and json.loads(reply["value_json"]) == 42
         leak = 'def leak() -> str:\n    """Where am I."""\n    import sys\n    return repr(sys.path)\n'
         key = set_id({"leak": leak})
