@@ -44,13 +44,9 @@ def test_a_function_using_a_dataframe_runs_in_the_sandbox(pool):
     res = pool.call({"column_total": COLUMN_TOTAL}, "column_total", {"rows": TABLE, "column": "price"})
     assert res.ok, res.error
     assert res.value == 13.75
-    version = pool.call(
-        {"pd_version": "import pandas as pd\n\ndef pd_version() -> str:\n    '''Which pandas.'''\n"
-                       "    return pd.__version__\n"},  # fmt: skip
-        "pd_version",
-        {},
-    )
-    assert version.ok and version.value.split(".")[0] >= "1", version
+    source = 'import pandas as pd\n\n\ndef pd_version() -> str:\n    """Which pandas."""\n    return pd.__version__\n'
+    version = pool.call({"pd_version": source}, "pd_version", {})
+    assert version.ok and int(version.value.split(".")[0]) >= 1, version
 
 
 def test_a_dataframe_tool_passes_every_gate_before_validation(pool2, docker_settings):
@@ -58,7 +54,11 @@ def test_a_dataframe_tool_passes_every_gate_before_validation(pool2, docker_sett
         functions={"column_total": COLUMN_TOTAL}, changed=["column_total"],
         actions=[Action("add_function", "column_total")],
     )  # fmt: skip
-    for gate in (StaticGate(), PolicyGate(image_packages(docker_settings)), PropertyGate(pool2, docker_settings)):
+    for gate in (
+        StaticGate(),
+        PolicyGate(image_packages(docker_settings)),
+        PropertyGate(pool2, docker_settings),
+    ):
         verdict = gate.check(candidate)
         assert verdict.passed, f"{gate.name}: {verdict.reason}"
     assert strict_problems(tool_schema(COLUMN_TOTAL)["function"]["parameters"]) == []
