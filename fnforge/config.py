@@ -125,7 +125,7 @@ class Settings(_Section):
     llm: LLMSettings = LLMSettings()
     agent: AgentSettings = AgentSettings()
     training: TrainingSettings = TrainingSettings()
-    sandbox: SandboxSettings = SandboxSettings()
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)  # reads the image env when made
 
 
 def load_settings(path: Path) -> Settings:
