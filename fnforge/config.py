@@ -8,6 +8,7 @@ key and a valid example instead of a traceback deep inside a run.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 CONFIG_NAME = "fnforge.toml"
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "fnforge.toml"
+IMAGE_ENV = "FNFORGE_SANDBOX_IMAGE"  # the sandbox image when fnforge.toml names none (tests, CI)
 
 _EXAMPLES = {
     "task.name": 'name = "gsm8k"',
@@ -102,7 +104,7 @@ class SandboxSettings(_Section):
     """Where untrusted functions run and the limits they run under."""
 
     backend: Literal["auto", "docker", "process"] = "auto"
-    image: str = "fnforge-sandbox:latest"
+    image: str = Field(default_factory=lambda: os.environ.get(IMAGE_ENV) or "fnforge-sandbox:latest")
     timeout_s: float = Field(5.0, gt=0)
     memory_mb: int = Field(256, ge=32)
     cpus: float = Field(1.0, gt=0)
@@ -131,7 +133,7 @@ class Settings(_Section):
     llm: LLMSettings = LLMSettings()
     agent: AgentSettings = AgentSettings()
     training: TrainingSettings = TrainingSettings()
-    sandbox: SandboxSettings = SandboxSettings()
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)  # reads the image env when made
     executor: ExecutorSettings = ExecutorSettings()
 
 

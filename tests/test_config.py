@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fnforge.config import ConfigError, Settings, load_settings, render_template
+from fnforge.config import IMAGE_ENV, ConfigError, SandboxSettings, Settings, load_settings, render_template
 
 
-def test_template_parses_into_the_defaults_with_the_task_filled_in(tmp_path: Path) -> None:
+def test_template_parses_into_the_defaults_with_the_task_filled_in(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv(IMAGE_ENV, raising=False)  # the template names the default image
     path = tmp_path / "fnforge.toml"
     path.write_text(render_template("tabmwp"))
     settings = load_settings(path)
@@ -76,3 +77,13 @@ def test_a_config_error_reaches_the_user_as_one_unmangled_line(tmp_path: Path) -
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "[data] train" in lines[0], done.stderr
+
+
+def test_the_image_env_names_the_image_only_when_the_file_names_none(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(IMAGE_ENV, "fnforge-sandbox:other")
+    assert SandboxSettings().image == "fnforge-sandbox:other"
+    path = tmp_path / "fnforge.toml"
+    path.write_text(render_template("gsm8k"))
+    assert load_settings(path).sandbox.image == "fnforge-sandbox:latest"  # the file wins
+    monkeypatch.delenv(IMAGE_ENV)
+    assert SandboxSettings().image == "fnforge-sandbox:latest"

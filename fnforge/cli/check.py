@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from fnforge.cli import app
+from fnforge.cli.app import app
 from fnforge.cli.output import result
 from fnforge.evaluators import EvaluatorError, get_evaluator, load_predictions, score_outputs
 

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from fnforge.cli import app
+from fnforge.cli.app import app
 from fnforge.cli.output import MODE, console, fail, progress, result
 from fnforge.config import CONFIG_NAME
 from fnforge.doctor import run_checks

@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from fnforge.cli import app
+from fnforge.cli.app import app
 from fnforge.cli.output import MODE, UsageError, console, progress, result
 from fnforge.config import ConfigError
 from fnforge.function_repo import ActionError, FunctionRepo, RepoError, StepRecord, StepResult, load_actions

@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from fnforge.cli import app
+from fnforge.cli.app import app
 from fnforge.cli.output import MODE, console, progress, result
 from fnforge.config import CONFIG_NAME, ConfigError, SandboxSettings, load_settings
 

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from fnforge.cli import app
+from fnforge.cli.app import app
 from fnforge.cli.output import console, fail, is_interactive, progress, result
 
 

@@ -1,29 +1,20 @@
 """The OpenAI tool schema of a function, derived from its module (signature + docstring).
 
 The schema is never stored next to the code: storing it twice lets the two drift apart.
-Annotations are evaluated by walking the AST against a fixed table of known names, so a
-module from the optimizer is never imported or executed on the host; a type the table does
-not know becomes "any value" (`{}`) in the schema.
+Parameter types come from `json_types` (annotations read from the AST, never imported or
+run), in the form OpenAI's strict mode accepts: every parameter is required (a default is
+named in its description), `additionalProperties` is false, arrays carry `items`.
 """
 
 from __future__ import annotations
 
 import ast
-import collections.abc as cabc
+import json
 import re
-from typing import Any, Literal, Optional, Union
+from typing import Any
 
-from pydantic import Field, create_model
+from fnforge.function_repo.json_types import Unrepresentable, annotation_schema
 
-_KNOWN: dict[str, Any] = {
-    "int": int, "float": float, "str": str, "bool": bool, "bytes": bytes, "complex": complex,
-    "list": list, "dict": dict, "tuple": tuple, "set": set, "frozenset": frozenset,
-    "None": None, "NoneType": None, "Any": Any, "object": Any,
-    "List": list, "Dict": dict, "Tuple": tuple, "Set": set, "FrozenSet": frozenset,
-    "Optional": Optional, "Union": Union, "Literal": Literal,
-    "Sequence": cabc.Sequence, "Mapping": cabc.Mapping, "Iterable": cabc.Iterable,
-    "MutableMapping": cabc.MutableMapping, "MutableSequence": cabc.MutableSequence,
-}  # fmt: skip
 _SECTION = re.compile(
     r"^\s*(Args|Arguments|Parameters|Params|Returns?|Raises|Yields?|Examples?|Notes?)\s*:\s*$"
 )
@@ -39,41 +30,6 @@ def public_function(
         if (name is not None and fn.name == name) or (name is None and not fn.name.startswith("_")):
             return fn
     return None
-
-
-def annotation_type(node: ast.expr | None) -> Any:
-    """Turn an annotation's AST into a Python type without executing anything."""
-    if node is None:
-        return Any
-    try:
-        return _eval(node)
-    except Exception:  # an annotation we cannot read means "any value", never a crash
-        return Any
-
-
-def _eval(node: ast.expr) -> Any:
-    if isinstance(node, ast.Constant):
-        if node.value is None:
-            return None
-        if isinstance(node.value, str):  # a string annotation: "list[int]"
-            return _eval(ast.parse(node.value, mode="eval").body)
-        return Any
-    if isinstance(node, ast.Name):
-        return _KNOWN.get(node.id, Any)
-    if isinstance(node, ast.Attribute):  # typing.List, t.Optional
-        return _KNOWN.get(node.attr, Any)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        return Union[_eval(node.left), _eval(node.right)]  # noqa: UP007
-    if isinstance(node, ast.Subscript):
-        base = _eval(node.value)
-        elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if base is Literal:
-            return Literal[tuple(ast.literal_eval(e) for e in elts)]
-        args = tuple(_eval(e) for e in elts)
-        if base is Any:
-            return Any
-        return base[args if len(args) > 1 else args[0]]
-    return Any
 
 
 def _docstring_parts(doc: str) -> tuple[str, dict[str, str]]:
@@ -102,29 +58,32 @@ def _docstring_parts(doc: str) -> tuple[str, dict[str, str]]:
     return description, {k: v[0] for k, v in params.items()}  # type: ignore[index]
 
 
-def _strip_titles(schema: Any) -> Any:
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: v for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
-    if isinstance(out.get("properties"), dict):
-        out["properties"] = {k: _strip_titles(v) for k, v in out["properties"].items()}
-    for key in ("items", "additionalProperties"):
-        if isinstance(out.get(key), dict):
-            out[key] = _strip_titles(out[key])
-    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
-        if isinstance(out.get(key), list):
-            out[key] = [_strip_titles(v) for v in out[key]]
-    if isinstance(out.get("$defs"), dict):
-        out["$defs"] = {k: _strip_titles(v) for k, v in out["$defs"].items()}
-    return out
+def parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[ast.arg, ast.expr | None]]:
+    """The parameters a tool call may pass, each with its default expression (None: none)."""
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    pairs = list(zip(positional, defaults, strict=True)) + list(
+        zip(args.kwonlyargs, args.kw_defaults, strict=True)
+    )
+    return [(arg, default) for arg, default in pairs if arg.arg not in {"self", "cls"}]
+
+
+def _default_text(default: ast.expr) -> str:
+    try:
+        return json.dumps(ast.literal_eval(default))
+    except (ValueError, TypeError, SyntaxError):
+        return ast.unparse(default)
 
 
 def tool_schema(source: str, name: str | None = None) -> dict[str, Any]:
     """The OpenAI tool schema `{"type": "function", "function": {name, description, parameters}}`.
 
-    Derived from the module's public function: parameter types from the annotations (via a
-    pydantic model), the description and parameter texts from the docstring. Raises
-    ValueError when the source does not parse or has no public function.
+    Derived from the module's public function: parameter types from the annotations, the
+    description and parameter texts from the docstring. Every parameter is required (strict
+    mode wants that); one with a default says so in its description, so a model passes it.
+    A type with no JSON form (code older than the static gate's check) becomes "any value".
+    Raises ValueError when the source does not parse or has no public function.
     """
     try:
         tree = ast.parse(source)
@@ -134,45 +93,21 @@ def tool_schema(source: str, name: str | None = None) -> dict[str, Any]:
     if fn is None:
         raise ValueError(f"no public function{f' named {name}' if name else ''} in the module")
     description, texts = _docstring_parts(ast.get_docstring(fn) or "")
-    args = fn.args
-    positional = args.posonlyargs + args.args
-    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    params = list(zip(positional, defaults, strict=True)) + list(
-        zip(args.kwonlyargs, args.kw_defaults, strict=True)
-    )
-    fields: dict[str, Any] = {}
-    for arg, default in params:
-        if arg.arg in {"self", "cls"}:
-            continue
-        if default is None:
-            value: Any = ...
-        else:
-            try:
-                value = ast.literal_eval(default)
-            except (ValueError, SyntaxError, TypeError):
-                value = None
-        desc = texts.get(arg.arg) or None
-        # internal field names + aliases: parameters may be called `json`, `copy` or `_x`
-        fields[f"p{len(fields)}"] = (
-            annotation_type(arg.annotation),
-            Field(value, alias=arg.arg, description=desc),
-        )
-    try:
-        model = create_model(f"{fn.name}_arguments", **fields)  # type: ignore[call-overload]
-        parameters = _strip_titles(model.model_json_schema(by_alias=True))
-    except Exception:  # a type pydantic cannot describe: fall back to untyped parameters
-        parameters = {
-            "type": "object",
-            "properties": {
-                a.arg: ({"description": texts[a.arg]} if a.arg in texts else {}) for a, _ in params
-            },
-            "required": [a.arg for a, d in params if d is None],
-        }
-    parameters.setdefault("properties", {})
-    parameters.setdefault("required", [])
+    properties: dict[str, Any] = {}
+    for arg, default in parameters(fn):
+        try:
+            prop = annotation_schema(arg.annotation)
+        except Unrepresentable:
+            prop = {}
+        text = texts.get(arg.arg, "")
+        if default is not None:
+            text = f"{text} (default: {_default_text(default)})".strip()
+        properties[arg.arg] = {**prop, "description": text} if text else prop
+    schema = {"type": "object", "properties": properties, "required": list(properties)}
+    schema["additionalProperties"] = False
     return {
         "type": "function",
-        "function": {"name": fn.name, "description": description, "parameters": parameters},
+        "function": {"name": fn.name, "description": description, "parameters": schema},
     }
 
 
@@ -210,4 +145,4 @@ def arguments_disagreement(arguments: dict[str, Any], source: str, name: str) ->
     return "; ".join(problems) or None
 
 
-__all__ = ["tool_schema", "annotation_type", "arguments_disagreement", "public_function"]
+__all__ = ["tool_schema", "arguments_disagreement", "parameters", "public_function"]

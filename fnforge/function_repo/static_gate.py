@@ -1,7 +1,8 @@
 """The static gate: the checks on a candidate that need nothing but the source text.
 
 It is the cheapest gate, so it runs first: a module that does not parse, has no
-docstring or leaves a parameter unannotated never reaches the sandbox. It is a policy for
+docstring, leaves a parameter unannotated or takes a type with no JSON form (the tool
+schema could not describe it) never reaches the sandbox. It is a policy for
 well-formed tools, not a security boundary (the sandbox is).
 """
 
@@ -12,6 +13,8 @@ import builtins
 import keyword
 from typing import Any
 
+from fnforge.function_repo.json_types import Unrepresentable, annotation_schema
+from fnforge.function_repo.schema import parameters
 from fnforge.protocol import CandidateView, Verdict
 
 MAX_BYTES = 20_000
@@ -64,6 +67,12 @@ def module_problems(
     missing = [a.arg for a in every if a.annotation is None]
     if missing:
         problems.append(f"parameter(s) {', '.join(missing)} of {name} have no type annotation")
+    for arg, _default in parameters(fn):  # the tool schema: every parameter a JSON value
+        if arg.annotation is not None:
+            try:
+                annotation_schema(arg.annotation)
+            except Unrepresentable as e:
+                problems.append(f"parameter {arg.arg} of {name} {e}")
     if fn.returns is None:
         problems.append(f"{name} has no return annotation (write e.g. `-> float`)")
     if not (ast.get_docstring(fn) or "").strip():

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fnforge.function_repo.actions import parse_actions
 from fnforge.function_repo.candidate import Candidate, StepResult, run_gates
@@ -27,10 +27,8 @@ from fnforge.function_repo.errors import RepoError
 from fnforge.function_repo.history import REJECTED_PREFIX, format_score, message, one_line
 from fnforge.function_repo.plumbing import ZERO
 from fnforge.function_repo.schema import arguments_disagreement
+from fnforge.function_repo.store import StepStore
 from fnforge.protocol import Gate, Verdict
-
-if TYPE_CHECKING:
-    from fnforge.function_repo.repo import FunctionRepo
 
 PAUSE_ENV = "FNFORGE_TEST_PAUSE_AFTER_COMMIT"  # tests: sleep after commit k so a child can be killed
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -62,7 +60,7 @@ def _pause_after(k: int) -> None:
         time.sleep(3600)
 
 
-def propose(repo: FunctionRepo, actions: Sequence[Any], run: str = "manual") -> Candidate:
+def propose(repo: StepStore, actions: Sequence[Any], run: str = "manual") -> Candidate:
     """Commit each action on a new branch `fnforge/<run>/step-<n>` made from the set's head.
 
     One commit per action, with trailers Fnforge-Run, Fnforge-Step and Fnforge-Action;
@@ -142,7 +140,7 @@ def _outcome(verdicts: list[Verdict]) -> tuple[bool, str | None, str, float | No
     return True, None, reason, before, after
 
 
-def _advance_branch(repo: FunctionRepo, old: str, new: str) -> None:
+def _advance_branch(repo: StepStore, old: str, new: str) -> None:
     """Move the set's branch from old to new (compare-and-swap), then the work tree if checked out."""
     checked_out = repo.checked_out()
     repo.git.move_ref(f"refs/heads/{repo.branch}", new, old)
@@ -151,7 +149,7 @@ def _advance_branch(repo: FunctionRepo, old: str, new: str) -> None:
 
 
 def judge(
-    repo: FunctionRepo, candidate: Candidate, gates: Sequence[Gate], note_extra: dict[str, Any] | None = None
+    repo: StepStore, candidate: Candidate, gates: Sequence[Gate], note_extra: dict[str, Any] | None = None
 ) -> StepResult:
     """Run the gates in order; merge the candidate (`--no-ff`) or keep it as a rejected ref.
 
@@ -210,7 +208,7 @@ def judge(
 
 
 def record_rejection(
-    repo: FunctionRepo, run: str, gate: str, reason: str, note_extra: dict[str, Any] | None = None
+    repo: StepStore, run: str, gate: str, reason: str, note_extra: dict[str, Any] | None = None
 ) -> StepResult:
     """A numbered step rejected before any candidate existed (garbage from the optimizer,
     an interrupted step): an empty record commit on the head, kept under the rejected ref."""
@@ -239,7 +237,7 @@ def record_rejection(
 
 
 def run_step(
-    repo: FunctionRepo, actions: Sequence[Any], gates: Sequence[Gate], run: str = "manual",
+    repo: StepStore, actions: Sequence[Any], gates: Sequence[Gate], run: str = "manual",
     note_extra: dict[str, Any] | None = None,
 ) -> StepResult:  # fmt: skip
     """One whole step under the lock: recover, check the tree is clean, propose, judge."""
@@ -250,7 +248,7 @@ def run_step(
         return replace(judge(repo, candidate, gates, note_extra), recovered=recovered)
 
 
-def _merge_text(repo: FunctionRepo, index: Path, path: str, stages: dict[str, str]) -> bool:
+def _merge_text(repo: StepStore, index: Path, path: str, stages: dict[str, str]) -> bool:
     """Resolve one path edited on both sides with a line merge (`git merge-file`), as
     `git revert` would; False when the edits overlap (a real conflict)."""
     if set(stages) != {"1", "2", "3"}:  # added or deleted on one side: not a text merge
@@ -270,7 +268,7 @@ def _merge_text(repo: FunctionRepo, index: Path, path: str, stages: dict[str, st
     return True
 
 
-def _revert_tree(repo: FunctionRepo, target: str, mainline: str, head: str) -> str:
+def _revert_tree(repo: StepStore, target: str, mainline: str, head: str) -> str:
     """The head's tree with `target`'s change (against `mainline`) undone: `git revert -m 1`."""
     if head == target:
         return repo.git.run("rev-parse", f"{mainline}^{{tree}}")
@@ -295,7 +293,7 @@ def _revert_tree(repo: FunctionRepo, target: str, mainline: str, head: str) -> s
         index.unlink(missing_ok=True)
 
 
-def rollback(repo: FunctionRepo, n: int, run: str = "manual") -> StepResult:
+def rollback(repo: StepStore, n: int, run: str = "manual") -> StepResult:
     """Undo accepted step n as a new numbered step (a revert of its merge, with trailers)."""
     _check_run(run)
     with repo.lock():

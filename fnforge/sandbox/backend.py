@@ -12,7 +12,8 @@ from pathlib import Path
 from fnforge.config import SandboxSettings
 from fnforge.sandbox.transport import Transport
 
-WORKER_PATH = Path(__file__).with_name("worker.py")
+WORKER_DIR = Path(__file__).with_name("worker")  # the stdlib-only worker package
+WORKER_MAIN = WORKER_DIR / "__main__.py"  # run as `python3 -I WORKER_MAIN CONFIG`
 RUNNER_PATH = Path(__file__).with_name("proprunner.py")
 MB = 1024 * 1024
 

@@ -3,7 +3,7 @@
 Each container: no network, read-only root, a small noexec tmpfs at /tmp, every capability
 dropped, no-new-privileges, a non-root user, pids/memory(=memory+swap)/CPU limits, no IPC
 namespace sharing (so no writable /dev/shm), an empty environment, no mounts but the worker
-file read-only, and no log driver. The worker is the container's PID 1, so nothing inside
+package read-only, and no log driver. The worker is the container's PID 1, so nothing inside
 can kill it with a signal, and it can remove every process a call left behind.
 
 The host talks to the worker through the container's attached stdin/stdout (the Docker
@@ -23,7 +23,7 @@ import time
 import weakref
 
 from fnforge.config import SandboxSettings
-from fnforge.sandbox.backend import MB, WORKER_PATH, Sandbox
+from fnforge.sandbox.backend import MB, WORKER_DIR, Sandbox
 from fnforge.sandbox.image import (
     LABEL_PACKAGES,
     LABEL_RECIPE,
@@ -36,7 +36,7 @@ from fnforge.sandbox.transport import Transport
 
 LABEL = "fnforge.sandbox"
 LABEL_OWNER = "fnforge.owner"
-WORKER_IN_CONTAINER = "/opt/fnforge/worker.py"
+WORKER_IN_CONTAINER = "/opt/fnforge/worker"  # the worker package, mounted read-only
 _DEMUX = struct.Struct(">BxxxI")
 
 
@@ -175,7 +175,7 @@ class DockerSandbox(Sandbox):
         config = {**self.worker_config(), "contained": True}
         return dict(
             image=s.image,
-            command=["python3", "-I", WORKER_IN_CONTAINER, json.dumps(config)],
+            command=["python3", "-I", f"{WORKER_IN_CONTAINER}/__main__.py", json.dumps(config)],
             user=f"{SANDBOX_UID}:{SANDBOX_UID}",
             stdin_open=True,
             tty=False,
@@ -189,7 +189,7 @@ class DockerSandbox(Sandbox):
             memswap_limit=s.memory_mb * MB,
             nano_cpus=int(s.cpus * 1e9),
             environment={},
-            mounts=[Mount(target=WORKER_IN_CONTAINER, source=str(WORKER_PATH), type="bind", read_only=True)],
+            mounts=[Mount(target=WORKER_IN_CONTAINER, source=str(WORKER_DIR), type="bind", read_only=True)],
             log_config=LogConfig(type=LogConfig.types.NONE),
             ipc_mode="none",
             hostname="sandbox",

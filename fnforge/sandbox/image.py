@@ -1,4 +1,4 @@
-"""The sandbox image: Python with hypothesis, sympy and numpy, built with or without a registry.
+"""The sandbox image: Python with hypothesis, sympy, numpy and pandas, built with or without a registry.
 
 Where a container registry answers, the image is a small Dockerfile on `python:3.11-slim`.
 Machines without one (CI here) bootstrap a Debian root filesystem from the host's own apt
@@ -6,8 +6,8 @@ mirror with debootstrap and `docker import` it. Either way the image carries lab
 recipe's content hash (so `build_image` skips a current image) and the Python packages it
 holds (so the policy gate can refuse imports that would fail inside).
 
-The worker is not baked in: each container mounts `worker.py` read-only, so the image
-never lags behind the worker.
+The worker is not baked in: each container mounts the `worker` package read-only, so the
+image never lags behind the worker.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from fnforge.config import SandboxSettings
 from fnforge.sandbox.results import SandboxUnavailable
 
 SANDBOX_UID = 10001
-APT_PACKAGES = ["python3", "python3-hypothesis", "python3-sympy", "python3-numpy"]
-PIP_PACKAGES = ["hypothesis", "sympy", "numpy"]
+# pandas: LLM-written tools for tables reach for DataFrames (they must arrive as JSON, e.g.
+# list[list[str]], and become a DataFrame inside the function).
+APT_PACKAGES = ["python3", "python3-hypothesis", "python3-sympy", "python3-numpy", "python3-pandas"]
+PIP_PACKAGES = ["hypothesis", "sympy", "numpy", "pandas"]
 LABEL_RECIPE = "fnforge.recipe"
 LABEL_PACKAGES = "fnforge.packages"
 LABEL_SANDBOX = "fnforge.sandbox"
@@ -236,7 +238,7 @@ def _build_with_debootstrap(client, settings: SandboxSettings, say: Progress) ->
             raise SandboxUnavailable("debootstrap failed:\n" + "\n".join(tail))
         _finish_rootfs(rootfs)
         packages = _dist_packages(rootfs)
-        say(f"python packages in the image: {', '.join(p for p in packages if p in PIP_PACKAGES)} (+{len(packages) - 3} more)")
+        say(f"python packages in the image: {', '.join(p for p in packages if p in PIP_PACKAGES)} (+{len(packages) - len(PIP_PACKAGES)} more)")
         tar_path = work / "rootfs.tar"
         say("packing the root filesystem")
         subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tar_path), "."], check=True)

@@ -274,7 +274,7 @@ def _property_report(reply: dict[str, Any], changed: list[str], duration: float)
     return PropertyReport(
         passed=bool(report.get("passed")) and not failures, failures=failures,
         checked=[str(c) for c in report.get("checked", [])], notes=[str(n) for n in report.get("notes", [])],
-        duration_s=duration,
+        budget_exhausted=report.get("budget_exhausted") is True, duration_s=duration,
     )
 
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from fnforge.config import SandboxSettings
-from fnforge.sandbox.backend import MB, WORKER_PATH, Sandbox
+from fnforge.sandbox.backend import MB, WORKER_MAIN, Sandbox
 from fnforge.sandbox.image import host_packages
 from fnforge.sandbox.transport import Transport
 
@@ -98,7 +98,7 @@ class ProcessSandbox(Sandbox):
         workdir = tempfile.mkdtemp(prefix="fnforge-sandbox-")
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir}
         proc = subprocess.Popen(
-            [sys.executable, "-I", str(WORKER_PATH), json.dumps(self.worker_config())],
+            [sys.executable, "-I", str(WORKER_MAIN), json.dumps(self.worker_config())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

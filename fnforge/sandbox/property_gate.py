@@ -44,6 +44,7 @@ class PropertyGate:
             "notes": report.notes,
             "failures": [f.model_dump() for f in report.failures],
             "examples": self.settings.property_examples,
+            "budget_exhausted": report.budget_exhausted,
         }
         duration = time.monotonic() - started
         if report.passed:
@@ -54,7 +55,7 @@ class PropertyGate:
         first = report.failures[0]
         on = f" on {first.falsifying_example}" if first.falsifying_example else ""
         reason = f"{first.function}: property '{first.property}' failed{on}: {first.message}"
-        if first.message.startswith("property tests did not finish"):
+        if report.budget_exhausted:
             reason += ("; the limit is [sandbox] property_budget_s plus property_budget_per_function_s "
                        "per changed function")
         return Verdict.fail(

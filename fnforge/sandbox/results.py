@@ -63,4 +63,5 @@ class PropertyReport(BaseModel):
     failures: list[PropertyFailure] = Field(default_factory=list)
     checked: list[str] = Field(default_factory=list)  # "function: property" lines that ran
     notes: list[str] = Field(default_factory=list)  # e.g. a parameter type with no strategy
+    budget_exhausted: bool = False  # the worker stopped the run at its overall time budget
     duration_s: float = 0.0

@@ -40,14 +40,16 @@ def test_schema_is_derived_from_signature_and_docstring():
     assert fn["description"] == "Aggregate one column of a table.\n\nRows that are not numbers are skipped."
     params = fn["parameters"]
     assert params["type"] == "object"
-    assert sorted(params["required"]) == ["column", "table"]
+    assert params["required"] == ["table", "column", "mode", "limit", "frame", "title"]  # strict: all of them
+    assert params["additionalProperties"] is False
     props = params["properties"]
     assert props["table"]["type"] == "object"
     assert props["table"]["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
     assert props["column"]["description"] == "the column to aggregate, spelled as in the table."
-    assert props["mode"]["enum"] == ["sum", "mean"] and props["mode"]["default"] == "sum"
-    assert {"type": "integer"} in props["limit"]["anyOf"]
-    assert "type" not in props["frame"]  # an unknown type means "any value"
+    assert props["mode"]["enum"] == ["sum", "mean"] and "default" not in props["mode"]  # strict refuses it
+    assert props["mode"]["description"] == 'how to aggregate (default: "sum")'
+    assert props["limit"]["anyOf"] == [{"type": "integer"}, {"type": "null"}]
+    assert "type" not in props["frame"]  # no JSON form (the static gate refuses it): "any value"
     assert "title" in props  # a parameter named title survives stripping pydantic's titles
 
 
@@ -68,10 +70,10 @@ def test_declared_arguments_that_disagree_with_the_code_are_reported_and_the_cod
     assert arguments_disagreement({}, SOURCE, "lookup") is None
 
 
-def test_parameters_named_like_pydantic_internals_keep_their_types():
+def test_parameters_named_like_python_names_keep_their_types():
     src = 'def f(json: str, copy: int, model_config: str, _x: int = 1) -> int:\n    """d"""\n    return 0\n'
     props = tool_schema(src)["function"]["parameters"]["properties"]
     assert props == {
         "json": {"type": "string"}, "copy": {"type": "integer"}, "model_config": {"type": "string"},
-        "_x": {"type": "integer", "default": 1},
+        "_x": {"type": "integer", "description": "(default: 1)"},
     }  # fmt: skip

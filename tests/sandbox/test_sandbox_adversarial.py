@@ -12,7 +12,8 @@ from contextlib import contextmanager
 
 from sandbox_helpers import assert_healthy, fn, ok_value
 
-from fnforge.sandbox.worker import MAX_HOLDERS, SPARES
+from fnforge.sandbox.worker.holder import SPARES
+from fnforge.sandbox.worker.loaded_sets import MAX_HOLDERS
 
 
 @contextmanager
@@ -225,7 +226,7 @@ def test_input_reads_end_of_file(pool):
 def test_writes_outside_tmp_are_refused(pool):
     body = """
 out = {}
-for path in ('/etc/passwd', '/etc/fnforge', '/usr/lib/fnforge', '/var/tmp/x', '/x', '/opt/fnforge/worker.py',
+for path in ('/etc/passwd', '/etc/fnforge', '/usr/lib/fnforge', '/var/tmp/x', '/x', '/opt/fnforge/worker/server.py', '/opt/fnforge/worker/x.py',
              '/dev/shm/x'):
     try:
         with open(path, 'a') as f:

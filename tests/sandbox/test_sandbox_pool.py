@@ -105,7 +105,7 @@ def test_containers_carry_every_isolation_setting(pool):
     assert "noexec" in host["Tmpfs"]["/tmp"] and "size=16m" in host["Tmpfs"]["/tmp"]
     assert config["User"] == "10001:10001"
     mounts = container.attrs["Mounts"]
-    assert len(mounts) == 1 and mounts[0]["Destination"].endswith("worker.py") and mounts[0]["RW"] is False
+    assert len(mounts) == 1 and mounts[0]["Destination"] == "/opt/fnforge/worker" and mounts[0]["RW"] is False
     assert not any(v.split("=", 1)[0] in os.environ and v.split("=", 1)[1] == os.environ[v.split("=", 1)[0]]
                    for v in config["Env"] if not v.startswith(("PATH=", "LANG=", "PYTHONDONTWRITEBYTECODE=")))
 

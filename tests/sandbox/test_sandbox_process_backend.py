@@ -82,7 +82,7 @@ def test_a_non_root_worker_is_held_to_the_process_limit():
     import tempfile
     from pathlib import Path
 
-    from fnforge.sandbox.backend import WORKER_PATH
+    from fnforge.sandbox.backend import WORKER_DIR
     from fnforge.sandbox.pool import set_id
     from fnforge.sandbox.process_backend import ProcessTransport
     from fnforge.sandbox.transport import WorkerClient
@@ -90,12 +90,12 @@ def test_a_non_root_worker_is_held_to_the_process_limit():
     tmp_path = Path(tempfile.mkdtemp(prefix="fnforge-nobody-"))  # pytest's tmp_path is private to root
     python = "/usr/bin/python3"  # the system interpreter: readable by `nobody`, unlike a venv under /root
     assert os.path.exists(python), "the test runs the stdlib-only worker with the system python3"
-    worker = tmp_path / "worker.py"
-    shutil.copy(WORKER_PATH, worker)
-    for path in (tmp_path, worker):
+    worker = tmp_path / "worker"
+    shutil.copytree(WORKER_DIR, worker, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (tmp_path, worker, *worker.iterdir()):
         path.chmod(0o755)
     config = {"output_limit": 65536, "contained": False, "rlimits": {"nproc_extra": 16}}
-    proc = subprocess.Popen([python, "-I", str(worker), json.dumps(config)], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([python, "-I", str(worker / "__main__.py"), json.dumps(config)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=tmp_path, user="nobody",
                             start_new_session=True, env={"PATH": "/usr/bin:/bin"})
     client = WorkerClient(ProcessTransport(proc, str(tmp_path / "gone")))

@@ -7,8 +7,10 @@ import time
 import pytest
 from candidates import Action, Candidate, module
 
+from fnforge.config import SandboxSettings
 from fnforge.protocol import Gate
 from fnforge.sandbox import PropertyGate
+from fnforge.sandbox.results import PropertyFailure, PropertyReport
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +82,42 @@ def test_a_slow_step_stops_at_the_configured_budget_and_names_the_setting(pool2,
     took = time.monotonic() - start
     assert not verdict.passed and "did not finish within 1.5s" in verdict.reason
     assert "[sandbox] property_budget_s" in verdict.reason
+    assert verdict.details["budget_exhausted"] is True  # the worker's answer says so, not its wording
     assert took < 8, f"a 1.5 s budget took {took:.1f}s to enforce"
+
+
+def test_one_example_over_its_limit_is_not_the_budget_running_out(gate):
+    verdict = judge(gate, {"wait": module("wait", "while x > 3:\n    pass\nreturn x")}, ["wait"])
+    assert not verdict.passed and verdict.details["budget_exhausted"] is False
+    assert "property_budget_s" not in verdict.reason
+
+
+class _ReportingPool:
+    """Stands in for the pool to show what the gate reads from a report: only its fields."""
+
+    backend_name = "stub"
+
+    def __init__(self, report: PropertyReport):
+        self.report = report
+
+    def proptest(self, *args, **kwargs) -> PropertyReport:
+        return self.report
+
+
+@pytest.mark.parametrize(
+    ("message", "exhausted", "names_the_setting"),
+    [
+        ("property tests did not finish within 9s", False, False),  # the words alone mean nothing
+        ("stopped after 9s", True, True),  # the field alone is enough
+    ],
+)
+def test_the_gate_learns_of_the_budget_from_the_reports_field(message, exhausted, names_the_setting):
+    failure = PropertyFailure(function="f", property="finishes within the limit", message=message)
+    report = PropertyReport(passed=False, failures=[failure], budget_exhausted=exhausted)
+    gate = PropertyGate(_ReportingPool(report), SandboxSettings())
+    verdict = judge(gate, {"f": module("f", "return x")}, ["f"])
+    assert not verdict.passed and message in verdict.reason
+    assert ("[sandbox] property_budget_s" in verdict.reason) is names_the_setting
 
 
 def test_the_sets_own_tests_run_and_report_the_falsifying_example(gate):

@@ -81,7 +81,7 @@ def test_a_silent_worker_is_killed_at_the_host_deadline():
 
 
 def test_a_holder_keeps_its_announced_spares_and_forks_in_flight_up_to_the_limit():
-    from fnforge.sandbox.worker import impostors
+    from fnforge.sandbox.worker.sweep import impostors
 
     assert impostors([10, 11], {10, 11}, 2) == []
     assert impostors([10, 11, 12], {10, 11}, 2) == [12]  # one more than the spares: an impostor
