@@ -24,6 +24,7 @@ from fnforge.evaluators.numbers import Number, parse_number
 from fnforge.evaluators.symbolic import TIMEOUT, SymbolicChecker
 
 MAX_SHORTCUT_CHARS = 200  # longer spans go to Math-Verify (the shortcuts' cost stays bounded)
+MAX_STRING_CHARS = 5_000  # same spelling is checked up to here (normalising is linear)
 MAX_OUTPUT_CHARS = 20_000  # the final answer is at the end; Math-Verify reads this much of the tail
 
 _SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b|~|\s+")
@@ -37,9 +38,19 @@ _NUMBER_WITH_UNIT = re.compile(rf"([-+]?[\d.,]+(?:e[-+]?\d+)?)(?:{_UNIT}(?:/{_UN
 _NOT_UNITS = {"pi", "infty", "sqrt", "frac", "sin", "cos", "tan", "ln", "log", "exp", "times", "cdot"}
 _WORDS = re.compile(r"[A-Za-z'-]+")
 _PRIMES = re.compile(r"\^\{((?:\\prime)+)\}|\^\\prime")
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _MATH_MARKUP = re.compile(r"\$|\\\(|\\\[|\\boxed")
 # `32, 349` is a list and `0,111` a decimal comma to Math-Verify, not thousands: it decides those
 _AMBIGUOUS_COMMA = re.compile(r",\s|(?<![\d.])0,\d")
+
+
+_PROSE = re.compile(r"(?<![\\{_^a-zA-Z])[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\b")
+_TEXT_COMMAND = re.compile(r"\\(?:text|mathrm|mbox|operatorname)\s*\{[^{}]*\}")
+
+
+def looks_like_math(line: str) -> bool:
+    """A span that is an expression rather than a sentence (no three words in a row)."""
+    return not _PROSE.search(_TEXT_COMMAND.sub(" ", line))
 
 
 def normalize(answer: str) -> str:
@@ -85,11 +96,13 @@ def _significant(value: Fraction) -> int:
 
 def shortcut(extracted: str | None, reference: str) -> tuple[bool, str] | None:
     """(verdict, how) when the spelling or plain numbers settle it, else None (Math-Verify decides)."""
-    if not extracted or len(extracted) > MAX_SHORTCUT_CHARS or len(reference) > MAX_SHORTCUT_CHARS:
+    if not extracted or len(extracted) > MAX_STRING_CHARS or len(reference) > MAX_STRING_CHARS:
         return None
     p, r = normalize(extracted), normalize(reference)
     if p == r and p:
         return True, "string"
+    if len(extracted) > MAX_SHORTCUT_CHARS or len(reference) > MAX_SHORTCUT_CHARS:
+        return None
     if _WORDS.fullmatch(p) and _WORDS.fullmatch(r) and max(len(p), len(r)) > 3:
         return p.lower() == r.lower(), "words"  # `devon` for `\\text{Devon}`
     if _AMBIGUOUS_COMMA.search(extracted) or _AMBIGUOUS_COMMA.search(reference):
@@ -154,12 +167,23 @@ class MathJudge:
             return Verdict(quick[0], quick[1])
         hint = extracted if marked and extracted and len(extracted) <= MAX_SHORTCUT_CHARS * 10 else None
         precision = near(extracted, reference) if marked else None
-        result = self.checker.judge(gold_text(reference), output[-MAX_OUTPUT_CHARS:], hint, precision)
+        result = self.checker.judge(gold_text(reference), self._pred_text(output, hint), hint, precision)
         if result.equal is None:
             return Verdict(
                 False, "math-verify", TIMEOUT if result.note == TIMEOUT else result.note or "undecided"
             )
         return Verdict(result.equal, "math-verify", "" if result.equal else result.note)
+
+    @staticmethod
+    def _pred_text(output: str, hint: str | None) -> str:
+        """What Math-Verify reads of the output: its tail, except when the output has no math
+        markup at all (no `$`, `\\(`, `\\[`, `\\boxed`) and fnforge found a LaTeX expression
+        in it; then that expression, boxed. (Math-Verify reads undelimited LaTeX in prose poorly:
+        `The answer is -(\\frac{37}{4} m).` reads as 37/4.)"""
+        tail = output[-MAX_OUTPUT_CHARS:]
+        if hint and "\\" in hint and looks_like_math(hint) and not _MATH_MARKUP.search(tail):
+            return "\\boxed{" + hint + "}"
+        return tail
 
     def readable(self, reference: str) -> str | None:
         """None when Math-Verify reads an answer in the reference within the limit, else why not."""

@@ -10,24 +10,16 @@ load time, never a hang.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from fnforge.evaluators.extract import boxed_contents, final_sentence_number, last_math_span, marked_answer
 from fnforge.evaluators.loading import Record, read_records, require
-from fnforge.evaluators.math_judge import MAX_SHORTCUT_CHARS, MathJudge
+from fnforge.evaluators.math_judge import MAX_SHORTCUT_CHARS, MathJudge, looks_like_math
 from fnforge.evaluators.symbolic import shared_checker
 from fnforge.evaluators.task import Evaluator, EvaluatorError, ItemResult, Task
 
 INSTRUCTION = "Reason step by step, and put your final answer within \\boxed{}."
 SHORT_ANSWER_CHARS = 600
-_PROSE = re.compile(r"(?<![\\{_^a-zA-Z])[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\b")
-
-
-def looks_like_math(line: str) -> bool:
-    """A single line that is an expression rather than a sentence (no three words in a row)."""
-    without_text = re.sub(r"\\(?:text|mathrm|mbox|operatorname)\s*\{[^{}]*\}", " ", line)
-    return not _PROSE.search(without_text)
 
 
 class MathEvaluator(Evaluator):
@@ -66,7 +58,7 @@ class MathEvaluator(Evaluator):
 
     def _reference(self, record: Record) -> str:
         """The reference answer: `answer` as written (its content if it is one `\\boxed{}`), else
-        the last `\\boxed{}` of `solution`; long or marked-up references must be readable."""
+        the last `\\boxed{}` of `solution`; a long reference must hold an answer Math-Verify reads."""
         answer = record.fields.get("answer")
         if answer is not None:
             boxes = boxed_contents(str(answer))
@@ -81,7 +73,7 @@ class MathEvaluator(Evaluator):
             reference = boxes[-1].strip()
         if not reference:
             raise EvaluatorError(f"{record.where}: the reference answer is empty")
-        if len(reference) > MAX_SHORTCUT_CHARS or "$" in reference:
+        if len(reference) > MAX_SHORTCUT_CHARS:  # e.g. a whole prose solution given as the answer
             why = self.math_judge.readable(reference)
             if why is not None:
                 raise EvaluatorError(

@@ -38,6 +38,28 @@ def _limit_memory() -> None:
         pass
 
 
+_COMMAND = re.compile(r"\\(?:text|mathrm|mbox|operatorname)\s*\{[^{}]*\}|\\[A-Za-z]+")
+_LETTER = re.compile(r"(?<![A-Za-z])[A-Za-z](?![A-Za-z])")
+_LAST_SIDE = re.compile(r"=|\\approx")
+_CONSTANT_LETTERS = set("eidC")  # e, i, a differential d, an integration constant
+
+
+def _trustworthy(parsed: list) -> bool:
+    """False for readings that lost the meaning: `zoo`/`nan` (`\\gamma^2` read as the Gamma
+    function), or a plain number where the LaTeX names variables (`E_{1}` read as a constant)."""
+    import sympy
+
+    expr, written = parsed[0], str(parsed[-1]) if len(parsed) > 1 else ""
+    if not isinstance(expr, sympy.Basic):
+        return True
+    if expr.has(sympy.zoo, sympy.nan):
+        return False
+    if not isinstance(expr, sympy.Eq):  # `x = 1 = 0` and `x \\approx 11` read as their last side
+        written = _LAST_SIDE.split(written)[-1]
+    letters = set(_LETTER.findall(_COMMAND.sub(" ", written))) - _CONSTANT_LETTERS
+    return not (letters and not expr.free_symbols and isinstance(expr, sympy.Expr))
+
+
 def _equations_equal(a: object, b: object) -> bool:
     """Equations are the same when one is a non-zero multiple of the other: by a constant
     (`y = 2x + 3` and `2y - 4x = 6`), or, for differential equations, by a factor free of the
@@ -150,13 +172,13 @@ def main() -> None:
         found = parse(text, gold_config, parsing_timeout=None)
         if not found and not text.startswith("\\boxed{"):  # a LaTeX answer with a stray `$ $` in it
             found = parse("\\boxed{" + text + "}", gold_config, parsing_timeout=None)
-        return found
+        return found if found and _trustworthy(found) else []
 
     def pred_parsed(text: str, hint: str | None) -> list:
         found = parse(text, pred_config, parsing_timeout=None)
         if not found and hint:
             found = parse("\\boxed{" + hint + "}", pred_config, parsing_timeout=None)
-        return found
+        return found if found and _trustworthy(found) else []
 
     def answer(request: dict) -> dict:
         if "read" in request:
