@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from fnforge.evaluators.latex_numeric import numeric_verdict
 from fnforge.evaluators.numbers import Number, parse_number
 from fnforge.evaluators.symbolic import TIMEOUT, SymbolicChecker
 
@@ -38,6 +39,9 @@ _NUMBER_WITH_UNIT = re.compile(rf"([-+]?[\d.,]+(?:e[-+]?\d+)?)(?:{_UNIT}(?:/{_UN
 _NOT_UNITS = {"pi", "infty", "sqrt", "frac", "sin", "cos", "tan", "ln", "log", "exp", "times", "cdot"}
 _WORDS = re.compile(r"[A-Za-z'-]+")
 _PRIMES = re.compile(r"\^\{((?:\\prime)+)\}|\^\\prime")
+# what the sample-point reader may see: no words (units, `\\text`), relations or sets
+_READABLE = re.compile(r"(?:[\d.+\-*/^(){}_!|=\s]|\\[A-Za-z]+|(?<![A-Za-z])[A-Za-z](?![A-Za-z]))+")
+_BIG_OPERATOR = re.compile(r"\\(?:sum|prod|int|oint|lim|binom|choose|min|max)(?![A-Za-z])")
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _MATH_MARKUP = re.compile(r"\$|\\\(|\\\[|\\boxed")
 # `32, 349` is a list and `0,111` a decimal comma to Math-Verify, not thousands: it decides those
@@ -135,6 +139,26 @@ def near(extracted: str | None, reference: str) -> tuple[str, float, float] | No
     return "pred", float(pn.value), float(pn.quantum) / 2
 
 
+def clearly_different(extracted: str, reference: str) -> bool:
+    """A fast no for everyday expressions (`\\frac{2}{4-\\omega^2}` for `\\frac{1}{4-\\omega^2}`):
+    fnforge's own reader evaluates both at sample points in microseconds, where Math-Verify
+    needs 10-100 ms to parse and compare. Only a clear difference is taken; equality, and
+    anything the reader does not know (relations, units, sets, percent), is Math-Verify's."""
+    if max(len(extracted), len(reference)) > MAX_SHORTCUT_CHARS or "%" in extracted + reference:
+        return False
+    if _TEXT_COMMAND.search(extracted) or _TEXT_COMMAND.search(reference):  # units: Math-Verify's call
+        return False
+    if _BIG_OPERATOR.search(extracted) or _BIG_OPERATOR.search(reference):  # `\\sum_{k=0}^{n}`
+        return False
+    p, r = _light(extracted), _light(reference)
+    return _READABLE.fullmatch(p) is not None and _READABLE.fullmatch(r) is not None and numeric_verdict(p, r) is False
+
+
+def _light(answer: str) -> str:
+    """Spelling variants the sample-point reader does not know, removed; spaces kept (`b s`)."""
+    return _FRAC.sub(r"\\frac", _WRAPPERS.sub("", answer.replace("$", ""))).strip().rstrip(".")
+
+
 def gold_text(reference: str) -> str:
     """The reference as Math-Verify reads it: text with math markup as it is, bare LaTeX boxed."""
     return reference if _MATH_MARKUP.search(reference) else "\\boxed{" + reference + "}"
@@ -167,6 +191,8 @@ class MathJudge:
             return Verdict(quick[0], quick[1])
         hint = extracted if marked and extracted and len(extracted) <= MAX_SHORTCUT_CHARS * 10 else None
         precision = near(extracted, reference) if marked else None
+        if hint and precision is None and clearly_different(hint, reference):
+            return Verdict(False, "numeric")
         result = self.checker.judge(gold_text(reference), self._pred_text(output, hint), hint, precision)
         if result.equal is None:
             return Verdict(
