@@ -21,7 +21,7 @@ _BOLD = re.compile(r"\*\*((?:[^*\n]|\*(?!\*))+?)\*\*|__([^_\n]+?)__")
 _MATH_SPAN = re.compile(
     # inline `$...$` and `\\(...\\)` stay on one line (as Math-Verify reads them); display math may not
     r"(?<!\\)\$\$((?:[^$]|\\\$)+?)(?<!\\)\$\$|(?<!\\)\$((?:[^$\n]|\\\$)+?)(?<!\\)\$"
-    r"|\\\(([^\n]+?)\\\)|\\\[((?:.|\n)+?)\\\]",
+    r"|\\\(((?:(?!\\\()[^\n])+?)\\\)|\\\[((?:(?!\\\[)(?:.|\n))+?)\\\]",  # a body stops at the next opener: linear
 )
 
 MAX_SCAN = 20_000  # the final answer is at the end; very long outputs are read from their tail

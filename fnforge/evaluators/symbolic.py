@@ -152,8 +152,10 @@ class SymbolicChecker:
                 with self._lock:
                     self._all.append(worker)
             reply, why = worker.request(payload, self.timeout_s)
-            if not worker.alive():
-                worker = None
+            if not worker.alive():  # killed: its successor starts importing now, not on the next request
+                worker = _Worker()
+                with self._lock:
+                    self._all = [w for w in self._all if w.alive()] + [worker]
             return reply, why
         finally:
             self._idle.put(worker)

@@ -13,7 +13,7 @@ lines both ways (never pickle):
   output's last `\\boxed{}` first); when the output yields nothing, `hint` (the answer span
   fnforge read) is tried as LaTeX. `near` carries the dataset's precision: a decimal written
   to k digits on one side (`3.14159`) accepts a value of the other side (`\\pi`) within `tol`.
-- `{"read": text}` -> `{"readable": bool}`: whether a reference yields an answer at all.
+- `{"read": text}` -> `{"readable": bool}`: whether a reference yields a mathematical answer.
 
 Math-Verify's LaTeX parser builds sympy objects without `eval`.
 """
@@ -182,7 +182,8 @@ def main() -> None:
 
     def answer(request: dict) -> dict:
         if "read" in request:
-            return {"readable": bool(gold_parsed(request["read"]))}
+            # a mathematical object, not just the text given back (what a prose paragraph yields)
+            return {"readable": any(not isinstance(x, str) for x in gold_parsed(request["read"]))}
         gold = gold_parsed(request["gold"])
         if not gold:
             return {"equal": None, "error": "the reference cannot be read"}
