@@ -151,7 +151,11 @@ def clearly_different(extracted: str, reference: str) -> bool:
     if _BIG_OPERATOR.search(extracted) or _BIG_OPERATOR.search(reference):  # `\\sum_{k=0}^{n}`
         return False
     p, r = _light(extracted), _light(reference)
-    return _READABLE.fullmatch(p) is not None and _READABLE.fullmatch(r) is not None and numeric_verdict(p, r) is False
+    return (
+        _READABLE.fullmatch(p) is not None
+        and _READABLE.fullmatch(r) is not None
+        and numeric_verdict(p, r) is False
+    )
 
 
 def _light(answer: str) -> str:

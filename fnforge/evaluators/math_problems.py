@@ -58,7 +58,7 @@ class MathEvaluator(Evaluator):
 
     def _reference(self, record: Record) -> str:
         """The reference answer: `answer` as written (its content if it is one `\\boxed{}`), else
-        the last `\\boxed{}` of `solution`; a long reference must hold an answer Math-Verify reads."""
+        the last `\\boxed{}` of `solution`; a long prose reference must hold an answer Math-Verify reads."""
         answer = record.fields.get("answer")
         if answer is not None:
             boxes = boxed_contents(str(answer))
@@ -73,7 +73,7 @@ class MathEvaluator(Evaluator):
             reference = boxes[-1].strip()
         if not reference:
             raise EvaluatorError(f"{record.where}: the reference answer is empty")
-        if len(reference) > MAX_SHORTCUT_CHARS:  # e.g. a whole prose solution given as the answer
+        if len(reference) > MAX_SHORTCUT_CHARS and not looks_like_math(reference):  # a prose solution
             why = self.math_judge.readable(reference)
             if why is not None:
                 raise EvaluatorError(
