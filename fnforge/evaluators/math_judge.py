@@ -6,12 +6,14 @@ reference symbolically: several `\\boxed{}` answers, `\\boxed{1},\\boxed{2}`, an
 units and `\\text{}` around numbers, `x \\approx 11`. It runs in a killable worker under the
 per-item time limit (`symbolic`), so no input can hang a check.
 
-Before that, two shortcuts in this process decide what they can in microseconds, on short
-spans only (so their cost is bounded whatever the input): the answer span fnforge read is
-the reference up to spelling (`\\dfrac` for `\\frac`, spacing, `$`, `\\left`), or both are
-plain numbers (`0.5`, `12{,}000`, `4.5e33`, `\\frac{1}{2}`, `12.5\\%`). Numbers follow the
-dataset's own precision: a decimal reference written to k digits accepts any answer that
-rounds to it, integers are exact. Everything else goes to Math-Verify.
+Before that, three shortcuts in this process decide what they can in microseconds, on
+short spans only (so their cost is bounded whatever the input): the answer span fnforge read
+is the reference up to spelling (`\\dfrac` for `\\frac`, spacing, `$`, `\\left`); both are
+plain numbers (`0.5`, `12{,}000`, `4.5e33`, `\\frac{1}{2}`, `12.5\\%`), judged at the dataset's
+own precision (a decimal reference written to k digits accepts any answer that rounds to
+it, integers are exact); or two everyday expressions clearly differ at sample points
+(`latex_numeric`, a "no" only). Everything else, and every "yes" between different
+spellings of an expression, is Math-Verify's.
 """
 
 from __future__ import annotations
@@ -31,18 +33,20 @@ MAX_OUTPUT_CHARS = 20_000  # the final answer is at the end; Math-Verify reads t
 _SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b|~|\s+")
 _WRAPPERS = re.compile(r"\\(?:left|right|displaystyle|big|Big|bigg|Bigg)(?![a-zA-Z])")
 _DEGREES = re.compile(r"\^\{?\\circ\}?|\\circ|°|\\degree")
-_TEXT = re.compile(r"\\(?:text|textrm|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")
+_TEXT = re.compile(r"\\(?:text|textrm|textbf|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _FRAC = re.compile(r"\\[dtc]frac")
-# a number followed by at most three unit words (`1.6 cm`, `50 \mu \mathrm{m}`): the number alone
-_UNIT = r"(?:\\mu|\\AA|\\Omega|[A-Za-z]{2,12}|[mgsJVKNWLAMCFT])"
-_NUMBER_WITH_UNIT = re.compile(rf"([-+]?[\d.,]+(?:e[-+]?\d+)?)(?:{_UNIT}(?:/{_UNIT})?){{1,3}}")
+# a number followed by a unit (`1.6 cm`, `50 \mu \mathrm{m}`, `1.87e6 {~m} / {s}`, `{cm}^{-1}`):
+# the number alone; the tokens start with distinct characters, so matching is linear
+_UNIT_TOKEN = r"\\mu|\\AA|\\Omega|\{[A-Za-z]{1,12}\}|[A-Za-z]{1,12}(?![A-Za-z])|/|\\cdot|\^\{?-?\d\}?"
+_BARE_LETTER = re.compile(r"(?<![{A-Za-z\\])[A-Za-z](?![A-Za-z}])")
+_UNIT_LETTERS = set("mgsJVKNWLAMCFT")  # a lone letter is a unit only if it is one of these
+_NUMBER_WITH_UNIT = re.compile(rf"([-+]?[\d.,]+(?:e[-+]?\d+)?)((?:{_UNIT_TOKEN}){{1,8}})")
 _NOT_UNITS = {"pi", "infty", "sqrt", "frac", "sin", "cos", "tan", "ln", "log", "exp", "times", "cdot"}
 _WORDS = re.compile(r"[A-Za-z'-]+")
 _PRIMES = re.compile(r"\^\{((?:\\prime)+)\}|\^\\prime")
 # what the sample-point reader may see: no words (units, `\\text`), relations or sets
 _READABLE = re.compile(r"(?:[\d.+\-*/^(){}_!|=\s]|\\[A-Za-z]+|(?<![A-Za-z])[A-Za-z](?![A-Za-z]))+")
 _BIG_OPERATOR = re.compile(r"\\(?:sum|prod|int|oint|lim|binom|choose|min|max)(?![A-Za-z])")
-_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _MATH_MARKUP = re.compile(r"\$|\\\(|\\\[|\\boxed")
 # `32, 349` is a list and `0,111` a decimal comma to Math-Verify, not thousands: it decides those
 _AMBIGUOUS_COMMA = re.compile(r",\s|(?<![\d.])0,\d")
@@ -74,8 +78,11 @@ def _number(normalized: str) -> Number | None:
     number = parse_number(normalized.rstrip("'"))  # arcminutes and arcseconds: `0.003''`
     if number is None:
         m = _NUMBER_WITH_UNIT.fullmatch(normalized)
-        words = set(re.findall(r"[A-Za-z]+", normalized[m.end(1) :])) if m else set()
-        number = parse_number(m.group(1)) if m and not words & _NOT_UNITS else None
+        words = set(re.findall(r"[A-Za-z]+", m.group(2))) if m else set()
+        lone = set(_BARE_LETTER.findall(m.group(2))) if m else set()
+        number = (
+            parse_number(m.group(1)) if words and not words & _NOT_UNITS and lone <= _UNIT_LETTERS else None
+        )
     return number
 
 
