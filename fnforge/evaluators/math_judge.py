@@ -27,6 +27,7 @@ from fnforge.evaluators.numbers import Number, parse_number
 from fnforge.evaluators.symbolic import TIMEOUT, SymbolicChecker
 
 MAX_SHORTCUT_CHARS = 200  # longer spans go to Math-Verify (the shortcuts' cost stays bounded)
+MAX_SAMPLED_CHARS = 600  # the sample-point reader's input (a recursive descent, linear)
 MAX_STRING_CHARS = 5_000  # same spelling is checked up to here (normalising is linear)
 MAX_OUTPUT_CHARS = 20_000  # the final answer is at the end; Math-Verify reads this much of the tail
 
@@ -45,7 +46,7 @@ _NOT_UNITS = {"pi", "infty", "sqrt", "frac", "sin", "cos", "tan", "ln", "log", "
 _WORDS = re.compile(r"[A-Za-z'-]+")
 _PRIMES = re.compile(r"\^\{((?:\\prime)+)\}|\^\\prime")
 # what the sample-point reader may see: no words (units, `\\text`), relations or sets
-_READABLE = re.compile(r"(?:[\d.+\-*/^(){}_!|=\s]|\\[A-Za-z]+|(?<![A-Za-z])[A-Za-z](?![A-Za-z]))+")
+_READABLE = re.compile(r"(?:[\d.+\-*/^(){}\[\]_!|=\s]|\\[A-Za-z]+|(?<![A-Za-z])[A-Za-z](?![A-Za-z]))+")
 _BIG_OPERATOR = re.compile(r"\\(?:sum|prod|int|oint|lim|binom|choose|min|max)(?![A-Za-z])")
 _MATH_MARKUP = re.compile(r"\$|\\\(|\\\[|\\boxed")
 # `32, 349` is a list and `0,111` a decimal comma to Math-Verify, not thousands: it decides those
@@ -151,7 +152,7 @@ def clearly_different(extracted: str, reference: str) -> bool:
     fnforge's own reader evaluates both at sample points in microseconds, where Math-Verify
     needs 10-100 ms to parse and compare. Only a clear difference is taken; equality, and
     anything the reader does not know (relations, units, sets, percent), is Math-Verify's."""
-    if max(len(extracted), len(reference)) > MAX_SHORTCUT_CHARS or "%" in extracted + reference:
+    if max(len(extracted), len(reference)) > MAX_SAMPLED_CHARS or "%" in extracted + reference:
         return False
     if _TEXT_COMMAND.search(extracted) or _TEXT_COMMAND.search(reference):  # units: Math-Verify's call
         return False
