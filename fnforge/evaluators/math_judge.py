@@ -70,7 +70,7 @@ def normalize(answer: str) -> str:
     s = _DEGREES.sub("", s)
     s = _FRAC.sub(r"\\frac", s)
     s = _TEXT.sub(r"\1", s)
-    s = _SPACING.sub("", s).replace("{,}", ",")
+    s = _SPACING.sub("", s).replace("{,}", ",").replace("{}", "")  # `{ }^{\\circ}` leaves `{}`
     s = _PRIMES.sub(lambda m: "'" * max(1, (m.group(1) or "").count("prime")), s)  # y^{\prime} = y'
     return s.rstrip(".,;")
 
