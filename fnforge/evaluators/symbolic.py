@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding `fnforge/`
-STARTUP_TIMEOUT_S = 120.0
-CACHE_SIZE = 100_000  # importing sympy on a busy 2-core machine; not part of a check's limit
+STARTUP_TIMEOUT_S = 120.0  # importing sympy on a busy 2-core machine; not part of a check's limit
+CACHE_SIZE = 100_000  # decided judgements kept
+CACHE_MAX_TEXT = 2_000  # longer outputs are not kept (memory stays bounded)
 
 
 TIMEOUT = "timeout"  # the note of a request that ran past its limit
@@ -133,7 +134,7 @@ class SymbolicChecker:
             return SymbolicResult(None, why)
         equal = reply.get("equal")
         result = SymbolicResult(equal if isinstance(equal, bool) else None, str(reply.get("error", ""))[:200])
-        if result.equal is not None and len(self._decided) < CACHE_SIZE:
+        if result.equal is not None and len(pred) <= CACHE_MAX_TEXT and len(self._decided) < CACHE_SIZE:
             self._decided[key] = result
         return result
 
