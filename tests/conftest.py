@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-DATASETS = SHARED / "datasets"
+DATASETS = Path(__file__).resolve().parent / "data"  # small verbatim slices, licences beside them
 
 for _k, _v in {
     "GIT_AUTHOR_NAME": "fnforge-tests",
@@ -25,6 +24,6 @@ for _k, _v in {
 
 @pytest.fixture(scope="session")
 def datasets_dir() -> Path:
-    """The shared real datasets (GSM8K, TabMWP, MATH); CI lays shared/ beside the checkout."""
-    assert DATASETS.is_dir(), f"shared datasets not found at {DATASETS}"
+    """Slices of the real datasets (GSM8K, TabMWP, MATH) shipped in tests/data, in their own
+    formats and file names; the whole files are for benchmarks/evaluator_fidelity.py."""
     return DATASETS

@@ -10,10 +10,12 @@ How answers are judged (the policies a user may want to know):
 - GSM8K: exact numeric equality after removing currency, separators, units (float noise
   below 1e-9 is forgiven). TabMWP: numbers to three decimals as the dataset's own scorer
   does (two exact fractions must be equal), choices by letter or text, text case-blind.
-- MATH: strings, then numbers (a decimal reference written to k digits accepts any answer
-  that rounds to it; integers are exact; `12.5%` equals `0.125`), then tuples / sets /
-  intervals element-wise, then evaluation at sample points, then sympy via math-verify in
-  a killable worker under a time limit (5 s by default); undecided counts as wrong.
+- MATH: Math-Verify (HuggingFace) judges, reading the answer out of the output and
+  comparing symbolically, in a killable worker under a time limit (5 s by default; an
+  output not judged in time is wrong with note `timeout`). Before it, only quick and
+  certain shortcuts: the same spelling, plain numbers (a decimal reference written to k
+  digits accepts any answer that rounds to it; integers are exact; `12.5%` for `0.125`),
+  and a fast "no" when two everyday expressions differ at sample points.
 """
 
 from __future__ import annotations

@@ -15,11 +15,13 @@ from fnforge.evaluators.numbers import NUMBER_IN_TEXT
 _HASHES = re.compile(r"####\s*([^\n]*)")
 _HEADING = re.compile(r"[A-Za-z]")  # `#### Step 2`: a markdown heading, not an answer
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_BRACE = re.compile(r"[{}]")
 _ANSWER_CUE = re.compile(r"(?:final\s+answer|answer)\b(?:\*\*)?\s*(?:is\b|:|=)", re.IGNORECASE)
 _BOLD = re.compile(r"\*\*((?:[^*\n]|\*(?!\*))+?)\*\*|__([^_\n]+?)__")
 _MATH_SPAN = re.compile(
-    r"(?<!\\)\$\$((?:[^$]|\\\$)+?)(?<!\\)\$\$|(?<!\\)\$((?:[^$]|\\\$)+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]",
-    re.DOTALL,
+    # inline `$...$` and `\\(...\\)` stay on one line (as Math-Verify reads them); display math may not
+    r"(?<!\\)\$\$((?:[^$]|\\\$)+?)(?<!\\)\$\$|(?<!\\)\$((?:[^$\n]|\\\$)+?)(?<!\\)\$"
+    r"|\\\(((?:(?!\\\()[^\n])+?)\\\)|\\\[((?:(?!\\\[)(?:.|\n))+?)\\\]",  # a body stops at the next opener: linear
 )
 
 MAX_SCAN = 20_000  # the final answer is at the end; very long outputs are read from their tail
@@ -36,19 +38,19 @@ def _last_box(text: str) -> tuple[int, str] | None:
 
 
 def _boxes(text: str) -> list[tuple[int, str]]:
-    found = []
-    for m in _BOXED.finditer(text):
-        depth, start = 1, m.end()
-        for i in range(start, len(text)):
-            c = text[i]
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-                if depth == 0:
-                    found.append((m.start(), text[start:i]))
-                    break
-    return found
+    """(start, content) of every box, in one pass over the text (linear even for a 1 MB output
+    full of unclosed `\\boxed{`)."""
+    box_braces = {m.end() - 1: m.start() for m in _BOXED.finditer(text)}
+    found: list[tuple[int, str]] = []
+    stack: list[int] = []  # positions of the open braces
+    for m in _BRACE.finditer(text):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            opened = stack.pop()
+            if opened in box_braces:
+                found.append((box_braces[opened], text[opened + 1 : m.start()]))
+    return sorted(found)
 
 
 def clean_span(span: str) -> str:

@@ -1,7 +1,9 @@
 """A fast, safe reading of everyday LaTeX expressions as numbers at sample points.
 
-Parsing LaTeX with math-verify's ANTLR grammar costs ~20 ms and its symbolic comparison
-100+ ms, so every wrong symbolic answer used to cost the MATH evaluator a tenth of a second.
+Parsing LaTeX with Math-Verify's ANTLR grammar costs ~20 ms and its symbolic comparison
+100+ ms, so every wrong symbolic answer would cost the MATH evaluator a tenth of a second;
+`math_judge` asks this reader first and takes only its clear "different" (Math-Verify
+decides the rest).
 Most expressions in answers are plain arithmetic over a few variables (`\\frac{1}{4-\\omega^2}`,
 `x / 2 - 1 / 4 + c e^{-2 x}`); this module parses that subset itself (a small recursive
 descent, no `eval`) and evaluates it with complex floats at fixed sample points. Equal at

@@ -1,10 +1,11 @@
-"""Symbolic equivalence under a hard time limit: a small pool of killable worker processes.
+"""Math-Verify judgements under a hard time limit: a small pool of killable worker processes.
 
-The MATH evaluator settles most answers with string and number shortcuts; what is left
-(`\\frac{\\sqrt{2}}{2}` vs `\\frac{1}{\\sqrt{2}}`, expressions in `t`) needs sympy. A
-check that runs past `timeout_s` kills its worker (a fresh one starts on the next check)
-and comes back undecided, so a hostile expression costs at most the time limit. The pool
-is thread-safe, so the engine may judge from many threads at once.
+The MATH evaluator settles plain numbers itself; everything else (reading the answer out of
+an output, `\\frac{\\sqrt{2}}{2}` vs `\\frac{1}{\\sqrt{2}}`, sets, matrices, relations) is
+Math-Verify's job, done in `symbolic_worker`. A request that runs past `timeout_s` kills its
+worker (a fresh one starts on the next request) and comes back undecided with reason
+`timeout`, so a hostile input costs at most the time limit. The pool is thread-safe, so the
+engine may judge from many threads at once.
 """
 
 from __future__ import annotations
@@ -17,18 +18,22 @@ import selectors
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding `fnforge/`
-STARTUP_TIMEOUT_S = 120.0
-CACHE_SIZE = 100_000  # importing sympy on a busy 2-core machine; not part of a check's limit
+STARTUP_TIMEOUT_S = 120.0  # importing sympy on a busy 2-core machine; not part of a check's limit
+CACHE_SIZE = 100_000  # decided judgements kept
+CACHE_MAX_TEXT = 2_000  # longer outputs are not kept (memory stays bounded)
+
+
+TIMEOUT = "timeout"  # the note of a request that ran past its limit
 
 
 @dataclass(frozen=True)
 class SymbolicResult:
-    """The outcome of one check: equal True/False, or None when undecided (with the reason)."""
+    """The outcome of one check: equal True/False, or None when undecided (with the reason;
+    `timeout` when it ran past the limit)."""
 
     equal: bool | None
     note: str = ""
@@ -58,31 +63,31 @@ class _Worker:
                 return None
         return self.proc.stdout.readline() or None
 
-    def check(self, a: str, b: str, timeout_s: float) -> SymbolicResult:
+    def request(self, payload: dict, timeout_s: float) -> tuple[dict | None, str]:
+        """The worker's JSON reply, or (None, why not) when it timed out, died or sent garbage."""
         if not self.ready:
             line = self._read_line(STARTUP_TIMEOUT_S)
             if line is None:
                 self.kill()
-                return SymbolicResult(None, "symbolic checker did not start")
+                return None, "Math-Verify worker did not start"
             self.ready = True
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(json.dumps({"a": a, "b": b}) + "\n")
+            self.proc.stdin.write(json.dumps(payload) + "\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             self.kill()
-            return SymbolicResult(None, "symbolic checker died")
+            return None, "Math-Verify worker died"
         line = self._read_line(timeout_s)
         if line is None:
             self.kill()
-            return SymbolicResult(None, f"symbolic check timed out after {timeout_s:g}s")
+            return None, TIMEOUT
         try:
             reply = json.loads(line)
         except json.JSONDecodeError:
             self.kill()
-            return SymbolicResult(None, "symbolic checker sent garbage")
-        equal = reply.get("equal")
-        return SymbolicResult(equal if isinstance(equal, bool) else None, str(reply.get("error", ""))[:200])
+            return None, "Math-Verify worker sent garbage"
+        return (reply, "") if isinstance(reply, dict) else (None, "Math-Verify worker sent garbage")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -103,7 +108,7 @@ class _Worker:
 
 
 class SymbolicChecker:
-    """Checks `a == b` symbolically in up to `workers` processes, each check under `timeout_s`."""
+    """Runs Math-Verify in up to `workers` processes, each request under `timeout_s`."""
 
     def __init__(self, workers: int = 2, timeout_s: float = 5.0) -> None:
         self.timeout_s = timeout_s
@@ -112,34 +117,47 @@ class SymbolicChecker:
             self._idle.put(None)  # a slot; the process starts on first use
         self._lock = threading.Lock()
         self._all: list[_Worker] = []
-        self._decided: dict[tuple[str, str], SymbolicResult] = {}  # undecided results are retried
+        self._decided: dict[tuple, SymbolicResult] = {}  # undecided results are retried
 
-    def equivalent(self, a: str, b: str) -> SymbolicResult:
-        """Whether two LaTeX answers are equal; undecided (None) on timeout or parse failure."""
-        key = (a, b)
+    def judge(
+        self, gold: str, pred: str, hint: str | None = None, near: tuple[str, float, float] | None = None
+    ) -> SymbolicResult:
+        """Whether the output `pred` answers the reference `gold` (both texts Math-Verify reads);
+        `hint` is the answer span fnforge read, tried when Math-Verify finds none; `near` is
+        (the side written as a decimal, its value, half its last digit), see symbolic_worker."""
+        key = (gold, pred, hint, near)
         hit = self._decided.get(key)
         if hit is not None:
             return hit
-        result = self._check_uncached(a, b)
-        if result.equal is not None and len(self._decided) < CACHE_SIZE:
+        reply, why = self._request({"gold": gold, "pred": pred, "hint": hint, "near": near})
+        if reply is None:
+            return SymbolicResult(None, why)
+        equal = reply.get("equal")
+        result = SymbolicResult(equal if isinstance(equal, bool) else None, str(reply.get("error", ""))[:200])
+        if result.equal is not None and len(pred) <= CACHE_MAX_TEXT and len(self._decided) < CACHE_SIZE:
             self._decided[key] = result
         return result
 
-    def _check_uncached(self, a: str, b: str) -> SymbolicResult:
+    def readable(self, gold: str) -> SymbolicResult:
+        """Whether a reference yields an answer at all (equal=True), within the time limit."""
+        reply, why = self._request({"read": gold})
+        if reply is None:
+            return SymbolicResult(None, why)
+        return SymbolicResult(bool(reply.get("readable")), str(reply.get("error", ""))[:200])
+
+    def _request(self, payload: dict) -> tuple[dict | None, str]:
         worker = self._idle.get()
         try:
             if worker is None or not worker.alive():
                 worker = _Worker()
                 with self._lock:
                     self._all.append(worker)
-            start = time.monotonic()
-            result = worker.check(a, b, self.timeout_s)
-            if not worker.alive():
-                worker = None
-            elif time.monotonic() - start > self.timeout_s:  # pragma: no cover - clock skew only
-                worker.kill()
-                worker = None
-            return result
+            reply, why = worker.request(payload, self.timeout_s)
+            if not worker.alive():  # killed: its successor starts importing now, not on the next request
+                worker = _Worker()
+                with self._lock:
+                    self._all = [w for w in self._all if w.alive()] + [worker]
+            return reply, why
         finally:
             self._idle.put(worker)
 

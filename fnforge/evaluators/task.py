@@ -42,8 +42,8 @@ class ItemResult(BaseModel):
     """The verdict on one task's output: what was read from it, against what, and the score.
 
     `missing` marks a task that had no output at all (counted wrong); `note` says why a
-    verdict could not be reached normally (a symbolic check that timed out, a custom judge
-    that raised).
+    verdict could not be reached normally (`timeout`: a MATH judgement that ran past its
+    limit; a custom judge that raised).
     """
 
     model_config = ConfigDict(frozen=True)
