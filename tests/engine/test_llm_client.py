@@ -10,7 +10,14 @@ import pytest
 from llm_server import LLMServer, error, last_user_text, text, tool_calls
 
 from fnforge.config import LLMSettings
-from fnforge.engine.llm import LLMCacheMiss, LLMClient, LLMError
+from fnforge.engine.llm import (
+    LLMCacheMiss,
+    LLMClient,
+    LLMContextLength,
+    LLMError,
+    LLMRefused,
+    LLMUnavailable,
+)
 
 # One tool list for both requests: the offline replay must see the very request that was cached.
 ADD_TOOLS = [
@@ -96,11 +103,16 @@ def test_a_429_with_retry_after_waits_as_long_as_the_endpoint_asks(tmp_path: Pat
     assert waited >= 0.6
 
 
-def test_a_bad_request_is_not_retried_and_says_what_to_check(tmp_path: Path) -> None:
+def test_a_bad_request_is_a_refusal_with_the_providers_message_and_is_not_retried(tmp_path: Path) -> None:
     with LLMServer(lambda b: error(400)) as server:
         client = LLMClient(_settings(server), tmp_path / "c", backoff_s=0.01)
-        with pytest.raises(LLMError, match="HTTP 400.*check \\[llm\\] model"):
+        with pytest.raises(LLMRefused, match="HTTP 400.*scripted 400") as caught:
             asyncio.run(client.chat([{"role": "user", "content": "x"}]))
+        assert not isinstance(caught.value, LLMContextLength)
+        assert caught.value.provider_message == "scripted 400"
+        offline = LLMClient(_settings(server), tmp_path / "c", offline=True)
+        with pytest.raises(LLMRefused, match="scripted 400"):  # the refusal replays from the cache
+            asyncio.run(offline.chat([{"role": "user", "content": "x"}]))
     assert server.count == 1
 
 

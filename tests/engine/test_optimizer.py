@@ -139,10 +139,12 @@ def test_malformed_output_is_re_asked_with_the_error_then_accepted(tmp_path: Pat
         "add_function",
         "revise_function",
         "remove_function",
+        "no_change",
     }
     roles = [m["role"] for m in second["messages"]]
-    assert roles == ["user", "assistant", "tool", "user"]
+    assert roles == ["user", "user"]  # the prompt and the one re-ask message: never growing
     assert "does not parse" in second["messages"][-1]["content"]
+    assert second["temperature"] > server.requests[0]["temperature"]  # a re-ask samples hotter
 
 
 def test_after_the_retries_the_proposal_carries_the_error(tmp_path: Path) -> None:
