@@ -58,7 +58,7 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         why = f" ({e['reason']})" if kw.get("reason") else ""
         return f"interrupted: the current step is recorded as rejected (interrupted){why}"
     if event == "waiting":
-        return f"  {e['message']}"
+        return f"  {e['line']}"
     if event == "starting":
         return f"no step of run {e['run']} recorded yet: starting it"
     if event == "stopped":

@@ -30,6 +30,7 @@ reads per step; replies served from the cache count as `cached_tokens` and cost 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -370,7 +371,7 @@ class LLMClient:
             except Exception as exc:  # noqa: BLE001 - sorted into retry / clear error below
                 rate_limited = isinstance(exc, openai.APIStatusError) and exc.status_code == 429
                 if rate_limited:
-                    asked = _retry_after(exc, self.settings.max_wait_s)
+                    asked = _retry_after(exc, float("inf"))  # a wait past max_wait_s is not started
                     backoff = min(self.max_backoff_s, self.backoff_s * (2**limited))
                     delay = asked or backoff * (0.5 + random.random() / 2)
                     if waited + delay > self.settings.max_wait_s:
@@ -378,7 +379,8 @@ class LLMClient:
                     limited += 1
                     self.usage.retries += 1
                     if self.on_wait is not None and delay >= 1.0:
-                        self.on_wait(f"rate limited, waiting {delay:.0f} s")
+                        with contextlib.suppress(Exception):  # a display problem must not fail a request
+                            self.on_wait(f"rate limited, waiting {delay:.0f} s")
                 else:
                     if not _retryable(exc) or attempt >= self.settings.max_retries:
                         if _retryable(exc) and self.answered:

@@ -256,7 +256,7 @@ class LLMOptimizer(Proposer):
                 if shrunk:
                     return done(f"prompt refused as too long even at half the budget: {e.provider_message}")
                 shrunk = True
-                budget //= 2
+                budget = min(budget, estimate_tokens(prompt)) // 2  # half of what was refused
                 prompt = render_prompt(ctx, s, budget_tokens=budget)
                 attempt -= 1  # asking with a shorter prompt is not the model's fault
                 continue

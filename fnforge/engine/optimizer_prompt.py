@@ -158,19 +158,33 @@ def render_prompt(
     prompt = fill()
     if budget_tokens is None:
         return prompt
-    # every part's size is known, so each cut is arithmetic; the prompt is rendered again at the end
-    over = estimate_tokens(prompt) - budget_tokens
-    while over > 0 and history:
-        over -= estimate_tokens(history.pop(0)) + 1
-        omitted_history += 1
-    while over > 0 and (successes or failures):
-        over -= estimate_tokens((successes or failures).pop()) + 1
     uninvolved = sorted((n for n in names if n not in involved), key=lambda n: -len(full[n]))
     rest = sorted((n for n in names if n in involved), key=lambda n: -len(full[n]))
-    for name in [*uninvolved, *rest]:
-        if over <= 0:
-            break
-        shown[name] = _block(name, function_stub(name, ctx.functions[name]))
-        stubbed.append(name)
-        over -= estimate_tokens(full[name]) - estimate_tokens(shown[name])
-    return fill()
+    to_stub = [*uninvolved, *rest]
+
+    def give_way() -> int | None:
+        """Drop the next part in the stated order; the tokens it saved, or None when none is left."""
+        nonlocal omitted_history
+        if history:
+            omitted_history += 1
+            return estimate_tokens(history.pop(0)) + 1
+        if successes or failures:
+            return estimate_tokens((successes or failures).pop()) + 2
+        if to_stub:
+            name = to_stub.pop(0)
+            shown[name] = _block(name, function_stub(name, ctx.functions[name]))
+            stubbed.append(name)
+            return estimate_tokens(full[name]) - estimate_tokens(shown[name])
+        return None
+
+    # each part's size is known, so the cuts are arithmetic; the render then checks the sum
+    over = estimate_tokens(prompt) - budget_tokens
+    while over > 0:
+        while over > 0:
+            saved = give_way()
+            if saved is None:
+                return fill()
+            over -= saved
+        prompt = fill()
+        over = estimate_tokens(prompt) - budget_tokens
+    return prompt

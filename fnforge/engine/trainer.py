@@ -178,7 +178,7 @@ class Trainer:
             "task", split=split, done=done, total=total
         )
         if exp.llm is not None:
-            exp.llm.on_wait = lambda line: self.progress("waiting", message=line)
+            exp.llm.on_wait = lambda line: self.progress("waiting", line=line)
         self.schedule = batch_schedule(
             exp.train_tasks,
             self.settings.training.batch_size,
