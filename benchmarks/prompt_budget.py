@@ -63,7 +63,9 @@ def context(n: int) -> OptimizerContext:
         tr.add("task", text="A table of prices and quantities follows. " * 40)
         for c in range(6):
             tr.add("tool_call", name=f"tool_{(t + c) % n}", arguments='{"values": [1, 2, 3], "scale": 2}')
-            tr.add("tool_result", name=f"tool_{(t + c) % n}", ok=c % 2 == 0, content="error: ValueError: " * 30)
+            tr.add(
+                "tool_result", name=f"tool_{(t + c) % n}", ok=c % 2 == 0, content="error: ValueError: " * 30
+            )
         transcripts.append(tr)
     return OptimizerContext(
         position=200,
@@ -101,7 +103,9 @@ def main() -> None:
             f"budgeted {tokens:7d} ({tokens / baseline:.2f}x of unbudgeted), {stubbed} bodies omitted, "
             f"rendered in {took * 1000:.0f} ms"
         )
-    print(f"RESULT functions={SIZES[-1]} prompt_tokens={largest} budget={budget} within={str(largest <= budget).lower()}")
+    print(
+        f"RESULT functions={SIZES[-1]} prompt_tokens={largest} budget={budget} within={str(largest <= budget).lower()}"
+    )
 
 
 if __name__ == "__main__":

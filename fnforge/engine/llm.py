@@ -468,7 +468,13 @@ def _provider_message(exc: BaseException) -> str:
     return _short(exc)
 
 
-_CONTEXT_PHRASES = ("context length", "context_length", "context window", "maximum context", "too many tokens")
+_CONTEXT_PHRASES = (
+    "context length",
+    "context_length",
+    "context window",
+    "maximum context",
+    "too many tokens",
+)
 
 
 def _is_context_length(exc: BaseException, message: str) -> bool:

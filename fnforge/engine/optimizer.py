@@ -31,18 +31,25 @@ from __future__ import annotations
 import ast
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fnforge.config import Settings
 from fnforge.engine.llm import LLMClient, LLMContextLength, LLMRefused
-from fnforge.engine.optimizer_prompt import prompt_budget, render_prompt
+from fnforge.engine.optimizer_prompt import OptimizerContext, StepSummary, prompt_budget, render_prompt
 from fnforge.engine.tokens import estimate_tokens
-from fnforge.engine.transcripts import Transcript
 
-__all__ = ["render_prompt", "check_actions", "LLMOptimizer", "ScriptedProposer", "make_proposer"]
+__all__ = [
+    "OptimizerContext",
+    "StepSummary",
+    "render_prompt",
+    "check_actions",
+    "LLMOptimizer",
+    "ScriptedProposer",
+    "make_proposer",
+]
 
 NO_EDIT = "no edit proposed"
 RETRY_HEAT = 0.3  # added to optimizer_temperature for each re-ask after an unusable reply
@@ -99,50 +106,6 @@ OPTIMIZER_TOOLS: list[dict[str, Any]] = [
 ]
 EDIT_TOOLS = ["add_function", "revise_function", "remove_function"]
 TOOL_NAMES = [t["function"]["name"] for t in OPTIMIZER_TOOLS]
-
-
-@dataclass
-class StepSummary:
-    """One earlier step as the optimizer sees it."""
-
-    step: int
-    decision: str
-    gate: str | None
-    reason: str
-    score_before: float | None
-    score_after: float | None
-    actions: list[str]
-    functions: list[str] | None = None  # the set after an accepted step (the paper's function lists)
-
-    def render(self) -> str:
-        """One line for the prompt."""
-        score = ""
-        if self.score_before is not None and self.score_after is not None and self.gate != "validation":
-            score = f" (validation {self.score_before:.3f} -> {self.score_after:.3f})"
-        acts = ", ".join(self.actions) or "no actions"
-        why = f" at {self.gate}: {self.reason}" if self.decision != "accepted" and self.gate else ""
-        if self.decision == "accepted":
-            why = ""
-        line = f"- step {self.step}: {acts} -> {self.decision}{why}{score}"
-        if self.functions is not None:
-            line += f"; the set became: {', '.join(self.functions) or '(empty)'}"
-        return line
-
-
-@dataclass
-class OptimizerContext:
-    """Everything the optimizer is shown for one step."""
-
-    position: int  # index of this step within the run (0-based): the scripted proposer's cursor
-    task_name: str
-    task_example: str
-    functions: Mapping[str, str]
-    history: Sequence[StepSummary]
-    transcripts: Sequence[Transcript]
-    train_score: float | None
-    packages: Sequence[str] = ()
-    seed: int = 0
-    stdlib: Sequence[str] = ()  # the standard modules the sandbox's policy allows (empty: unknown)
 
 
 @dataclass
@@ -234,7 +197,12 @@ class LLMOptimizer(Proposer):
 
         def done(error: str, **kw: Any) -> Proposal:
             return Proposal(
-                None, error=error, attempts=attempt, errors=errors, prompt_tokens=estimate_tokens(prompt), **kw
+                None,
+                error=error,
+                attempts=attempt,
+                errors=errors,
+                prompt_tokens=estimate_tokens(prompt),
+                **kw,
             )
 
         while attempt < tries:
@@ -276,7 +244,9 @@ class LLMOptimizer(Proposer):
                 return done(NO_EDIT, no_change=True)  # no_change, or a plain statement
             try:
                 actions = check_actions(edits, ctx.functions, max_actions)
-                return Proposal(actions, attempts=attempt, errors=errors, prompt_tokens=estimate_tokens(prompt))
+                return Proposal(
+                    actions, attempts=attempt, errors=errors, prompt_tokens=estimate_tokens(prompt)
+                )
             except ValueError as e:
                 errors.append(str(e))
             feedback = (

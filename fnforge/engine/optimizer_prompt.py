@@ -20,17 +20,60 @@ from __future__ import annotations
 
 import ast
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from fnforge.config import Settings
 from fnforge.engine.prompt_files import prompt_file
 from fnforge.engine.tokens import estimate_tokens, request_tokens
 from fnforge.engine.transcripts import Transcript
 
-if TYPE_CHECKING:
-    from fnforge.config import Settings
-    from fnforge.engine.optimizer import OptimizerContext
+
+@dataclass
+class StepSummary:
+    """One earlier step as the optimizer sees it."""
+
+    step: int
+    decision: str
+    gate: str | None
+    reason: str
+    score_before: float | None
+    score_after: float | None
+    actions: list[str]
+    functions: list[str] | None = None  # the set after an accepted step (the paper's function lists)
+
+    def render(self) -> str:
+        """One line for the prompt."""
+        score = ""
+        if self.score_before is not None and self.score_after is not None and self.gate != "validation":
+            score = f" (validation {self.score_before:.3f} -> {self.score_after:.3f})"
+        acts = ", ".join(self.actions) or "no actions"
+        why = f" at {self.gate}: {self.reason}" if self.decision != "accepted" and self.gate else ""
+        if self.decision == "accepted":
+            why = ""
+        line = f"- step {self.step}: {acts} -> {self.decision}{why}{score}"
+        if self.functions is not None:
+            line += f"; the set became: {', '.join(self.functions) or '(empty)'}"
+        return line
+
+
+@dataclass
+class OptimizerContext:
+    """Everything the optimizer is shown for one step."""
+
+    position: int  # index of this step within the run (0-based): the scripted proposer's cursor
+    task_name: str
+    task_example: str
+    functions: Mapping[str, str]
+    history: Sequence[StepSummary]
+    transcripts: Sequence[Transcript]
+    train_score: float | None
+    packages: Sequence[str] = ()
+    seed: int = 0
+    stdlib: Sequence[str] = ()  # the standard modules the sandbox's policy allows (empty: unknown)
+
 
 HISTORY_SHOWN = 30  # at most this many latest steps, before the budget trims further
 FAILURES_SHOWN = 4

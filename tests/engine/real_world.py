@@ -95,7 +95,9 @@ def _add(name: str, code: str) -> tuple[str, dict]:
 class RealWorld(base.GSM8KWorld):
     """The scripted models of the realistic run (see the module docstring)."""
 
-    def __init__(self, records: list[dict[str, Any]], prose: list[int], long_prose: list[int], filtered: list[int]):
+    def __init__(
+        self, records: list[dict[str, Any]], prose: list[int], long_prose: list[int], filtered: list[int]
+    ):
         super().__init__(records)
         questions = [r["question"].strip() for r in records]
         self.prose = {questions[i] for i in prose}
@@ -105,11 +107,16 @@ class RealWorld(base.GSM8KWorld):
     def agent(self, body: dict) -> Reply:
         question = self._question(body)
         if question in self.filtered:
-            return error(400, message="The response was filtered due to the prompt triggering a content policy.",
-                         code="content_filter")
+            return error(
+                400,
+                message="The response was filtered due to the prompt triggering a content policy.",
+                code="content_filter",
+            )
         if body.get("tools") and not base.tool_results(body):
             if question in self.prose:
-                return text("I can work this out without the calculator: the answer is probably the first number.")
+                return text(
+                    "I can work this out without the calculator: the answer is probably the first number."
+                )
             if question in self.long_prose:
                 return text("Let me reason about every quantity in the problem carefully. " * 40)
         return super().agent(body)

@@ -196,7 +196,8 @@ def test_the_prompt_budget_gives_way_in_the_stated_order() -> None:
     from fnforge.engine.tokens import estimate_tokens
 
     history = [
-        StepSummary(s, "rejected", "validation", "no improvement", 0.5, 0.5, [f"add f{s}"]) for s in range(1, 31)
+        StepSummary(s, "rejected", "validation", "no improvement", 0.5, 0.5, [f"add f{s}"])
+        for s in range(1, 31)
     ]
     fns = {"calculate": world.CALCULATE, "describe_number": world.DESCRIBE}
     ctx = _ctx(functions=fns, history=history)
@@ -221,7 +222,14 @@ def test_the_prompt_budget_gives_way_in_the_stated_order() -> None:
         if budget < size - 40:
             assert "earlier steps not shown)" in prompt
     order = sorted(gone, key=lambda p: -gone[p])
-    assert order == ["oldest history", "all history", "successes", "failures", "uninvolved body", "involved body"]
+    assert order == [
+        "oldest history",
+        "all history",
+        "successes",
+        "failures",
+        "uninvolved body",
+        "involved body",
+    ]
     assert gone["oldest history"] > gone["all history"] > gone["successes"] > gone["failures"]
 
 

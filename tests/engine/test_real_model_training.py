@@ -81,7 +81,14 @@ def reference(tmp_path_factory, records, server, model):
     t0 = time.perf_counter()
     child = fnforge("train", "--repo", str(repo.root), "--run", "r1")
     out, _ = child.communicate(timeout=600)
-    return repo, child.returncode, out, server.count - before, model.refusals[refusals:], time.perf_counter() - t0
+    return (
+        repo,
+        child.returncode,
+        out,
+        server.count - before,
+        model.refusals[refusals:],
+        time.perf_counter() - t0,
+    )
 
 
 def test_a_run_against_a_realistic_model_ends_normally_with_every_step_recorded(reference) -> None:
@@ -146,7 +153,9 @@ def test_the_offline_replay_asks_nothing_and_decides_the_same(reference, server)
     assert "0 model requests" in out and server.count == before
 
 
-def test_sigkill_at_random_moments_then_resume_reaches_the_same_run(tmp_path, records, server, reference) -> None:
+def test_sigkill_at_random_moments_then_resume_reaches_the_same_run(
+    tmp_path, records, server, reference
+) -> None:
     want = [d[1:] for d in decisions(reference[0])]
     rng = random.Random(11)
     kills = 0
@@ -183,6 +192,35 @@ def test_sigkill_at_random_moments_then_resume_reaches_the_same_run(tmp_path, re
         assert [d[1:] for d in got] == want, (every, log, out)
         assert [s for s, *_ in got] == list(range(1, len(want) + 1)), (every, log)  # no step recorded twice
         assert repo.candidate_branches() == []
-        fsck = subprocess.run(["git", "-C", str(repo.root), "fsck", "--no-progress"], capture_output=True, text=True)
+        fsck = subprocess.run(
+            ["git", "-C", str(repo.root), "fsck", "--no-progress"], capture_output=True, text=True
+        )
         assert fsck.returncode == 0, fsck.stderr
     assert kills == 20 and same_step_twice >= 1
+
+
+def test_an_endpoint_down_past_its_retries_pauses_the_run_and_resume_continues_it(tmp_path, records) -> None:
+    from llm_server import error
+
+    down = {"optimizer": True}
+    gsm = base.GSM8KWorld(records)
+
+    def script(body: dict):
+        if body.get("model") == base.OPTIMIZER_MODEL and down["optimizer"]:
+            return error(503, message="The server is overloaded")
+        return gsm(body)
+
+    with LLMServer(script) as srv:
+        repo = world.make_repo(tmp_path / "fns", records, srv.base_url)
+        child = fnforge("train", "--repo", str(repo.root), "--run", "r1")
+        out, _ = child.communicate(timeout=300)
+        assert child.returncode == 130, out  # interrupted, not failed: nothing for the user to fix
+        assert "still busy or down (HTTP 503" in out and "--resume" in out and "Traceback" not in out
+        [rec] = repo.steps(include_rejected=True)
+        assert (rec.step, rec.gate) == (1, "interrupted") and "HTTP 503" in rec.reason
+        down["optimizer"] = False
+        resumed = fnforge("train", "--repo", str(repo.root), "--resume")
+        out, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out
+    steps = [(r.step, r.gate, tuple(r.actions)) for r in repo.steps(include_rejected=True)]
+    assert steps[0] == (1, "interrupted", ()) and steps[1][1:] == (None, ("add calculate",))
