@@ -22,6 +22,10 @@ IMAGE_ENV = "FNFORGE_SANDBOX_IMAGE"  # the sandbox image when fnforge.toml names
 _EXAMPLES = {
     "task.name": 'name = "gsm8k"',
     "llm.temperature": "temperature = 0.0",
+    "llm.optimizer_max_tokens": "optimizer_max_tokens = 8192",
+    "llm.context_tokens": "context_tokens = 128000",
+    "llm.optimizer_context_tokens": "optimizer_context_tokens = 128000",
+    "llm.max_wait_s": "max_wait_s = 300",
     "agent.mode": 'mode = "tools"',
     "sandbox.backend": 'backend = "auto"',
     "sandbox.memory_mb": "memory_mb = 256",
@@ -66,7 +70,14 @@ class LLMSettings(_Section):
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     seed: int = 0
-    max_tokens: int = Field(1024, gt=0)
+    max_tokens: int = Field(1024, gt=0)  # the agent's reply limit
+    # the optimizer writes whole modules: its own reply limit, sampling temperature, and the
+    # context windows (prompt + reply, in tokens) of both models, which the prompt is fitted to
+    optimizer_max_tokens: int = Field(8192, ge=256)
+    optimizer_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    context_tokens: int = Field(128000, ge=1024)
+    optimizer_context_tokens: int = Field(128000, ge=1024)
+    max_wait_s: float = Field(300.0, ge=0)  # longest wait for a rate limit before the run pauses
     timeout_s: float = Field(60.0, gt=0)
     max_retries: int = Field(4, ge=0)
     concurrency: int = Field(8, gt=0)

@@ -30,6 +30,9 @@ class Reply:
     status: int = 200
     delay_s: float = 0.0
     retry_after: str | None = None
+    message: str | None = None  # an error's message (default "scripted <status>")
+    code: str | None = None  # an error's code, e.g. "context_length_exceeded"
+    finish_reason: str | None = None  # default: "tool_calls" with calls, else "stop"
 
 
 def text(content: str, delay_s: float = 0.0) -> Reply:
@@ -42,9 +45,12 @@ def tool_calls(*calls: tuple[str, Any], content: str | None = None) -> Reply:
     return Reply(content=content, calls=list(calls))
 
 
-def error(status: int, retry_after: str | None = None) -> Reply:
-    """An HTTP error response (e.g. 429 or 500) to exercise retries, with an optional Retry-After."""
-    return Reply(status=status, retry_after=retry_after)
+def error(
+    status: int, retry_after: str | None = None, *, message: str | None = None, code: str | None = None
+) -> Reply:
+    """An HTTP error response (e.g. 429 or 500) to exercise retries, with an optional Retry-After,
+    and the message and code a provider writes into its JSON error body."""
+    return Reply(status=status, retry_after=retry_after, message=message, code=code)
 
 
 Script = Callable[[dict], Any]
@@ -125,7 +131,13 @@ class LLMServer:
                     time.sleep(server.delay_s + reply.delay_s)
                 if reply.status != 200:
                     extra = {"Retry-After": reply.retry_after} if reply.retry_after else {}
-                    body = {"error": {"message": f"scripted {reply.status}", "type": "scripted"}}
+                    body = {
+                        "error": {
+                            "message": reply.message or f"scripted {reply.status}",
+                            "type": "invalid_request_error" if reply.status == 400 else "scripted",
+                            "code": reply.code,
+                        }
+                    }
                     self._send(reply.status, body, extra)
                     return
                 self._send(200, server._completion(body, reply, ident))
@@ -171,6 +183,7 @@ class LLMServer:
                 for i, (name, args) in enumerate(reply.calls)
             ]
             finish = "tool_calls"
+        finish = reply.finish_reason or finish
         prompt_tokens = max(1, len(json.dumps(body.get("messages", []))) // 4)
         completion_tokens = max(1, len(json.dumps(message)) // 4)
         return {

@@ -28,7 +28,15 @@ def training_errors() -> tuple[type[BaseException], ...]:
     from fnforge.function_repo import RepoError
     from fnforge.sandbox import SandboxUnavailable
 
-    return (ConfigError, ExperimentError, LLMError, TrainingError, RepoError, SandboxUnavailable, EvaluatorError)
+    return (
+        ConfigError,
+        ExperimentError,
+        LLMError,
+        TrainingError,
+        RepoError,
+        SandboxUnavailable,
+        EvaluatorError,
+    )
 
 
 def _fmt(x: float | None) -> str:
@@ -44,6 +52,8 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         return f"  train batch score {_fmt(e['train_score'])}; asking the optimizer"
     if event == "proposed":
         acts = [escape(a) for a in kw.get("actions") or []]
+        if not acts and kw.get("error") == "no edit proposed":
+            return "  the optimizer proposes no edit this step"
         if not acts:
             return f"  the optimizer gave no usable edits: {e.get('error')}"
         return f"  proposed: {', '.join(acts)}; running the gates"
@@ -53,7 +63,12 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
     if event == "recovered":
         return f"recovered: {e['what']}"
     if event == "interrupted":
-        return "interrupted: the current step is recorded as rejected (interrupted)"
+        why = f" ({e['reason']})" if kw.get("reason") else ""
+        return f"interrupted: the current step is recorded as rejected (interrupted){why}"
+    if event == "waiting":
+        return f"  {e['line']}"
+    if event == "starting":
+        return f"no step of run {e['run']} recorded yet: starting it"
     if event == "stopped":
         return f"run {e['run']} stopped: {e['reason']}"
     return None
@@ -128,7 +143,8 @@ def train_command(
     human = (
         f"run {outcome.run}: {len(outcome.steps)} steps, {accepted} accepted; stopped: {outcome.stopped}\n"
         f"tokens {usage.get('tokens', 0)}, cost ${usage.get('cost_usd', 0.0):.4f}, "
-        f"{usage.get('http_requests', 0)} model requests ({usage.get('cache_hits', 0)} from cache)\n"
+        f"{usage.get('http_requests', 0)} model requests ({usage.get('cache_hits', 0)} from cache, "
+        f"{usage.get('cached_tokens', 0)} cached tokens at no cost)\n"
         f"history: git -C {repo} log --first-parent --oneline"
     )
     result(outcome.to_dict(), human)

@@ -8,60 +8,31 @@
 - `direct`: no agent model at all; the entry function of the set is called on the task's
   arguments in the sandbox and `str(value)` is the output (program-search tasks).
 
-Every run returns a `Transcript` (events, output, error) and never raises for a failure of
-the model or the functions: those are part of what the optimizer learns from. Only errors
-of the setup itself (the endpoint refusing the key, an offline cache miss) propagate.
+Every run returns a `Transcript` (events, output, error, reason) and never raises for a
+failure of the model or the functions: those are part of what the optimizer learns from
+(a refused request, a reply cut at max_tokens: see `agent_base`). A reply with prose and no
+tool call is the final answer, as the tool-calling protocol says. Only errors of the setup
+itself (the endpoint refusing the key, an offline cache miss) propagate.
+
+The shared base classes live in `agent_base`, the ReAct loop in `react`; this module holds
+the tools and direct loops and the factory that picks one, so nothing imports in a circle.
 """
 
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
 from fnforge.config import Settings
+from fnforge.engine.agent_base import Agent, ModelAgent
 from fnforge.engine.llm import LLMClient
+from fnforge.engine.prompt_files import prompt_file
+from fnforge.engine.react import ReactAgent
 from fnforge.engine.toolbox import Toolbox, error_of, sandbox_call
 from fnforge.engine.transcripts import Transcript
 
-
-def prompt_file(name: str) -> str:
-    """A prompt template shipped beside the code (prompts/<name>)."""
-    return resources.files("fnforge.engine").joinpath("prompts", name).read_text(encoding="utf-8")
-
-
-class Agent(ABC):
-    """Runs one function set on one task and reports what happened."""
-
-    mode: str = ""
-
-    @abstractmethod
-    async def run(self, task: Any) -> Transcript:
-        """Solve `task`; failures of the model or the functions are recorded, not raised."""
-
-
-class ModelAgent(Agent):
-    """An agent that asks a model and runs the tools it calls: the tools and react modes."""
-
-    def __init__(self, llm: LLMClient, toolbox: Toolbox, evaluator: Any, max_turns: int):
-        self.llm = llm
-        self.toolbox = toolbox
-        self.evaluator = evaluator
-        self.max_turns = max_turns
-        self.system = self.system_prompt()
-
-    @abstractmethod
-    def system_prompt(self) -> str:
-        """The system message of this mode."""
-
-    def start(self, task: Any) -> tuple[Transcript, list[dict[str, Any]]]:
-        """A task's transcript and opening messages: the mode's system prompt and the rendered task."""
-        tr = Transcript(task_id=str(task.id), mode=self.mode)
-        question = self.evaluator.render(task)
-        tr.add("task", text=question)
-        return tr, [{"role": "system", "content": self.system}, {"role": "user", "content": question}]
+__all__ = ["Agent", "ModelAgent", "ToolsAgent", "ReactAgent", "DirectAgent", "make_agent", "prompt_file"]
 
 
 class ToolsAgent(ModelAgent):
@@ -78,8 +49,10 @@ class ToolsAgent(ModelAgent):
         tr, messages = self.start(task)
         tools = self.toolbox.schemas or None
         for turn in range(self.max_turns):
-            reply = await self.llm.chat(messages, tools=tools)
             tr.turns = turn + 1
+            reply = await self.ask(tr, messages, tools=tools)
+            if reply is None:
+                break
             tr.add("assistant", content=reply.content, tool_calls=len(reply.tool_calls))
             messages.append(reply.as_message())
             if not reply.tool_calls:
@@ -92,6 +65,7 @@ class ToolsAgent(ModelAgent):
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
         else:
             tr.error = f"no final answer within max_turns={self.max_turns}"
+            tr.reason = "max_turns"
             tr.add("error", message=tr.error)
         tr.duration_s = round(time.perf_counter() - t0, 4)
         return tr
@@ -143,7 +117,5 @@ def make_agent(
         functions, pool, timeout_s=settings.sandbox.timeout_s, budget_chars=settings.agent.result_budget_chars
     )
     if mode == "react":
-        from fnforge.engine.react import ReactAgent
-
         return ReactAgent(llm, toolbox, evaluator, settings.agent.max_turns)
     return ToolsAgent(llm, toolbox, evaluator, settings.agent.max_turns)

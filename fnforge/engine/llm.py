@@ -10,21 +10,33 @@ that three promises hold in one place:
   turns a cache miss into `LLMCacheMiss` with zero HTTP requests;
 - *secrecy*: the API key is read from the environment variable that the settings name,
   handed to the SDK, and never written to the cache, notes, transcripts or logs;
-- *robustness*: a concurrency limit, and retries with exponential backoff on 429, 5xx,
-  timeouts and dropped connections.
+- *robustness*: a concurrency limit, and retries with exponential backoff on 5xx, timeouts
+  and dropped connections; a 429 waits as long as its `Retry-After` asks, up to
+  `[llm] max_wait_s` in all, saying so through `on_wait` ("rate limited, waiting 40 s").
+
+A real model is not a script, so failures are sorted by what a caller can do about them:
+`LLMContextLength` (a 400 for a prompt over the context window: shrink it and ask again),
+`LLMRefused` (any other 400: a filter, a schema the provider does not take; record it and go
+on), `LLMUnavailable` (still rate limited or unreachable after the retries, on an endpoint
+that had answered before: pause the run, `--resume` later) and plain `LLMError` (the user must
+fix something: the key, the URL, the model name). Refusals are cached like replies, so an
+offline replay meets the same refusal without a request. A cut reply keeps its
+`finish_reason = "length"` for the caller to see.
 
 Tokens and cost (from the settings' price table) are counted in a `Usage` the trainer
-reads per step.
+reads per step; replies served from the cache count as `cached_tokens` and cost nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import random
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +56,34 @@ class LLMCacheMiss(LLMError):
     """Offline replay asked for a request that the cache does not hold."""
 
 
+class LLMRefused(LLMError):
+    """The endpoint refused this request (HTTP 400: a content filter, a schema it does not take).
+
+    Retrying the same request cannot help, but the run can go on: the caller records the
+    refusal (`provider_message`) against the step or task that made the request.
+    """
+
+    def __init__(self, text: str, provider_message: str):
+        super().__init__(text)
+        self.provider_message = provider_message
+
+
+class LLMContextLength(LLMRefused):
+    """HTTP 400 because the prompt (plus the reply budget) exceeds the model's context window."""
+
+
+class LLMUnavailable(LLMError):
+    """An endpoint that answered before is rate limited or down beyond the retries and waits.
+
+    Nothing is wrong with the setup or the request: the run stops as interrupted and
+    `fnforge train --resume` continues it later (cached replies cost nothing then).
+    """
+
+
+REFUSAL_CONTEXT = "context_length"
+REFUSAL_OTHER = "refused"
+
+
 @dataclass
 class Usage:
     """Tokens, cost and traffic of some model calls; `a - b` gives what happened in between."""
@@ -54,6 +94,9 @@ class Usage:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # tokens of replies served from the reply cache (no request, no cost)
+    refusals: int = 0
+    waited_s: float = 0.0
     cost_usd: float = 0.0
 
     def __sub__(self, other: Usage) -> Usage:
@@ -70,6 +113,7 @@ class Usage:
         """Plain data for a step's note."""
         d = asdict(self)
         d["cost_usd"] = round(d["cost_usd"], 6)
+        d["waited_s"] = round(d["waited_s"], 3)
         d["tokens"] = self.prompt_tokens + self.completion_tokens
         return d
 
@@ -93,6 +137,14 @@ class Reply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+    # a refusal (HTTP 400) is cached too, so a replay meets it without a request
+    refused: str | None = None  # the provider's message
+    refusal_kind: str | None = None  # REFUSAL_CONTEXT or REFUSAL_OTHER
+
+    @property
+    def cut(self) -> bool:
+        """The reply stopped at the request's max_tokens: its text or tool-call JSON is incomplete."""
+        return self.finish_reason == "length"
 
     def as_message(self) -> dict[str, Any]:
         """The assistant message to append to the conversation before the next turn."""
@@ -118,6 +170,8 @@ class Reply:
             finish_reason=d.get("finish_reason"),
             prompt_tokens=int(d.get("prompt_tokens") or 0),
             completion_tokens=int(d.get("completion_tokens") or 0),
+            refused=d.get("refused"),
+            refusal_kind=d.get("refusal_kind"),
         )
 
 
@@ -188,12 +242,16 @@ class LLMClient:
         offline: bool = False,
         backoff_s: float = 0.5,
         max_backoff_s: float = 20.0,
+        on_wait: Callable[[str], None] | None = None,
     ):
         self.settings = settings
         self.cache = ReplyCache(cache_root) if cache_root is not None else None
         self.offline = offline
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        # told one line before each wait for a rate limit (called on the client's event loop)
+        self.on_wait = on_wait
+        self.answered = False  # an HTTP request of this client got an answer (so the setup works)
         self.usage = Usage()
         self._client: Any = None
         self._semaphore: asyncio.Semaphore | None = None
@@ -220,12 +278,13 @@ class LLMClient:
         tools: list[dict[str, Any]] | None = None,
         stop: list[str] | None = None,
         max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> dict[str, Any]:
         """The full request as sent (and as hashed for the cache)."""
         req: dict[str, Any] = {
             "model": model or self.settings.model,
             "messages": messages,
-            "temperature": self.settings.temperature,
+            "temperature": self.settings.temperature if temperature is None else temperature,
             "seed": self.settings.seed,
             "max_tokens": max_tokens or self.settings.max_tokens,
         }
@@ -243,9 +302,16 @@ class LLMClient:
         tools: list[dict[str, Any]] | None = None,
         stop: list[str] | None = None,
         max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> Reply:
-        """One chat completion: from the cache when it holds the request, else from the endpoint."""
-        req = self.request(messages, model=model, tools=tools, stop=stop, max_tokens=max_tokens)
+        """One chat completion: from the cache when it holds the request, else from the endpoint.
+
+        Raises `LLMContextLength` / `LLMRefused` for a refused request (also when the refusal
+        comes from the cache), `LLMUnavailable` when the endpoint stays busy or down.
+        """
+        req = self.request(
+            messages, model=model, tools=tools, stop=stop, max_tokens=max_tokens, temperature=temperature
+        )
         key = request_key(req)
         reply = self.cache.get(key) if self.cache is not None else None
         if reply is None:
@@ -261,11 +327,21 @@ class LLMClient:
         else:
             self.usage.cache_hits += 1
         self._count(req["model"], reply)
+        if reply.refused is not None:
+            self.usage.refusals += 1
+            cls = LLMContextLength if reply.refusal_kind == REFUSAL_CONTEXT else LLMRefused
+            raise cls(
+                f"LLM endpoint {self.settings.base_url} refused the request (HTTP 400): {reply.refused}",
+                reply.refused,
+            )
         return reply
 
     def _count(self, model: str, reply: Reply) -> None:
         u = self.usage
         u.calls += 1
+        if reply.cached:  # asked and paid for in an earlier run: reported apart, costs nothing now
+            u.cached_tokens += reply.prompt_tokens + reply.completion_tokens
+            return
         u.prompt_tokens += reply.prompt_tokens
         u.completion_tokens += reply.completion_tokens
         price = self.settings.prices.get(model) or {}
@@ -277,22 +353,55 @@ class LLMClient:
     async def _ask(self, req: dict[str, Any]) -> Reply:
         client = self._sdk()
         assert self._semaphore is not None
-        attempt = 0
+        attempt = 0  # retries of 5xx, timeouts and dropped connections (bounded by max_retries)
+        limited = 0  # waits for 429 (bounded by max_wait_s in all)
+        waited = 0.0
         while True:
             try:
                 async with self._semaphore:
                     self.usage.http_requests += 1
                     resp = await client.chat.completions.create(**req)
+                self.answered = True
                 return _reply_from(resp)
+            except openai.BadRequestError as exc:  # 400: this request will never be answered
+                self.answered = True
+                message = _provider_message(exc)
+                kind = REFUSAL_CONTEXT if _is_context_length(exc, message) else REFUSAL_OTHER
+                return Reply(content=None, finish_reason="refused", refused=message, refusal_kind=kind)
             except Exception as exc:  # noqa: BLE001 - sorted into retry / clear error below
-                if not _retryable(exc) or attempt >= self.settings.max_retries:
-                    raise self._explain(exc, attempt) from None
-                delay = min(self.max_backoff_s, self.backoff_s * (2**attempt))
-                delay *= 0.5 + random.random() / 2
-                delay = max(delay, _retry_after(exc, self.max_backoff_s))
-                attempt += 1
-                self.usage.retries += 1
+                rate_limited = isinstance(exc, openai.APIStatusError) and exc.status_code == 429
+                if rate_limited:
+                    asked = _retry_after(exc, float("inf"))  # a wait past max_wait_s is not started
+                    backoff = min(self.max_backoff_s, self.backoff_s * (2**limited))
+                    delay = asked or backoff * (0.5 + random.random() / 2)
+                    if waited + delay > self.settings.max_wait_s:
+                        raise self._unavailable(exc, f"rate limited for {waited:.0f} s") from None
+                    limited += 1
+                    self.usage.retries += 1
+                    if self.on_wait is not None and delay >= 1.0:
+                        with contextlib.suppress(Exception):  # a display problem must not fail a request
+                            self.on_wait(f"rate limited, waiting {delay:.0f} s")
+                else:
+                    if not _retryable(exc) or attempt >= self.settings.max_retries:
+                        if _retryable(exc) and self.answered:
+                            raise self._unavailable(exc, f"after {attempt + 1} attempts") from None
+                        raise self._explain(exc, attempt) from None
+                    delay = min(self.max_backoff_s, self.backoff_s * (2**attempt))
+                    delay *= 0.5 + random.random() / 2
+                    attempt += 1
+                    self.usage.retries += 1
+                waited += delay
+                self.usage.waited_s += delay
                 await asyncio.sleep(delay)
+
+    def _unavailable(self, exc: BaseException, how: str) -> LLMUnavailable:
+        status = getattr(exc, "status_code", None)
+        what = f"HTTP {status}" if status else type(exc).__name__
+        return LLMUnavailable(
+            f"LLM endpoint {self.settings.base_url} still busy or down ({what}, {how}); "
+            "the run stops here as interrupted: continue it later with `fnforge train --resume`"
+            + (" or raise [llm] max_wait_s" if "rate limited" in how else "")
+        )
 
     def _explain(self, exc: BaseException, attempt: int) -> LLMError:
         where = f"LLM endpoint {self.settings.base_url}"
@@ -347,6 +456,33 @@ def _retry_after(exc: BaseException, cap: float) -> float:
         return min(cap, max(0.0, float(value))) if value else 0.0
     except ValueError:  # an HTTP date: fall back to our own backoff
         return 0.0
+
+
+def _provider_message(exc: BaseException) -> str:
+    """The error message the provider wrote (its JSON `error.message`), else the exception's text."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])[:500]
+    return _short(exc)
+
+
+_CONTEXT_PHRASES = (
+    "context length",
+    "context_length",
+    "context window",
+    "maximum context",
+    "too many tokens",
+)
+
+
+def _is_context_length(exc: BaseException, message: str) -> bool:
+    """A 400 for a prompt too long: OpenAI's `code`, or the wording vLLM, Ollama and others use."""
+    code = getattr(exc, "code", None)
+    if code == "context_length_exceeded":
+        return True
+    return any(p in message.lower() for p in _CONTEXT_PHRASES)
 
 
 def _short(exc: BaseException) -> str:

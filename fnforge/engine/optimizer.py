@@ -3,10 +3,24 @@
 As in the seed paper, the optimizer is itself an LLM prompted with the task, the current
 functions' code, the earlier steps (what was tried, the scores, and why rejected edits were
 rejected) and sampled transcripts of failures and successes; it answers with tool calls
-`add_function`, `revise_function` and `remove_function`. Malformed output (bad JSON, an
-unknown tool, too many actions, code that does not parse) is answered with the error and
-asked again up to `training.optimizer_retries` times; after that the proposal carries the
-error and the trainer records the step as rejected by gate "optimizer".
+`add_function`, `revise_function` and `remove_function`, or `no_change` when it has nothing
+to propose (a plain statement without tool calls counts the same): that step is recorded as
+rejected with reason "no edit proposed" and counts toward patience.
+
+A real optimizer model is not a script, and nothing it does may end a run:
+- malformed output (bad JSON, an unknown tool, too many actions, code that does not parse) is
+  answered with the error and asked again, up to `training.optimizer_retries` times, each
+  re-ask hotter by `RETRY_HEAT` (the same temperature gives the same answer);
+- a reply cut at `[llm] optimizer_max_tokens` (`finish_reason = "length"`) is never parsed as
+  if whole: the re-ask asks for fewer or shorter edits, and if the last one is cut too, the
+  step is rejected with reason "reply cut at N tokens";
+- the prompt is fitted to the model's context window (see `optimizer_prompt`); a 400 for
+  context length still shrinks it by half and asks once more; any other 400 (a filter, a
+  schema) rejects the step with the provider's message;
+- a re-ask is the prompt plus ONE message with the last error, replaced on each retry, so
+  the conversation never grows.
+After the retries the proposal carries the error and the trainer records the step as
+rejected by gate "optimizer".
 
 `ScriptedProposer` replays a reviewed list of edits (`[llm] scripted_edits`) behind the same
 interface, so the demo and tests run the whole loop without an optimizer model.
@@ -16,18 +30,29 @@ from __future__ import annotations
 
 import ast
 import json
-import random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from fnforge.config import Settings
-from fnforge.engine.agent import prompt_file
-from fnforge.engine.llm import LLMClient
-from fnforge.engine.transcripts import Transcript
+from fnforge.engine.llm import LLMClient, LLMContextLength, LLMRefused
+from fnforge.engine.optimizer_prompt import OptimizerContext, StepSummary, prompt_budget, render_prompt
+from fnforge.engine.tokens import estimate_tokens
+
+__all__ = [
+    "OptimizerContext",
+    "StepSummary",
+    "render_prompt",
+    "check_actions",
+    "LLMOptimizer",
+    "ScriptedProposer",
+    "make_proposer",
+]
+
+NO_EDIT = "no edit proposed"
+RETRY_HEAT = 0.3  # added to optimizer_temperature for each re-ask after an unusable reply
 
 
 def _function_fields(code_description: str) -> dict[str, Any]:
@@ -72,52 +97,15 @@ OPTIMIZER_TOOLS: list[dict[str, Any]] = [
         {"name": {"type": "string", "description": "The function's name."}},
         ["name"],
     ),
+    _tool(
+        "no_change",
+        "Say that you have no edit to propose for this step (instead of any other tool).",
+        {"reason": {"type": "string", "description": "Why no edit would help now."}},
+        ["reason"],
+    ),
 ]
+EDIT_TOOLS = ["add_function", "revise_function", "remove_function"]
 TOOL_NAMES = [t["function"]["name"] for t in OPTIMIZER_TOOLS]
-
-
-@dataclass
-class StepSummary:
-    """One earlier step as the optimizer sees it."""
-
-    step: int
-    decision: str
-    gate: str | None
-    reason: str
-    score_before: float | None
-    score_after: float | None
-    actions: list[str]
-    functions: list[str] | None = None  # the set after an accepted step (the paper's function lists)
-
-    def render(self) -> str:
-        """One line for the prompt."""
-        score = ""
-        if self.score_before is not None and self.score_after is not None and self.gate != "validation":
-            score = f" (validation {self.score_before:.3f} -> {self.score_after:.3f})"
-        acts = ", ".join(self.actions) or "no actions"
-        why = f" at {self.gate}: {self.reason}" if self.decision != "accepted" and self.gate else ""
-        if self.decision == "accepted":
-            why = ""
-        line = f"- step {self.step}: {acts} -> {self.decision}{why}{score}"
-        if self.functions is not None:
-            line += f"; the set became: {', '.join(self.functions) or '(empty)'}"
-        return line
-
-
-@dataclass
-class OptimizerContext:
-    """Everything the optimizer is shown for one step."""
-
-    position: int  # index of this step within the run (0-based): the scripted proposer's cursor
-    task_name: str
-    task_example: str
-    functions: Mapping[str, str]
-    history: Sequence[StepSummary]
-    transcripts: Sequence[Transcript]
-    train_score: float | None
-    packages: Sequence[str] = ()
-    seed: int = 0
-    stdlib: Sequence[str] = ()  # the standard modules the sandbox's policy allows (empty: unknown)
 
 
 @dataclass
@@ -129,6 +117,8 @@ class Proposal:
     attempts: int = 0
     exhausted: bool = False  # a scripted list has no more steps: the run ends, nothing is recorded
     errors: list[str] = field(default_factory=list)
+    no_change: bool = False  # the optimizer said it has no edit (error is then NO_EDIT)
+    prompt_tokens: int = 0  # the estimated size of the (last) prompt sent
 
 
 class Proposer(ABC):
@@ -143,66 +133,17 @@ class Proposer(ABC):
         return True
 
 
-def _sample(transcripts: Sequence[Transcript], k: int, budget: int, rng: random.Random) -> str:
-    chosen = list(transcripts)
-    rng.shuffle(chosen)
-    parts: list[str] = []
-    used = 0
-    for tr in chosen[:k]:
-        text = tr.render(budget_chars=min(1500, budget))
-        if used + len(text) > budget:
-            break
-        parts.append(text)
-        used += len(text)
-    return "\n\n".join(parts) if parts else "(none)"
-
-
-def render_prompt(ctx: OptimizerContext, settings: Settings, *, budget_chars: int = 16000) -> str:
-    """The optimizer prompt: prompts/optimizer.txt filled in, transcripts within a budget."""
-    if ctx.functions:
-        functions = "\n\n".join(
-            f"## functions/{name}.py\n```python\n{src.rstrip()}\n```"
-            for name, src in sorted(ctx.functions.items())
-        )
-    else:
-        functions = "(none yet: the agent has no functions)"
-    history = "\n".join(s.render() for s in ctx.history[-12:]) or "(this is the first step)"
-    rng = random.Random(f"{ctx.seed}:{ctx.position}")
-    ordered = sorted(ctx.transcripts, key=lambda t: t.task_id)
-    failures = [t for t in ordered if not t.correct]
-    successes = [t for t in ordered if t.correct]
-    packages = ", ".join(sorted(ctx.packages))
-    return (
-        Template(prompt_file("optimizer.txt"))
-        .safe_substitute(
-            task_name=ctx.task_name,
-            task_example=ctx.task_example.strip() or "(no example)",
-            function_count=len(ctx.functions),
-            functions=functions,
-            history=history,
-            train_score="n/a" if ctx.train_score is None else f"{ctx.train_score:.3f}",
-            failures=_sample(failures, 4, budget_chars * 2 // 3, rng),
-            successes=_sample(successes, 2, budget_chars // 3, rng),
-            max_actions=settings.training.max_actions,
-            stdlib=", ".join(sorted(m for m in ctx.stdlib if not m.startswith("_")))
-            or "(the standard library)",
-            packages=f"; and these packages: {packages}" if packages else "",
-        )
-        .strip()
-    )
-
-
 def check_actions(raw: list[tuple[str, str]], functions: Mapping[str, str], max_actions: int) -> list[Any]:
     """Turn the optimizer's tool calls into actions, or raise ValueError saying what is wrong."""
     from fnforge.function_repo import parse_actions
 
     if not raw:
-        raise ValueError("no edits: call add_function, revise_function or remove_function")
+        raise ValueError("no edits: call add_function, revise_function or remove_function (or no_change)")
     if len(raw) > max_actions:
         raise ValueError(f"{len(raw)} edits proposed; at most {max_actions} are allowed per step")
     items = []
     for i, (name, arguments) in enumerate(raw):
-        if name not in TOOL_NAMES:
+        if name not in EDIT_TOOLS:
             raise ValueError(f"edit {i + 1}: unknown tool {name!r}; use one of {', '.join(TOOL_NAMES)}")
         try:
             args = json.loads(arguments) if arguments.strip() else {}
@@ -237,44 +178,84 @@ def check_actions(raw: list[tuple[str, str]], functions: Mapping[str, str], max_
 
 
 class LLMOptimizer(Proposer):
-    """The AgentOptimizer backed by `[llm] optimizer_model`, with re-asks on malformed output."""
+    """The AgentOptimizer backed by `[llm] optimizer_model`; see the module docstring for re-asks."""
 
     def __init__(self, llm: LLMClient, settings: Settings):
         self.llm = llm
         self.settings = settings
 
     async def propose(self, ctx: OptimizerContext) -> Proposal:
-        messages: list[dict[str, Any]] = [{"role": "user", "content": render_prompt(ctx, self.settings)}]
+        s, llm = self.settings, self.settings.llm
+        max_actions = s.training.max_actions
+        budget = prompt_budget(s, OPTIMIZER_TOOLS)
+        prompt = render_prompt(ctx, s, budget_tokens=budget)
         errors: list[str] = []
-        tries = 1 + self.settings.training.optimizer_retries
-        for attempt in range(1, tries + 1):
-            reply = await self.llm.chat(
-                messages, model=self.settings.llm.optimizer_model, tools=OPTIMIZER_TOOLS
+        tries = 1 + s.training.optimizer_retries
+        feedback: str | None = None  # the one re-ask message, replaced on each retry
+        shrunk = False
+        attempt = 0
+
+        def done(error: str, **kw: Any) -> Proposal:
+            return Proposal(
+                None,
+                error=error,
+                attempts=attempt,
+                errors=errors,
+                prompt_tokens=estimate_tokens(prompt),
+                **kw,
             )
-            raw = [(c.name, c.arguments) for c in reply.tool_calls]
+
+        while attempt < tries:
+            attempt += 1
+            messages = [{"role": "user", "content": prompt}]
+            if feedback is not None:
+                messages.append({"role": "user", "content": feedback})
+            heat = llm.optimizer_temperature + RETRY_HEAT * (attempt - 1)
             try:
-                actions = check_actions(raw, ctx.functions, self.settings.training.max_actions)
-                return Proposal(actions, attempts=attempt, errors=errors)
+                reply = await self.llm.chat(
+                    messages,
+                    model=llm.optimizer_model,
+                    tools=OPTIMIZER_TOOLS,
+                    max_tokens=llm.optimizer_max_tokens,
+                    temperature=round(min(max(1.0, llm.optimizer_temperature), heat), 3),
+                )
+            except LLMContextLength as e:
+                errors.append(f"prompt over the context window: {e.provider_message}")
+                if shrunk:
+                    return done(f"prompt refused as too long even at half the budget: {e.provider_message}")
+                shrunk = True
+                budget = min(budget, estimate_tokens(prompt)) // 2  # half of what was refused
+                prompt = render_prompt(ctx, s, budget_tokens=budget)
+                attempt -= 1  # asking with a shorter prompt is not the model's fault
+                continue
+            except LLMRefused as e:
+                errors.append(f"refused: {e.provider_message}")
+                return done(f"request refused by the provider: {e.provider_message}")
+            if reply.cut:
+                errors.append(f"reply cut at {llm.optimizer_max_tokens} tokens")
+                feedback = (
+                    f"Your previous reply was cut off at the reply limit of {llm.optimizer_max_tokens} "
+                    "tokens, so none of it could be used. Propose fewer or shorter edits (one edit "
+                    "with a compact module is fine) so that the whole reply fits."
+                )
+                continue
+            edits = [(c.name, c.arguments) for c in reply.tool_calls if c.name != "no_change"]
+            if not edits and (reply.tool_calls or (reply.content or "").strip()):
+                return done(NO_EDIT, no_change=True)  # no_change, or a plain statement
+            try:
+                actions = check_actions(edits, ctx.functions, max_actions)
+                return Proposal(
+                    actions, attempts=attempt, errors=errors, prompt_tokens=estimate_tokens(prompt)
+                )
             except ValueError as e:
                 errors.append(str(e))
-            messages.append(reply.as_message())
-            for c in reply.tool_calls:
-                messages.append(
-                    {"role": "tool", "tool_call_id": c.id, "content": f"not applied: {errors[-1]}"}
-                )
-            messages.append(
-                {
-                    "role": "user",
-                    "content": f"Your edits could not be used: {errors[-1]}. "
-                    f"Propose again, at most {self.settings.training.max_actions} edits, as tool calls.",
-                }
+            feedback = (
+                f"Your edits could not be used: {errors[-1]}. Propose again, at most {max_actions} "
+                "edits, as tool calls (or call no_change if you have no edit to propose)."
             )
-        return Proposal(
-            None,
-            error=f"malformed optimizer output after {tries} attempts: {errors[-1]}",
-            attempts=tries,
-            errors=errors,
-        )
+        if errors[-1].startswith("reply cut at"):
+            return done(errors[-1])
+        return done(f"malformed optimizer output after {tries} attempts: {errors[-1]}")
 
 
 class ScriptedProposer(Proposer):

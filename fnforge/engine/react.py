@@ -13,7 +13,8 @@ import time
 from string import Template
 from typing import Any
 
-from fnforge.engine.agent import ModelAgent, prompt_file
+from fnforge.engine.agent_base import ModelAgent
+from fnforge.engine.prompt_files import prompt_file
 from fnforge.engine.transcripts import Transcript
 
 _FINAL = re.compile(r"Final Answer\s*:\s*(.*)", re.S | re.I)
@@ -53,9 +54,11 @@ class ReactAgent(ModelAgent):
         t0 = time.perf_counter()
         tr, messages = self.start(task)
         for turn in range(self.max_turns):
-            reply = await self.llm.chat(messages, stop=STOP)
-            text = (reply.content or "").split("\nObservation:", 1)[0]
             tr.turns = turn + 1
+            reply = await self.ask(tr, messages, stop=STOP)
+            if reply is None:
+                break
+            text = (reply.content or "").split("\nObservation:", 1)[0]
             tr.add("assistant", content=text)
             kind, a, b = parse_step(text)
             if kind == "final":

@@ -11,7 +11,10 @@ say how far it got (the batch schedule is a pure function of the seed and that c
 how long since the last improvement. So after `kill -9` a resumed run discards the
 half-made candidate (`repo.recover()`), redoes that step with the same batch, and the
 reply cache makes the redo ask and get exactly what the first attempt did. Ctrl-C records
-the current step as rejected by gate "interrupted" and closes everything cleanly.
+the current step as rejected by gate "interrupted" and closes everything cleanly; so does an
+endpoint that stays rate limited or down past its waits (`LLMUnavailable`). Refused and cut
+optimizer replies are recorded rejections like any other. Only what the user must fix (the
+key, the URL, the model name, an offline cache miss) stops a run with an error.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 from fnforge.config import SandboxSettings
 from fnforge.engine.experiment import Experiment
-from fnforge.engine.llm import LLMError, Usage
+from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposer, StepSummary, make_proposer
 from fnforge.engine.transcripts import TranscriptLog
 from fnforge.engine.validation import StepAborted, ValidationGate
@@ -99,6 +102,15 @@ def latest_run(repo: Any) -> str | None:
     return None
 
 
+def started_run(repo: Any) -> str | None:
+    """A run that was started but died before recording any step (its transcript folder exists)."""
+    from fnforge.engine.transcripts import runs_dir
+
+    known = {r.run for r in repo.steps(include_rejected=True)}
+    folders = [p for p in runs_dir(repo.root).glob("*") if p.is_dir() and p.name not in known]
+    return max(folders, key=lambda p: p.stat().st_mtime).name if folders else None
+
+
 def next_run_name(repo: Any) -> str:
     """A fresh run name: train-1, train-2, ..."""
     runs = {r.run for r in repo.steps(include_rejected=True)}
@@ -165,6 +177,8 @@ class Trainer:
         exp.scorer.on_task = lambda split, done, total: self.progress(
             "task", split=split, done=done, total=total
         )
+        if exp.llm is not None:
+            exp.llm.on_wait = lambda line: self.progress("waiting", line=line)
         self.schedule = batch_schedule(
             exp.train_tasks,
             self.settings.training.batch_size,
@@ -207,6 +221,11 @@ class Trainer:
                     result.stopped = INTERRUPTED
                     break
                 except (StepAborted, LLMError) as e:
+                    error = e.error if isinstance(e, StepAborted) else e
+                    if isinstance(error, LLMUnavailable):  # nothing to fix: pause, resume later
+                        self._record_interrupt(str(error))
+                        result.stopped = INTERRUPTED
+                        break
                     # the setup failed (key, endpoint, offline cache miss): nothing is recorded,
                     # the half-made candidate goes, and the step is redone on the next run
                     self.repo.recover()
@@ -232,17 +251,17 @@ class Trainer:
             return "scripted edits exhausted"
         return ""
 
-    def _record_interrupt(self) -> None:
+    def _record_interrupt(self, why: str | None = None) -> None:
         self.repo.recover()  # a half-made candidate of this step goes away
         if any(r.step == self._current for r in self.repo.steps(include_rejected=True)):
             return  # Ctrl-C came after the step was decided: it stands as recorded
         self.repo.record_rejection(
             self.run,
             INTERRUPTED,
-            "stopped by the user (Ctrl-C) during the step",
+            why or "stopped by the user (Ctrl-C) during the step",
             {"made_by": "trainer", "interrupted": True},
         )
-        self.progress("interrupted", run=self.run)
+        self.progress("interrupted", run=self.run, reason=why)
 
     def _step(self, position: int, records: Sequence[Any]) -> StepOutcome | None:
         exp, s = self.exp, self.settings
@@ -285,7 +304,11 @@ class Trainer:
             "epoch": epoch,
             "batch": [str(t.id) for t in batch],
             "train": train_eval.summary(),
-            "optimizer": {"attempts": proposal.attempts, "errors": proposal.errors},
+            "optimizer": {
+                "attempts": proposal.attempts,
+                "errors": proposal.errors,
+                "prompt_tokens": proposal.prompt_tokens,
+            },
             "usage": {"train": (llm1 - llm0).to_dict(), "optimizer": (llm2 - llm1).to_dict()},
             "durations_s": {"train": round(t_train - t0, 3), "optimizer": round(t_opt - t_train, 3)},
             "transcripts": str(log.path.relative_to(exp.root)),
@@ -360,16 +383,21 @@ def train(
     """Train a function repository: a new run, or `resume=True` to continue one."""
     known = {r.run for r in repo.steps(include_rejected=True)}
     if resume:
-        run = run or latest_run(repo)
-        if run is None:
-            raise TrainingError(
-                "nothing to resume: no training run in this repository; run `fnforge train` first"
-            )
+        # a supervisor restarts `--resume` after any crash, also one before the first step was
+        # recorded: then there is nothing to continue, and the run starts (and says so)
+        run = run or latest_run(repo) or started_run(repo)
+        if run is None or run not in known:
+            run = run or next_run_name(repo)
+            if progress is not None:
+                progress("starting", run=run)
     else:
         run = run or next_run_name(repo)
         if run in known:
             raise TrainingError(
                 f"run {run!r} exists; continue it with --resume or start another with --run NAME"
             )
+    from fnforge.engine.transcripts import runs_dir
+
+    (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
     with Experiment(repo, offline=offline, pool=pool) as exp:
         return Trainer(exp, run=run, progress=progress).train()

@@ -24,7 +24,7 @@ class Transcript:
     events: list[dict[str, Any]] = field(default_factory=list)
     output: str | None = None
     error: str | None = None
-    reason: str | None = None  # why there is no usable answer: truncated, refused, error...
+    reason: str | None = None  # why the run ended without an answer: truncated, refused, context...
     correct: bool | None = None
     extracted: Any = None
     reference: Any = None
@@ -57,8 +57,9 @@ class Transcript:
             elif kind == "error":
                 lines.append(f"  error: {ev.get('message')!s:.300}")
         if self.error:
-            lines.append(f"  run error: {self.error:.300}")
-        if self.reason:
+            why = f" ({self.reason})" if self.reason else ""
+            lines.append(f"  run error{why}: {self.error:.300}")
+        elif self.reason:
             lines.append(f"  ended: {self.reason}")
         text = "\n".join(lines)
         return text if len(text) <= budget_chars else text[: budget_chars - 15] + "\n  [...cut]"

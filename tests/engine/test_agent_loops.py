@@ -221,3 +221,31 @@ def test_direct_mode_calls_the_entry_function_without_any_model(docker_pool, gsm
         settings, {"other": SOLVE.replace("def solve", "def other")}, docker_pool, evaluator, tasks[0]
     )
     assert missing.output is None and "no entry function 'solve'" in missing.error
+
+
+def test_cut_refused_and_over_window_turns_end_the_task_with_a_reason(docker_pool, gsm8k) -> None:
+    from llm_server import Reply, error
+
+    evaluator, tasks, _ = gsm8k
+    cut = Reply(calls=[("calculate", '{"expression": "48 +')], finish_reason="length")
+    refused = error(400, message="The response was filtered (content policy).", code="content_filter")
+    cases = [("tools", cut, "truncated", "cut at max_tokens = 1024"), ("react", cut, "truncated", "cut at")]
+    cases += [(mode, refused, "refused", "filtered (content policy)") for mode in ("tools", "react")]
+    for mode, answer, reason, message in cases:
+        with LLMServer(lambda b, a=answer: a) as server:
+            tr = _run(
+                _settings(server.base_url, mode),
+                {"calculate": world.CALCULATE},
+                docker_pool,
+                evaluator,
+                tasks[0],
+            )
+        assert (tr.reason, tr.output) == (reason, None) and message in tr.error, (mode, tr)
+        assert server.count == 1 and not any(
+            e["kind"] == "tool_call" for e in tr.events
+        )  # a cut call never runs
+    small = _settings("http://127.0.0.1:9/v1").model_copy(
+        update={"llm": LLMSettings(base_url="http://127.0.0.1:9/v1", model="m", context_tokens=1100)}
+    )
+    tr = _run(small, {"calculate": world.CALCULATE}, docker_pool, evaluator, tasks[0])
+    assert tr.reason == "context" and "exceed [llm] context_tokens = 1100" in tr.error  # never sent

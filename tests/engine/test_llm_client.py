@@ -10,7 +10,14 @@ import pytest
 from llm_server import LLMServer, error, last_user_text, text, tool_calls
 
 from fnforge.config import LLMSettings
-from fnforge.engine.llm import LLMCacheMiss, LLMClient, LLMError
+from fnforge.engine.llm import (
+    LLMCacheMiss,
+    LLMClient,
+    LLMContextLength,
+    LLMError,
+    LLMRefused,
+    LLMUnavailable,
+)
 
 # One tool list for both requests: the offline replay must see the very request that was cached.
 ADD_TOOLS = [
@@ -96,11 +103,16 @@ def test_a_429_with_retry_after_waits_as_long_as_the_endpoint_asks(tmp_path: Pat
     assert waited >= 0.6
 
 
-def test_a_bad_request_is_not_retried_and_says_what_to_check(tmp_path: Path) -> None:
+def test_a_bad_request_is_a_refusal_with_the_providers_message_and_is_not_retried(tmp_path: Path) -> None:
     with LLMServer(lambda b: error(400)) as server:
         client = LLMClient(_settings(server), tmp_path / "c", backoff_s=0.01)
-        with pytest.raises(LLMError, match="HTTP 400.*check \\[llm\\] model"):
+        with pytest.raises(LLMRefused, match="HTTP 400.*scripted 400") as caught:
             asyncio.run(client.chat([{"role": "user", "content": "x"}]))
+        assert not isinstance(caught.value, LLMContextLength)
+        assert caught.value.provider_message == "scripted 400"
+        offline = LLMClient(_settings(server), tmp_path / "c", offline=True)
+        with pytest.raises(LLMRefused, match="scripted 400"):  # the refusal replays from the cache
+            asyncio.run(offline.chat([{"role": "user", "content": "x"}]))
     assert server.count == 1
 
 
@@ -188,3 +200,50 @@ def test_the_cache_key_covers_every_field_of_the_request() -> None:
         keys.add(request_key({**base, field: value}))
     assert len(keys) == 8
     assert request_key(dict(reversed(list(base.items())))) == request_key(base)  # order does not matter
+
+
+def test_a_context_length_400_is_its_own_refusal(tmp_path: Path) -> None:
+    too_long = error(
+        400,
+        message="This model's maximum context length is 4096 tokens. However, you requested 9000 tokens.",
+        code="context_length_exceeded",
+    )
+    with LLMServer(lambda b: too_long) as server:
+        client = LLMClient(_settings(server), tmp_path / "c")
+        with pytest.raises(LLMContextLength, match="maximum context length is 4096"):
+            asyncio.run(client.chat([{"role": "user", "content": "x"}]))
+    assert server.count == 1 and client.usage.refusals == 1
+
+
+def test_rate_limits_wait_as_asked_saying_so_and_then_pause_the_run(tmp_path: Path) -> None:
+    answers = [text("first"), error(429, retry_after="1"), text("second"), error(429, retry_after="30")]
+    lines: list[str] = []
+    with LLMServer(lambda b: answers.pop(0)) as server:
+        client = LLMClient(_settings(server, max_wait_s=5), tmp_path / "c", on_wait=lines.append)
+
+        async def go():
+            a = await client.chat([{"role": "user", "content": "a"}])
+            b = await client.chat([{"role": "user", "content": "b"}])
+            try:
+                await client.chat([{"role": "user", "content": "c"}])
+            finally:
+                await client.close()
+            return a, b
+
+        with pytest.raises(LLMUnavailable, match="rate limited.*--resume.*max_wait_s"):
+            asyncio.run(go())
+    assert lines == ["rate limited, waiting 1 s"]  # the 30 s wait is over max_wait_s: not waited
+    assert server.count == 4 and 1.0 <= client.usage.waited_s < 2.0
+
+
+def test_cached_replies_count_apart_and_cost_nothing(tmp_path: Path) -> None:
+    with LLMServer(lambda b: text("y" * 800)) as server:
+        s = _settings(server, prices={"agent-m": {"input": 1000.0, "output": 2000.0}})
+        first = LLMClient(s, tmp_path / "c")
+        asyncio.run(first.chat([{"role": "user", "content": "q" * 400}]))
+        again = LLMClient(s, tmp_path / "c")
+        asyncio.run(again.chat([{"role": "user", "content": "q" * 400}]))
+    assert first.usage.cost_usd > 0 and first.usage.cached_tokens == 0
+    assert again.usage.cost_usd == 0 and again.usage.prompt_tokens == again.usage.completion_tokens == 0
+    assert again.usage.cached_tokens == first.usage.prompt_tokens + first.usage.completion_tokens
+    assert again.usage.to_dict()["tokens"] == 0 and server.count == 1

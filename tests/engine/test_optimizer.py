@@ -139,10 +139,12 @@ def test_malformed_output_is_re_asked_with_the_error_then_accepted(tmp_path: Pat
         "add_function",
         "revise_function",
         "remove_function",
+        "no_change",
     }
     roles = [m["role"] for m in second["messages"]]
-    assert roles == ["user", "assistant", "tool", "user"]
+    assert roles == ["user", "user"]  # the prompt and the one re-ask message: never growing
     assert "does not parse" in second["messages"][-1]["content"]
+    assert second["temperature"] > server.requests[0]["temperature"]  # a re-ask samples hotter
 
 
 def test_after_the_retries_the_proposal_carries_the_error(tmp_path: Path) -> None:
@@ -187,3 +189,80 @@ def test_scripted_proposer_replays_steps_in_order_and_then_says_it_is_exhausted(
 def test_a_missing_scripted_edits_file_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="scripted_edits: .*not found; fix the path"):
         ScriptedProposer(tmp_path / "nope.json")
+
+
+def test_the_prompt_budget_gives_way_in_the_stated_order() -> None:
+    from fnforge.engine.optimizer_prompt import function_stub
+    from fnforge.engine.tokens import estimate_tokens
+
+    history = [
+        StepSummary(s, "rejected", "validation", "no improvement", 0.5, 0.5, [f"add f{s}"])
+        for s in range(1, 31)
+    ]
+    fns = {"calculate": world.CALCULATE, "describe_number": world.DESCRIBE}
+    ctx = _ctx(functions=fns, history=history)
+    full = render_prompt(ctx, _settings())
+    size = estimate_tokens(full)
+    assert render_prompt(ctx, _settings(), budget_tokens=size) == full  # fits: nothing given away
+    gone: dict[str, int] = {}  # the largest budget at which each part is gone
+    for budget in range(size, 0, -10):
+        prompt = render_prompt(ctx, _settings(), budget_tokens=budget)
+        assert estimate_tokens(prompt) <= budget or "signature and docstring: calculate, describe" in prompt
+        present = {
+            "oldest history": "- step 1: add f1" in prompt,
+            "all history": "- step 30: add f30" in prompt,
+            "successes": "task 1: correct" in prompt,
+            "failures": "task 2: WRONG" in prompt,
+            "uninvolved body": function_stub("describe_number", world.DESCRIBE) not in prompt,
+            "involved body": "def _tokens" in prompt,  # calculate failed in task 2
+        }
+        for part, there in present.items():
+            if not there:
+                gone.setdefault(part, budget)
+        if budget < size - 40:
+            assert "earlier steps not shown)" in prompt
+    order = sorted(gone, key=lambda p: -gone[p])
+    assert order == [
+        "oldest history",
+        "all history",
+        "successes",
+        "failures",
+        "uninvolved body",
+        "involved body",
+    ]
+    assert gone["oldest history"] > gone["all history"] > gone["successes"] > gone["failures"]
+
+
+def test_cut_replies_are_re_asked_for_fewer_edits_then_rejected_with_the_limit(tmp_path: Path) -> None:
+    from llm_server import Reply
+
+    cut = Reply(calls=[("add_function", '{"name": "calculate", "code": "def calc')], finish_reason="length")
+    with LLMServer(lambda b: cut) as server:
+        settings = _settings(server.base_url)
+        proposal = asyncio.run(LLMOptimizer(LLMClient(settings.llm, None), settings).propose(_ctx()))
+    assert proposal.actions is None and proposal.error == "reply cut at 8192 tokens"
+    assert server.count == 2 and "fewer or shorter edits" in server.requests[1]["messages"][-1]["content"]
+    assert server.requests[0]["max_tokens"] == 8192
+
+
+def test_no_change_and_refusals_end_the_step_without_retries(tmp_path: Path) -> None:
+    from llm_server import error, text
+
+    cases = [
+        (tool_calls(("no_change", {"reason": "nothing to fix"})), "no edit proposed", 1),
+        (text("These functions look fine to me."), "no edit proposed", 1),
+        (error(400, message="Invalid schema for function 'add_function'"), "request refused by the provider: "
+         "Invalid schema for function 'add_function'", 1),
+        (error(400, message="maximum context length is 10 tokens", code="context_length_exceeded"),
+         "prompt refused as too long even at half the budget", 2),
+    ]  # fmt: skip
+    for answer, reason, requests in cases:
+        with LLMServer(lambda b, a=answer: a) as server:
+            settings = _settings(server.base_url)
+            proposal = asyncio.run(LLMOptimizer(LLMClient(settings.llm, None), settings).propose(_ctx()))
+        assert proposal.actions is None and proposal.error.startswith(reason), proposal.error
+        assert server.count == requests
+        if requests == 2:  # asked again once, with a prompt half the size
+            a, b = (len(r["messages"][0]["content"]) for r in server.requests)
+            assert b < a
+    assert proposal.no_change is False

@@ -41,8 +41,12 @@ def test_train_on_a_directory_that_is_not_a_function_repo(tmp_path: Path) -> Non
     one_line_error(run("train", "--repo", str(tmp_path)), "not a fnforge repository", "fnforge init")
 
 
-def test_resume_with_no_training_run_says_what_to_do(repo: FunctionRepo) -> None:
-    one_line_error(run("train", "--repo", str(repo.root), "--resume"), "nothing to resume", "fnforge train")
+def test_resume_with_no_step_recorded_starts_the_run_and_says_so(repo: FunctionRepo) -> None:
+    p = run("train", "--repo", str(repo.root), "--resume")
+    assert "nothing to resume" not in p.stderr + p.stdout
+    assert "no step of run train-1 recorded yet: starting it" in p.stderr + p.stdout
+    # and then it really starts: here it meets the unreachable endpoint, a fix for the user
+    one_line_error(p, "LLM endpoint http://127.0.0.1:9/v1 did not answer")
 
 
 def test_a_run_name_that_exists_needs_resume_or_a_new_name(repo: FunctionRepo) -> None:

@@ -1,0 +1,233 @@
+"""The optimizer's prompt, assembled to fit a token budget.
+
+A real optimizer model has a context window, and the prompt competes with the reply for it:
+every function's full source, the run's history and sampled transcripts grow without bound
+over a run. `render_prompt` therefore fills `prompts/optimizer.txt` within a budget of tokens
+(`[llm] optimizer_context_tokens` minus the reply's `optimizer_max_tokens` and the tool
+schemas) and, when everything does not fit, gives way in this stated order:
+
+1. the oldest history lines (the latest steps matter most; a line says how many were left out);
+2. transcripts, successes before failures, the last sampled first;
+3. the bodies of functions not involved in any failure shown: they keep their signature and
+   docstring, so the optimizer still knows what they do and can revise them whole;
+4. as a last resort, the bodies of the functions involved in failures too.
+
+What was left out is said in the prompt itself. Token counts come from `tokens.estimate_tokens`
+(offline, conservative).
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from string import Template
+from typing import Any
+
+from fnforge.config import Settings
+from fnforge.engine.prompt_files import prompt_file
+from fnforge.engine.tokens import estimate_tokens, request_tokens
+from fnforge.engine.transcripts import Transcript
+
+
+@dataclass
+class StepSummary:
+    """One earlier step as the optimizer sees it."""
+
+    step: int
+    decision: str
+    gate: str | None
+    reason: str
+    score_before: float | None
+    score_after: float | None
+    actions: list[str]
+    functions: list[str] | None = None  # the set after an accepted step (the paper's function lists)
+
+    def render(self) -> str:
+        """One line for the prompt."""
+        score = ""
+        if self.score_before is not None and self.score_after is not None and self.gate != "validation":
+            score = f" (validation {self.score_before:.3f} -> {self.score_after:.3f})"
+        acts = ", ".join(self.actions) or "no actions"
+        why = f" at {self.gate}: {self.reason}" if self.decision != "accepted" and self.gate else ""
+        if self.decision == "accepted":
+            why = ""
+        line = f"- step {self.step}: {acts} -> {self.decision}{why}{score}"
+        if self.functions is not None:
+            line += f"; the set became: {', '.join(self.functions) or '(empty)'}"
+        return line
+
+
+@dataclass
+class OptimizerContext:
+    """Everything the optimizer is shown for one step."""
+
+    position: int  # index of this step within the run (0-based): the scripted proposer's cursor
+    task_name: str
+    task_example: str
+    functions: Mapping[str, str]
+    history: Sequence[StepSummary]
+    transcripts: Sequence[Transcript]
+    train_score: float | None
+    packages: Sequence[str] = ()
+    seed: int = 0
+    stdlib: Sequence[str] = ()  # the standard modules the sandbox's policy allows (empty: unknown)
+
+
+HISTORY_SHOWN = 30  # at most this many latest steps, before the budget trims further
+FAILURES_SHOWN = 4
+SUCCESSES_SHOWN = 2
+RETRY_RESERVE_TOKENS = 400  # room for the one re-ask message that may follow the prompt
+
+
+def prompt_budget(settings: Settings, tools: Sequence[dict[str, Any]]) -> int:
+    """Tokens the optimizer prompt may take: the context window minus reply, tools and a re-ask."""
+    llm = settings.llm
+    return (
+        llm.optimizer_context_tokens
+        - llm.optimizer_max_tokens
+        - request_tokens([], tools)
+        - RETRY_RESERVE_TOKENS
+    )
+
+
+def function_stub(name: str, source: str) -> str:
+    """A module cut to its public function's signature and docstring (the body is omitted)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source[:300].rstrip() + "\n# ... (rest omitted to fit the prompt)"
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            body: list[ast.stmt] = []
+            doc = ast.get_docstring(node, clean=False)
+            if doc is not None:
+                body.append(ast.Expr(ast.Constant(doc)))
+            body.append(ast.Expr(ast.Constant(...)))
+            node.body = body
+            return ast.unparse(node) + "  # body omitted to fit the prompt; revise with a full module"
+    return f"# functions/{name}.py: no public function {name}; source omitted to fit the prompt"
+
+
+def involved_functions(transcripts: Sequence[Transcript], names: Sequence[str]) -> set[str]:
+    """Functions a failure touched: called in it, or named in its errors and results."""
+    found: set[str] = set()
+    for tr in transcripts:
+        text = [tr.error or ""]
+        for ev in tr.events:
+            if ev.get("kind") == "tool_call" and ev.get("name") in names:
+                found.add(str(ev["name"]))
+            if ev.get("kind") in ("tool_result", "error"):
+                text.append(str(ev.get("content") or ev.get("message") or ""))
+        blob = "\n".join(text)
+        found.update(n for n in names if n in blob)
+    return found
+
+
+def _sampled(transcripts: Sequence[Transcript], k: int, budget: int, rng: random.Random) -> list[str]:
+    chosen = list(transcripts)
+    rng.shuffle(chosen)
+    parts: list[str] = []
+    used = 0
+    for tr in chosen[:k]:
+        text = tr.render(budget_chars=min(1500, budget))
+        if used + len(text) > budget:
+            break
+        parts.append(text)
+        used += len(text)
+    return parts
+
+
+def _block(name: str, source: str) -> str:
+    return f"## functions/{name}.py\n```python\n{source.rstrip()}\n```"
+
+
+def render_prompt(
+    ctx: OptimizerContext,
+    settings: Settings,
+    *,
+    budget_chars: int = 16000,
+    budget_tokens: int | None = None,
+) -> str:
+    """The optimizer prompt: prompts/optimizer.txt filled in, within `budget_tokens` when given.
+
+    `budget_chars` bounds the sampled transcripts before any token budget applies.
+    """
+    rng = random.Random(f"{ctx.seed}:{ctx.position}")
+    ordered = sorted(ctx.transcripts, key=lambda t: t.task_id)
+    failed = [t for t in ordered if not t.correct]
+    failures = _sampled(failed, FAILURES_SHOWN, budget_chars * 2 // 3, rng)
+    successes = _sampled([t for t in ordered if t.correct], SUCCESSES_SHOWN, budget_chars // 3, rng)
+    history = [s.render() for s in ctx.history][-HISTORY_SHOWN:]
+    omitted_history = len(ctx.history) - len(history)
+    names = sorted(ctx.functions)
+    full = {n: _block(n, ctx.functions[n]) for n in names}
+    shown = dict(full)
+    involved = involved_functions(failed, names)
+    stubbed: list[str] = []
+
+    def fill() -> str:
+        functions = "\n\n".join(shown[n] for n in names) or "(none yet: the agent has no functions)"
+        notes = []
+        if stubbed:
+            notes.append(
+                f"(to fit the prompt, {len(stubbed)} function(s) show only signature and docstring: "
+                f"{', '.join(sorted(stubbed))})"
+            )
+        lines = list(history)
+        if omitted_history:
+            lines.insert(0, f"- ({omitted_history} earlier steps not shown)")
+        packages = ", ".join(sorted(ctx.packages))
+        return (
+            Template(prompt_file("optimizer.txt"))
+            .safe_substitute(
+                task_name=ctx.task_name,
+                task_example=ctx.task_example.strip() or "(no example)",
+                function_count=len(ctx.functions),
+                functions="\n\n".join([*notes, functions]),
+                history="\n".join(lines) or "(this is the first step)",
+                train_score="n/a" if ctx.train_score is None else f"{ctx.train_score:.3f}",
+                failures="\n\n".join(failures) or "(none)",
+                successes="\n\n".join(successes) or "(none)",
+                max_actions=settings.training.max_actions,
+                stdlib=", ".join(sorted(m for m in ctx.stdlib if not m.startswith("_")))
+                or "(the standard library)",
+                packages=f"; and these packages: {packages}" if packages else "",
+            )
+            .strip()
+        )
+
+    prompt = fill()
+    if budget_tokens is None:
+        return prompt
+    uninvolved = sorted((n for n in names if n not in involved), key=lambda n: -len(full[n]))
+    rest = sorted((n for n in names if n in involved), key=lambda n: -len(full[n]))
+    to_stub = [*uninvolved, *rest]
+
+    def give_way() -> int | None:
+        """Drop the next part in the stated order; the tokens it saved, or None when none is left."""
+        nonlocal omitted_history
+        if history:
+            omitted_history += 1
+            return estimate_tokens(history.pop(0)) + 1
+        if successes or failures:
+            return estimate_tokens((successes or failures).pop()) + 2
+        if to_stub:
+            name = to_stub.pop(0)
+            shown[name] = _block(name, function_stub(name, ctx.functions[name]))
+            stubbed.append(name)
+            return estimate_tokens(full[name]) - estimate_tokens(shown[name])
+        return None
+
+    # each part's size is known, so the cuts are arithmetic; the render then checks the sum
+    over = estimate_tokens(prompt) - budget_tokens
+    while over > 0:
+        while over > 0:
+            saved = give_way()
+            if saved is None:
+                return fill()
+            over -= saved
+        prompt = fill()
+        over = estimate_tokens(prompt) - budget_tokens
+    return prompt
