@@ -70,7 +70,11 @@ def write_tasks(path: Path, n: int) -> None:
     with path.open("w", encoding="utf-8") as f:
         for i in range(n):
             a, b, c = i % 97, (i // 97) % 89 + 1, i % 13 + 2
-            row = {"id": f"q{i}", "question": f"What is {a} plus {b} times {c}?", "answer": f"#### {a + b * c}"}
+            row = {
+                "id": f"q{i}",
+                "question": f"What is {a} plus {b} times {c}?",
+                "answer": f"#### {a + b * c}",
+            }
             f.write(json.dumps(row) + "\n")
 
 
@@ -82,7 +86,9 @@ def rss_mb() -> float:
 def evaluate(settings, pool, evaluator, tasks, log_path: Path, executor=None) -> tuple[float, int]:
     """Tasks per second and correct answers of one evaluation."""
     with BackgroundLoop(threads=settings.training.concurrency + 8) as loop:
-        scorer = Scorer(settings, llm=None, pool=pool, evaluator=evaluator, background=loop, executor=executor)
+        scorer = Scorer(
+            settings, llm=None, pool=pool, evaluator=evaluator, background=loop, executor=executor
+        )
         scorer.log = TranscriptLog(log_path)
         t0 = time.perf_counter()
         ev = scorer.score(function_set(), tasks, split="bench")
@@ -119,7 +125,9 @@ def main() -> None:
             local_per_s, local_ok = evaluate(settings, pool, evaluator, tasks, Path(tmp) / "local.jsonl")
             print(f"local executor ({pool.backend_name}):  {local_per_s:8.1f} tasks/s  ({local_ok} correct)")
 
-            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+            cluster = Cluster(
+                initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False}
+            )
             try:
                 cluster.add_node(num_cpus=1)
                 ray.init(address=cluster.address)

@@ -106,7 +106,9 @@ class Optimizer:
             self.n += 1
             n = self.n
         action = "add_function" if n == 1 else "revise_function"
-        return tool_calls((action, {"name": "solve", "description": "Arithmetic.", "code": SOLVE.format(n=n)}))
+        return tool_calls(
+            (action, {"name": "solve", "description": "Arithmetic.", "code": SOLVE.format(n=n)})
+        )
 
 
 def write_tasks(path: Path, start: int, n: int) -> None:
@@ -114,7 +116,11 @@ def write_tasks(path: Path, start: int, n: int) -> None:
     with path.open("w", encoding="utf-8") as f:
         for i in range(start, start + n):
             a, b, c = i % 97, (i // 97) % 89 + 1, i % 13 + 2
-            row = {"id": f"q{i}", "question": f"What is {a} plus {b} times {c}?", "answer": f"#### {a + b * c}"}
+            row = {
+                "id": f"q{i}",
+                "question": f"What is {a} plus {b} times {c}?",
+                "answer": f"#### {a + b * c}",
+            }
             f.write(json.dumps(row) + "\n")
 
 
@@ -162,8 +168,12 @@ def main() -> None:
         print(f"MISMATCH: the run recorded {last} steps, not {args.steps}")
         sys.exit(1)
     growth = marks[last] / marks[5]
-    print(f"peak RSS after step 5: {marks[5]:.1f} MB, after step {last}: {marks[last]:.1f} MB (target growth < 1.2)")
-    print(f"RESULT steps={last} rss_step5_mb={marks[5]:.1f} rss_step50_mb={marks[last]:.1f} growth={growth:.3f}")
+    print(
+        f"peak RSS after step 5: {marks[5]:.1f} MB, after step {last}: {marks[last]:.1f} MB (target growth < 1.2)"
+    )
+    print(
+        f"RESULT steps={last} rss_step5_mb={marks[5]:.1f} rss_step50_mb={marks[last]:.1f} growth={growth:.3f}"
+    )
 
 
 if __name__ == "__main__":

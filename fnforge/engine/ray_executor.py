@@ -132,7 +132,8 @@ class RayExecutor(Executor):
             .remote()
         )
         ray.get(self._relay.ping.remote())
-        self._gateway = Gateway(self._relay, llm) if llm is not None else None
+        model_agent = llm is not None and settings.agent.mode != "direct"
+        self._gateway = Gateway(self._relay, llm) if model_agent else None
         self._evaluator_ref = ray.put(evaluator)
         self._nodes: dict[str, _Node] = {}
         self._sets: OrderedDict[str, Any] = OrderedDict()
@@ -205,6 +206,7 @@ class RayExecutor(Executor):
 
     async def run(self, request: RolloutRequest) -> RolloutReport:
         self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self.refresh_nodes)  # nodes that joined since; drop the dead
         if self._gateway is not None:
             self._gateway.failure = None
             self._gateway.ensure_running()

@@ -24,6 +24,7 @@ import pytest
 from llm_server import LLMServer
 
 from fnforge.engine.experiment import Experiment, ExperimentError
+from fnforge.engine.llm import LLMCacheMiss
 from fnforge.engine.trainer import train
 from fnforge.engine.transcripts import TranscriptLog
 from fnforge.function_repo import FunctionRepo
@@ -189,6 +190,17 @@ def test_offline_replay_of_a_ray_run_asks_nothing_and_decides_the_same(
     assert server.count == before, "offline replay sent HTTP requests"
     assert result.usage["http_requests"] == 0 and result.usage["cache_hits"] > 0
     assert history(replay, "t") == history(on_ray, "t")
+
+
+def test_offline_on_ray_without_a_cache_is_the_clients_one_clear_error(
+    tmp_path: Path, cluster, records, server, docker_pool
+) -> None:
+    repo = tools_repo(tmp_path / "empty", records, server.base_url, RAY)
+    before = server.count
+    with pytest.raises(LLMCacheMiss, match="offline: no cached reply for a request to agent-model"):
+        train(repo, run="t", offline=True, pool=docker_pool)
+    assert server.count == before
+    assert repo.steps(include_rejected=True) == [] and repo.candidate_branches() == []
 
 
 def test_an_unreachable_cluster_is_one_line_naming_the_setting(
