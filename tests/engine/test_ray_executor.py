@@ -28,6 +28,7 @@ from fnforge.engine.llm import LLMCacheMiss
 from fnforge.engine.trainer import train
 from fnforge.engine.transcripts import TranscriptLog
 from fnforge.function_repo import FunctionRepo
+from fnforge.sandbox import WeakSandboxWarning
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import ray  # noqa: E402
@@ -36,6 +37,20 @@ from ray.cluster_utils import Cluster  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET = "sk-ray-SECRET-never-on-a-worker-51c2"
 RAY = '\n[executor]\nkind = "ray"\ntasks_per_chunk = 2\n'
+
+
+SOLVE_FIRST_NUMBER = '''"""Answers with the first number of the question (right for a few TabMWP problems)."""
+
+import re
+
+PACKAGES = []
+
+
+def solve(question: str, table: dict, choices: list, unit: str) -> str:
+    """The first number in the question, or "0"."""
+    found = re.findall(r"\\d+", question)
+    return found[0] if found else "0"
+'''
 
 
 def generated_records(n: int, seed: int = 0) -> list[dict]:
@@ -93,11 +108,11 @@ def tools_repo(
     return repo
 
 
-def direct_repo(path: Path, extra: str = "") -> FunctionRepo:
+def direct_repo(path: Path, extra: str = "", backend: str = "docker") -> FunctionRepo:
     """The demo's TabMWP repository in direct mode, its reviewed edits standing in for the optimizer."""
     config = (EXAMPLES / "demo-fnforge.toml").read_text()
     config = re.sub(r"(?m)^base_url = .*$", 'base_url = "http://127.0.0.1:9/v1"', config)
-    config = re.sub(r"(?m)^backend = .*$", 'backend = "docker"', config)
+    config = re.sub(r"(?m)^backend = .*$", f'backend = "{backend}"', config)
     config = re.sub(r"(?m)^max_steps = .*$", "max_steps = 3", config)
     repo = FunctionRepo.init(path, config_text=config + extra)
     shutil.copy(EXAMPLES / "tabmwp" / "train.json", repo.root / "data" / "train.json")
@@ -147,6 +162,23 @@ def test_direct_mode_steps_decide_the_same_on_ray(tmp_path: Path, cluster, docke
         s.train_score for s in a.steps
     ]
     assert log_lines(on_ray, "d") == log_lines(local, "d")  # every transcript written once
+
+
+def test_nodes_without_docker_use_the_process_backend_with_the_same_warning(
+    tmp_path: Path, cluster, docker_pool
+) -> None:
+    docker = direct_repo(tmp_path / "docker", RAY)
+    process = direct_repo(tmp_path / "process", RAY, backend="process")
+    with Experiment(docker, pool=docker_pool, splits=("val",)) as exp:
+        want = exp.score({"solve": SOLVE_FIRST_NUMBER}, "val")
+    with pytest.warns(WeakSandboxWarning, match=r"Ray node \w+: .*process") as caught:
+        with Experiment(process, pool=docker_pool, splits=("val",)) as exp:
+            assert len(exp.executor.warnings) == exp.executor.nodes == 2
+            got = exp.score({"solve": SOLVE_FIRST_NUMBER}, "val")
+    assert len([w for w in caught if "Ray node" in str(w.message)]) == 2
+    assert {k: v.correct for k, v in got.score.items.items()} == {
+        k: v.correct for k, v in want.score.items.items()
+    }
 
 
 @pytest.fixture(scope="module")
