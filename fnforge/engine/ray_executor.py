@@ -43,6 +43,7 @@ from fnforge.engine.executor import Executor, RolloutReport, RolloutRequest, Tas
 from fnforge.engine.llm import LLMClient, LLMError, Usage
 from fnforge.engine.ray_node import ChunkResult, NodeRunner
 from fnforge.engine.ray_relay import Gateway, LLMRelay
+from fnforge.sandbox import SandboxUnavailable
 
 MAX_CHUNK_RETRIES = 3  # times one chunk is sent again after the node running it was lost
 CHUNKS_PER_NODE = 2  # chunks a node holds at once: one running, one ready to start
@@ -50,8 +51,12 @@ SHIPPED_SETS = 8  # function sets kept in the object store for reuse
 LOST = (RayActorError, ActorDiedError, ActorUnavailableError, ObjectLostError)
 
 
-class ClusterUnavailable(RuntimeError):
-    """The Ray cluster cannot be reached or has no node to run on; the message names the setting."""
+class ClusterUnavailable(SandboxUnavailable):
+    """The Ray cluster cannot be reached or has no node left to run sandboxes on.
+
+    A kind of `SandboxUnavailable`, so a cluster lost mid-run ends `fnforge train` with its one
+    line (naming `[executor] address`) like any sandbox that cannot run, never a traceback.
+    """
 
 
 def connect(address: str) -> bool:
