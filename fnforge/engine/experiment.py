@@ -58,6 +58,7 @@ class Experiment:
         self.llm: LLMClient | None = None
         self.background: BackgroundLoop | None = None
         self.scorer: Scorer | None = None
+        self.executor: Any = None  # a RayExecutor when [executor] kind = "ray"
         self.evaluator: Any = None
         self.train_tasks: list[Any] = []
         self.val_tasks: list[Any] = []
@@ -92,9 +93,33 @@ class Experiment:
             from fnforge.sandbox import open_pool
 
             self.pool = self._stack.enter_context(open_pool(s.sandbox, s.sandbox.pool))
+        self.executor = self._executor()
         self.scorer = Scorer(
-            s, llm=self.llm, pool=self.pool, evaluator=self.evaluator, background=self.background
+            s,
+            llm=self.llm,
+            pool=self.pool,
+            evaluator=self.evaluator,
+            background=self.background,
+            executor=self.executor,
         )
+
+    def _executor(self) -> Any:
+        """The executor `[executor] kind` asks for; None means the scorer's local one."""
+        if self.settings.executor.kind != "ray":
+            return None
+        try:
+            from fnforge.engine.ray_executor import ClusterUnavailable, RayExecutor
+        except ImportError as e:
+            raise ExperimentError(
+                f'[executor] kind = "ray" needs Ray ({e.name} is not installed); '
+                "pip install 'fnforge[ray]' or set kind = \"local\""
+            ) from None
+        try:
+            executor = RayExecutor(self.settings, llm=self.llm, evaluator=self.evaluator)
+        except ClusterUnavailable as e:
+            raise ExperimentError(str(e)) from None
+        self._stack.callback(executor.close)
+        return executor
 
     def _close_llm(self) -> None:
         if self.llm is not None and self.background is not None and not self.background.loop.is_closed():

@@ -208,14 +208,15 @@ class Trainer:
                 self.progress("recovered", what=line)
             self.repo.ensure_clean()  # say it now, not after a step's evaluation
             while True:
-                records = run_records(self.repo, self.run)
-                position, since = progress_state(records)
+                # step records carry their notes (flipped task lists grow with the validation
+                # set): derive what is needed and hold none of them through the step
+                position, since = progress_state(run_records(self.repo, self.run))
                 stop = self._stop_reason(position, since)
                 if stop:
                     result.stopped = stop
                     break
                 try:
-                    outcome = self._step(position, records)
+                    outcome = self._step(position)
                 except KeyboardInterrupt:
                     self._record_interrupt()
                     result.stopped = INTERRUPTED
@@ -263,10 +264,10 @@ class Trainer:
         )
         self.progress("interrupted", run=self.run, reason=why)
 
-    def _step(self, position: int, records: Sequence[Any]) -> StepOutcome | None:
+    def _step(self, position: int) -> StepOutcome | None:
         exp, s = self.exp, self.settings
         t0 = time.perf_counter()
-        all_steps = self.repo.steps(include_rejected=True)
+        history = self._history(self.repo.steps(include_rejected=True))  # compact summaries only
         step_no = self._current = self.repo.next_step()
         epoch = position // max(1, len(self.schedule) // s.training.epochs)
         batch = self.schedule[position]
@@ -286,7 +287,7 @@ class Trainer:
             task_name=s.task.name,
             task_example=exp.evaluator.render(batch[0]) if batch else "",
             functions=head,
-            history=self._history(all_steps),
+            history=history,
             transcripts=train_eval.transcripts,
             train_score=train_eval.accuracy,
             packages=self.packages,

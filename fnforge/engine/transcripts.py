@@ -86,11 +86,21 @@ class TranscriptLog:
             path.unlink()
         return cls(path)
 
+    @staticmethod
+    def line(transcript: Transcript, **context: Any) -> str:
+        """One transcript with its context as the JSON line the log holds (no newline)."""
+        return json.dumps({**context, **transcript.to_dict()}, default=str, ensure_ascii=False)
+
     def write(self, transcript: Transcript, **context: Any) -> None:
         """Append one transcript with its context (split, function-set hash...)."""
-        line = json.dumps({**context, **transcript.to_dict()}, default=str, ensure_ascii=False)
+        self.write_lines([self.line(transcript, **context)])
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Append lines made by `line` elsewhere (a Ray worker sends its transcripts this way)."""
+        if not lines:
+            return
         with self._lock, self.path.open("a", encoding="utf-8") as f:
-            f.write(line + "\n")
+            f.write("".join(x + "\n" for x in lines))
 
     def read(self) -> list[dict[str, Any]]:
         """Every line written so far."""

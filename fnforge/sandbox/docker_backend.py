@@ -69,6 +69,9 @@ class DockerTransport(Transport):
     def __init__(self, container, sock):
         self.container = container
         self._sock = getattr(sock, "_sock", sock)
+        # the SDK's wrapper holds the attach response; once collected, the response closes the
+        # socket under us (docker-py#350/#413): a random "Bad file descriptor" in a busy process
+        self._attach = sock
         self._pending = bytearray()
         self._stderr = bytearray()
         self._killed = False
