@@ -93,7 +93,12 @@ class Experiment:
 
             self.pool = self._stack.enter_context(open_pool(s.sandbox, s.sandbox.pool))
         self.scorer = Scorer(
-            s, llm=self.llm, pool=self.pool, evaluator=self.evaluator, background=self.background
+            s,
+            llm=self.llm,
+            pool=self.pool,
+            evaluator=self.evaluator,
+            background=self.background,
+            repeats=s.training.repeats,
         )
 
     def _close_llm(self) -> None:

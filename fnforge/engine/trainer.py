@@ -28,7 +28,7 @@ from fnforge.engine.experiment import Experiment
 from fnforge.engine.llm import LLMError, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposer, StepSummary, make_proposer
 from fnforge.engine.transcripts import TranscriptLog
-from fnforge.engine.validation import StepAborted, ValidationGate
+from fnforge.engine.validation import StepAborted, ValidationGate, validation_gate
 
 Progress = Callable[..., None]
 INTERRUPTED = "interrupted"
@@ -158,7 +158,7 @@ class Trainer:
         self.settings = exp.settings
         self.run = run
         self.proposer = proposer or make_proposer(self.settings, exp.root, exp.llm)
-        self.validation = ValidationGate(exp.scorer, exp.val_tasks, self.settings.training.min_delta)
+        self.validation = validation_gate(exp.scorer, exp.val_tasks, self.settings)
         self.gates = gates(exp, self.validation)
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
