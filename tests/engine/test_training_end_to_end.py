@@ -114,10 +114,14 @@ def test_a_run_merges_the_improving_edit_and_rejects_the_others_at_the_right_gat
     assert result.stopped == "early stop: 3 steps without improvement (patience 3)"
     s1, s2, s3, s4 = result.steps
     assert (s1.score_before, s1.score_after) == (0.0, 1.0) and s1.train_score == 0.0
-    assert s1.reason == "validation improved 0.000 -> 1.000 on 8 tasks (8 fixed, 0 broken)"
+    assert s1.reason == (
+        "validation improved 0.000 -> 1.000 on 8 tasks (8 fixed, 0 broken); paired test: p = 0.003906 (< alpha 0.05)"
+    )
     assert s2.reason.startswith("calculate: property 'returns float' failed on calculate(expression=")
     assert "of type str" in s2.reason
-    assert s3.reason == "no improvement: 1.000 -> 1.000 on 8 tasks (0 fixed, 0 broken)"
+    assert s3.reason == (
+        "no improvement: 1.000 -> 1.000 on 8 tasks (0 fixed, 0 broken); paired test: p = 1 (>= alpha 0.05)"
+    )
     assert s4.reason.startswith(
         "malformed optimizer output after 2 attempts: edit 1 (add broken): the code does not parse"
     )
