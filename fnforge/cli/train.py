@@ -28,7 +28,15 @@ def training_errors() -> tuple[type[BaseException], ...]:
     from fnforge.function_repo import RepoError
     from fnforge.sandbox import SandboxUnavailable
 
-    return (ConfigError, ExperimentError, LLMError, TrainingError, RepoError, SandboxUnavailable, EvaluatorError)
+    return (
+        ConfigError,
+        ExperimentError,
+        LLMError,
+        TrainingError,
+        RepoError,
+        SandboxUnavailable,
+        EvaluatorError,
+    )
 
 
 def _fmt(x: float | None) -> str:
@@ -140,19 +148,19 @@ def train_command(
 def eval_command(
     repo: Path = typer.Option(..., "--repo", help="The function repository."),
     ref: str = typer.Option(None, "--ref", help="A step number, branch or commit (default: the set's head)."),
-    split: str = typer.Option("val", "--split", help="val or train."),
+    split: str = typer.Option("val", "--split", help="val, train, or test (the sealed split, [data] test)."),
     offline: bool = typer.Option(False, "--offline", help="Use only cached model replies."),
 ) -> None:
-    """Score one step's function set on the validation or training tasks."""
+    """Score one step's function set on the validation, training or sealed test tasks."""
     from fnforge.engine.experiment import Experiment
 
-    if split not in ("val", "train"):
-        fail(f"--split {split!r}: expected val or train", code=2)
+    if split not in ("val", "train", "test"):
+        fail(f"--split {split!r}: expected val, train or test", code=2)
     try:
         repository = _open_repo(repo)
         target: Any = int(ref) if ref is not None and ref.isdigit() else ref
         functions = repository.functions(target)
-        with Experiment(repository, offline=offline) as exp:
+        with Experiment(repository, offline=offline, splits=(split,)) as exp:
             ev = exp.score(functions, split)
     except training_errors() as e:
         fail(str(e), code=2)

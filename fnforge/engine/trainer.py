@@ -372,4 +372,20 @@ def train(
                 f"run {run!r} exists; continue it with --resume or start another with --run NAME"
             )
     with Experiment(repo, offline=offline, pool=pool) as exp:
+        refuse_shared_tasks(exp)
         return Trainer(exp, run=run, progress=progress).train()
+
+
+def refuse_shared_tasks(exp: Experiment) -> None:
+    """Raise TrainingError naming the first task train, val and (if set) test share.
+
+    The test tasks are read here only to compare them; the trainer never receives them.
+    """
+    from fnforge.engine.splits import shared_task
+
+    splits = {"train": exp.train_tasks, "val": exp.val_tasks}
+    if exp.settings.data.test:
+        splits["test"] = exp.sealed_test_tasks()
+    shared = shared_task(splits)
+    if shared:
+        raise TrainingError(f"the splits overlap: {shared}; every task must be in one split only")
