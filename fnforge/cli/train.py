@@ -28,15 +28,7 @@ def training_errors() -> tuple[type[BaseException], ...]:
     from fnforge.function_repo import RepoError
     from fnforge.sandbox import SandboxUnavailable
 
-    return (
-        ConfigError,
-        ExperimentError,
-        LLMError,
-        TrainingError,
-        RepoError,
-        SandboxUnavailable,
-        EvaluatorError,
-    )
+    return (ConfigError, ExperimentError, LLMError, TrainingError, RepoError, SandboxUnavailable, EvaluatorError)
 
 
 def _fmt(x: float | None) -> str:
