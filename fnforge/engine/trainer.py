@@ -137,8 +137,11 @@ def candidate_gates(sandbox: SandboxSettings, pool: Any) -> list[Any]:
 
 
 def training_gates(exp: Experiment, validation: ValidationGate) -> list[Any]:
-    """The gates of a training step, cheapest first: static, policy, property, validation."""
-    return [*candidate_gates(exp.settings.sandbox, exp.pool), validation]
+    """The gates of a training step, cheapest first: static, policy, property, precheck, validation."""
+    from fnforge.engine.precheck import PrecheckGate
+
+    precheck = [PrecheckGate(exp.scorer, exp.val_tasks)] if exp.settings.training.precheck else []
+    return [*candidate_gates(exp.settings.sandbox, exp.pool), *precheck, validation]
 
 
 class Trainer:
@@ -160,6 +163,9 @@ class Trainer:
         self.proposer = proposer or make_proposer(self.settings, exp.root, exp.llm)
         self.validation = validation_gate(exp.scorer, exp.val_tasks, self.settings)
         self.gates = gates(exp, self.validation)
+        from fnforge.engine.precheck import PrecheckGate
+
+        self.precheck = next((g for g in self.gates if isinstance(g, PrecheckGate)), None)
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
         exp.scorer.on_task = lambda split, done, total: self.progress(
@@ -307,10 +313,12 @@ class Trainer:
                 res = self.repo.record_rejection(self.run, "optimizer", str(e), note)
             else:
                 self.validation.note = note
+                self._arm_precheck(batch, train_eval, note)
                 try:
                     res = self.repo.judge(candidate, self.gates, note)
                 finally:
                     self.validation.note = None
+                    self._arm_precheck([], None, None)
         outcome = StepOutcome(
             step=res.step,
             accepted=res.accepted,
@@ -324,6 +332,16 @@ class Trainer:
         )
         self.progress("decided", **outcome.__dict__)
         return outcome
+
+    def _arm_precheck(self, batch: Sequence[Any], train_eval: Any, note: dict[str, Any] | None) -> None:
+        """Give the pre-check gate (if on) this step's failed batch tasks and note."""
+        if self.precheck is not None:
+            from fnforge.engine.precheck import failed_tasks
+
+            self.precheck.tasks = failed_tasks(batch, train_eval) if train_eval is not None else []
+            self.precheck.note = note
+            if train_eval is not None and batch:
+                self.precheck.head_calls_per_task = train_eval.usage.calls / len(batch)
 
     def _history(self, records: Sequence[Any], shown: int = 12) -> list[StepSummary]:
         """The earlier steps for the optimizer; the latest accepted ones with their function lists."""

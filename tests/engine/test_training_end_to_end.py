@@ -146,7 +146,7 @@ def test_git_history_trailers_and_notes_tell_the_same_story(reference) -> None:
     assert note["durations_s"]["train"] >= 0 and note["transcripts"] == ".git/fnforge/runs/r1/step-1.jsonl"
     val = [v for v in note["verdicts"] if v["gate"] == "validation"][0]
     assert len(val["details"]["flipped"]["fixed"]) == 8 and val["details"]["flipped"]["broken"] == []
-    assert [v["gate"] for v in note["verdicts"]] == ["static", "policy", "property", "validation"]
+    assert [v["gate"] for v in note["verdicts"]] == ["static", "policy", "property", "precheck", "validation"]
 
     rejected = {n: f"refs/fnforge/rejected/r1/step-{n}" for n in (2, 3, 4)}
     decisions = {
@@ -170,7 +170,7 @@ def test_transcripts_cache_and_the_head_score_reuse(reference) -> None:
         n: [json.loads(x) for x in (runs / f"step-{n}.jsonl").read_text().splitlines()] for n in (1, 2, 3, 4)
     }
     splits = {n: sorted({x["split"] for x in ls}) for n, ls in lines.items()}
-    assert splits[1] == ["train", "val-candidate", "val-head"]
+    assert splits[1] == ["precheck", "train", "val-candidate", "val-head"]
     assert splits[2] == ["train"]  # rejected at the property gate: validation never ran
     assert splits[3] == ["train", "val-candidate"]  # the head's score came from the cache
     call = next(e for x in lines[3] for e in x["events"] if e["kind"] == "tool_call")
