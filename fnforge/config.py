@@ -103,6 +103,7 @@ class TrainingSettings(_Section):
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     repeats: int = Field(1, gt=0)
     precheck: bool = True
+    solved_batch: Literal["recent", "skip", "ask"] = "recent"
 
 
 class SandboxSettings(_Section):

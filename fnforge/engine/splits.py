@@ -2,7 +2,7 @@
 
 A task in both train and val lets the optimizer fit the very tasks that judge it; a task in
 test and anywhere else unseals the test split. `shared_task` finds the first task two splits
-share, by id or by the same question text after normalisation (case, spacing), so `train`
+share, by id or by the same question after normalisation (case, spacing), so `train`
 can refuse to start and name it.
 
 Ids are compared only where a split's file gave its tasks their own ids: a JSONL file without
@@ -21,15 +21,15 @@ _SPACE = re.compile(r"\s+")
 
 
 def normalised_question(task: Any) -> str:
-    """A task's question text, case-folded with runs of whitespace made one space.
+    """What a task asks, case-folded with runs of whitespace made one space.
 
-    A task without a `question` input is compared on all its inputs.
+    That is all of what the agent is shown (`inputs`: the question, and a table, choices or
+    unit where the dataset has them): TabMWP asks "Is the function linear?" of many tables.
     """
     inputs = getattr(task, "inputs", {}) or {}
-    question = inputs.get("question")
-    if question is None:
-        question = json.dumps(inputs, sort_keys=True, ensure_ascii=False, default=str)
-    return _SPACE.sub(" ", str(question)).strip().casefold()
+    parts = [inputs["question"]] if set(inputs) == {"question"} else [inputs[k] for k in sorted(inputs)]
+    text = " ".join(v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str) for v in parts)
+    return _SPACE.sub(" ", text).strip().casefold()
 
 
 def has_own_ids(tasks: Sequence[Any]) -> bool:

@@ -32,6 +32,8 @@ from fnforge.engine.validation import StepAborted, ValidationGate, validation_ga
 
 Progress = Callable[..., None]
 INTERRUPTED = "interrupted"
+SOLVED = "solved"  # the gate of a step skipped because the head solved its batch
+RECENT_BATCHES = 2  # how many earlier batches a solved batch draws its failures from
 
 
 class TrainingError(ValueError):
@@ -267,6 +269,10 @@ class Trainer:
         t_train = time.perf_counter()
         llm1 = exp.llm.usage.copy() if exp.llm else Usage()
         self.progress("evaluated", step=step_no, train_score=train_eval.accuracy)
+        learn = self._something_to_learn(position, head, batch, train_eval)
+        if learn is None:
+            return self._skip_solved_batch(step_no, position, epoch, batch, train_eval, log, t0)
+        learn_tasks, learn_eval, learn_note = learn
 
         ctx = OptimizerContext(
             position=position,
@@ -274,8 +280,8 @@ class Trainer:
             task_example=exp.evaluator.render(batch[0]) if batch else "",
             functions=head,
             history=self._history(all_steps),
-            transcripts=train_eval.transcripts,
-            train_score=train_eval.accuracy,
+            transcripts=learn_eval.transcripts,
+            train_score=learn_eval.accuracy,
             packages=self.packages,
             stdlib=self.stdlib,
             seed=s.training.seed,
@@ -291,6 +297,7 @@ class Trainer:
             "epoch": epoch,
             "batch": [str(t.id) for t in batch],
             "train": train_eval.summary(),
+            "learn_from": learn_note,
             "optimizer": {"attempts": proposal.attempts, "errors": proposal.errors},
             "usage": {"train": (llm1 - llm0).to_dict(), "optimizer": (llm2 - llm1).to_dict()},
             "durations_s": {"train": round(t_train - t0, 3), "optimizer": round(t_opt - t_train, 3)},
@@ -313,7 +320,7 @@ class Trainer:
                 res = self.repo.record_rejection(self.run, "optimizer", str(e), note)
             else:
                 self.validation.note = note
-                self._arm_precheck(batch, train_eval, note)
+                self._arm_precheck(learn_tasks, learn_eval, note)
                 try:
                     res = self.repo.judge(candidate, self.gates, note)
                 finally:
@@ -327,6 +334,62 @@ class Trainer:
             score_before=res.score_before,
             score_after=res.score_after,
             actions=list(res.actions),
+            train_score=train_eval.accuracy,
+            duration_s=round(time.perf_counter() - t0, 3),
+        )
+        self.progress("decided", **outcome.__dict__)
+        return outcome
+
+    def _something_to_learn(
+        self, position: int, head: dict[str, str], batch: list[Any], train_eval: Any
+    ) -> tuple[list[Any], Any, dict[str, Any]] | None:
+        """The tasks, evaluation and note the optimizer learns from; None to skip this batch.
+
+        A batch with a failure is its own lesson. When the head solves the whole batch, the
+        failures come from the run's recent batches (`[training] solved_batch = "recent"`,
+        the head scored on them again), or the batch is skipped (`"skip"`, or when the recent
+        batches are solved too); `"ask"` asks the optimizer anyway, as before.
+        """
+        from fnforge.engine.precheck import failed_tasks
+
+        how = self.settings.training.solved_batch
+        if failed_tasks(batch, train_eval) or how == "ask":
+            return batch, train_eval, {"source": "batch", "failures": len(failed_tasks(batch, train_eval))}
+        if how == "recent":
+            here = {str(t.id) for t in batch}
+            recent = [t for b in self.schedule[max(0, position - RECENT_BATCHES) : position] for t in b]
+            recent = [t for t in {str(t.id): t for t in recent}.values() if str(t.id) not in here]
+            if recent:
+                ev = self.exp.scorer.score(head, recent, split="train-recent", keep_transcripts=True)
+                failures = failed_tasks(recent, ev)
+                if failures:
+                    positions = list(range(max(0, position - RECENT_BATCHES), position))
+                    return recent, ev, {"source": "recent", "failures": len(failures), "positions": positions}
+        return None
+
+    def _skip_solved_batch(
+        self, step_no: int, position: int, epoch: int, batch: list[Any], train_eval: Any, log: Any, t0: float
+    ) -> StepOutcome:
+        """Record a step whose batch (and recent batches) the head solves: no optimizer, no gates."""
+        note = {
+            "made_by": "trainer",
+            "position": position,
+            "epoch": epoch,
+            "batch": [str(t.id) for t in batch],
+            "train": train_eval.summary(),
+            "learn_from": {"source": "skipped", "failures": 0},
+            "transcripts": str(log.path.relative_to(self.exp.root)),
+        }
+        reason = "the head solves this batch and the recent ones: nothing to learn, skipped to the next batch"
+        res = self.repo.record_rejection(self.run, SOLVED, reason, note)
+        outcome = StepOutcome(
+            step=res.step,
+            accepted=False,
+            gate=SOLVED,
+            reason=reason,
+            score_before=None,
+            score_after=None,
+            actions=[],
             train_score=train_eval.accuracy,
             duration_s=round(time.perf_counter() - t0, 3),
         )

@@ -28,3 +28,14 @@ def test_the_same_own_id_is_found() -> None:
     train = [task("p-17", "one"), task("p-3", "two")]
     val = [task("p-9", "three"), task("p-17", "four")]
     assert shared_task({"train": train, "val": val}) == "task 'p-17' is in both train and val (same id)"
+
+
+def test_the_same_question_about_another_table_is_another_task() -> None:
+    def tab(tid: str, table: str) -> Task:
+        return Task(id=tid, inputs={"question": "Is the function linear?", "table": table}, reference="yes")
+
+    assert shared_task({"train": [tab("11", "x | y\n1 | 2")], "val": [tab("12", "x | y\n1 | 3")]}) is None
+    found = shared_task({"train": [tab("11", "x | y\n1 | 2")], "val": [tab("12", "x  | y\n1 | 2")]})
+    assert found is not None and found.startswith(
+        "task '12' of val has the same question as task '11' of train"
+    )

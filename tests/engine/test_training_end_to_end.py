@@ -47,7 +47,13 @@ def server(records):
 
 
 def make_repo(path: Path, records: list[dict], base_url: str, **config) -> FunctionRepo:
-    """A fresh function repository with 8 training and 8 validation tasks committed."""
+    """A fresh function repository with 8 training and 8 validation tasks committed.
+
+    After step 1 the head solves every training batch; `solved_batch = "ask"` keeps asking the
+    optimizer anyway, so that one run shows a rejection at each gate (test_solved_batch.py
+    covers what the default does with a solved batch).
+    """
+    config.setdefault("extra_training", 'solved_batch = "ask"\n')
     repo = FunctionRepo.init(path, config_text=world.config_text(base_url, **config))
     world.write_split(path / "data" / "train.jsonl", records[:8])
     world.write_split(path / "data" / "val.jsonl", records[8:])
