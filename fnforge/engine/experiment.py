@@ -45,10 +45,13 @@ class Experiment:
         pool: Any = None,
         llm_backoff_s: float = 0.5,
         splits: tuple[str, ...] = ("train", "val"),
+        settings: Settings | None = None,
     ):
         self.repo = repo
         self.root = Path(repo.root)
-        self.settings: Settings = repo.settings
+        # another task, data file, model or agent for one evaluation (`fnforge eval --task ...`);
+        # the repository's fnforge.toml is never changed
+        self.settings: Settings = settings or repo.settings
         self.offline = offline
         self._given_pool = pool
         self._llm_backoff_s = llm_backoff_s

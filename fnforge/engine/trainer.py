@@ -319,6 +319,7 @@ class Trainer:
             except ActionError as e:  # edits the store cannot apply are the optimizer's fault
                 res = self.repo.record_rejection(self.run, "optimizer", str(e), note)
             else:
+                note["complexity"] = _complexity(candidate.functions)
                 self.validation.note = note
                 self._arm_precheck(learn_tasks, learn_eval, note)
                 try:
@@ -414,6 +415,16 @@ class Trainer:
             names = sorted(self.repo.functions(r.commit)) if r.accepted and i >= len(kept) - shown else None
             out.append(_summary(r, names))
         return out
+
+
+def _complexity(functions: dict[str, str]) -> dict[str, Any] | None:
+    """The candidate set's size and cyclomatic complexity for the note (None if radon fails)."""
+    from fnforge.function_repo.complexity import set_complexity
+
+    try:
+        return set_complexity(functions)
+    except Exception:  # noqa: BLE001 - an analysis must never fail a step
+        return None
 
 
 def _summary(r: Any, functions: list[str] | None = None) -> StepSummary:
