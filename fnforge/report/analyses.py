@@ -52,7 +52,9 @@ def collect_analyses(repo: FunctionRepo, records: list[Any]) -> Analyses:
         by_commit[r.commit] = r.step
         if r.accepted:
             current = _point(r.step, repo.functions(r.commit))
-        points.append(ComplexityPoint(r.step, current.functions, current.loc, current.cc_mean, current.cc_max))
+        points.append(
+            ComplexityPoint(r.step, current.functions, current.loc, current.cc_mean, current.cc_max)
+        )
     return Analyses(
         complexity=points,
         evaluations=repo.evaluations(),
@@ -73,24 +75,38 @@ def complexity_png(points: list[ComplexityPoint]) -> bytes:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100)
     try:
         xs = [p.step for p in points]
-        left.step(xs, [p.loc for p in points], where="post", color="#0969da", label="lines of code")
+        left.step(
+            xs, [p.loc for p in points], where="post", marker=".", color="#0969da", label="lines of code"
+        )
         left.set_ylabel("lines of code")
         twin = left.twinx()
-        twin.step(xs, [p.functions for p in points], where="post", color="#8250df", label="functions")
+        twin.step(
+            xs, [p.functions for p in points], where="post", marker=".", color="#8250df", label="functions"
+        )
+        twin.yaxis.set_major_locator(MaxNLocator(integer=True))
         twin.set_ylabel("functions")
         left.set_xlabel("step")
         left.set_title("Size of the set")
-        right.step(xs, [p.cc_mean for p in points], where="post", color="#1a7f37", label="mean per function")
-        right.step(xs, [p.cc_max for p in points], where="post", color="#cf222e", label="max")
+        right.step(
+            xs,
+            [p.cc_mean for p in points],
+            where="post",
+            marker=".",
+            color="#1a7f37",
+            label="mean per function",
+        )
+        right.step(xs, [p.cc_max for p in points], where="post", marker=".", color="#cf222e", label="max")
         right.set_xlabel("step")
         right.set_ylabel("cyclomatic complexity")
         right.set_title("Cyclomatic complexity (radon)")
         for ax in (left, right):
             ax.grid(True, alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         lines = left.get_legend_handles_labels()
         more = twin.get_legend_handles_labels()
         left.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper left")
@@ -120,7 +136,10 @@ def test_scores_html(a: Analyses) -> str:
     """The sealed test split's score of the starting set and of the final head, with intervals."""
     tests = [e for e in a.evaluations if e.get("kind") == "test"]
     cells = []
-    for label, commit, ref in (("starting set (step 0)", a.start_commit, "0"), ("final head", a.head_commit, "")):
+    for label, commit, ref in (
+        ("starting set (step 0)", a.start_commit, "0"),
+        ("final head", a.head_commit, ""),
+    ):
         last = [e for e in tests if e.get("commit") == commit]
         if last:
             e = last[-1]
@@ -131,11 +150,13 @@ def test_scores_html(a: Analyses) -> str:
         else:
             cmd = f"fnforge eval --split test{' --ref ' + ref if ref else ''}"
             value = f"not scored yet: <code>{html.escape(cmd)}</code>"
-        cells.append(f"<tr><td>{label}</td><td><code>{html.escape(commit[:10])}</code></td><td>{value}</td></tr>")
+        cells.append(
+            f"<tr><td>{label}</td><td><code>{html.escape(commit[:10])}</code></td><td>{value}</td></tr>"
+        )
     return (
         '<table id="test-scores"><thead><tr><th>set</th><th>commit</th><th>test score</th></tr></thead>'
         f"<tbody>{''.join(cells)}</tbody></table>"
-        "<p class=\"meta\">The test split never made a decision and was never shown to the optimizer.</p>"
+        '<p class="meta">The test split never made a decision and was never shown to the optimizer.</p>'
     )
 
 
