@@ -69,7 +69,9 @@ def server():
 def trained(tmp_path_factory, server, docker_pool):
     os.environ["FNFORGE_TEST_KEY"] = "sk-test"
     root = tmp_path_factory.mktemp("sealed") / "fns"
-    repo = tw.make_repo(root, server.base_url, TRAIN, VAL, test=TEST, max_steps=4)
+    # the optimizer is asked every step (the head solves the batches after step 1)
+    training = 'solved_batch = "ask"\n'
+    repo = tw.make_repo(root, server.base_url, TRAIN, VAL, test=TEST, max_steps=4, training=training)
     result = train(repo, run="r1", pool=docker_pool)
     return repo, result
 
