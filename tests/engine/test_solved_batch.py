@@ -60,6 +60,9 @@ def test_skip_records_the_step_without_asking_the_optimizer(tmp_path, docker_poo
     first, second = result.steps
     assert first.accepted
     assert second.gate == "solved" and not second.accepted and second.actions == []
-    assert second.reason == "the head solves this batch and the recent ones: nothing to learn, skipped to the next batch"
+    assert (
+        second.reason
+        == "the head solves this batch and the recent ones: nothing to learn, skipped to the next batch"
+    )
     assert len(asked) == 1  # only step 1 asked the optimizer
     assert note_of(repo, 2)["learn_from"] == {"source": "skipped", "failures": 0}
