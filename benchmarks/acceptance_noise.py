@@ -13,7 +13,8 @@ edits:
 For validation sets of 100 and 500 tasks, each cell runs PROPOSALS proposals through the real
 decision code (`fnforge.engine.acceptance.paired_counts` and `decide`, as the validation gate
 calls them) under `improves` (min_delta 0) and `significant` (alpha 0.05), and prints the
-share accepted. The baseline of the run is `improves`: the ratio printed is significant's
+share accepted; 200 of the proposals also go through the real `ValidationGate` (fed the
+sampled verdicts by a stub scorer) to show the gate decides exactly as simulated. The baseline of the run is `improves`: the ratio printed is significant's
 false acceptance over improves'. The last line is
 `RESULT val=500 improves_false_accept=<share> significant_false_accept=<share> significant_power_10pt=<share>`.
 """
@@ -25,6 +26,10 @@ import random
 import time
 
 from fnforge.engine.acceptance import decide, paired_counts
+from fnforge.engine.evaluation import Evaluation
+from fnforge.engine.validation import ValidationGate
+from fnforge.evaluators.scoring import Score
+from fnforge.evaluators.task import ItemResult
 
 PROPOSALS = int(os.environ.get("FNFORGE_BENCH_PROPOSALS", "2000"))
 ALPHA = 0.05
@@ -66,6 +71,41 @@ def accepted_share(rng: random.Random, n: int, gain: float) -> dict[str, float]:
     return {rule: hits[rule] / PROPOSALS for rule in RULES}
 
 
+class _FixedScorer:
+    """Hands the validation gate two given evaluations (head, then candidate) as if it ran them."""
+
+    def __init__(self, head: dict[str, float], cand: dict[str, float]):
+        self.by_set = {"head": head, "cand": cand}
+
+    def score(self, functions, tasks, *, split):
+        marks = self.by_set[functions["which"]]
+        items = [
+            ItemResult(id=t, correct=bool(v), extracted=None, reference="", score=v) for t, v in marks.items()
+        ]
+        return Evaluation(score=Score.from_results(items), set_hash=functions["which"])
+
+
+class _Candidate:
+    functions = {"which": "cand"}
+    base_functions = {"which": "head"}
+
+
+def gate_agrees(rng: random.Random, checks: int = 200, n: int = 100) -> int:
+    """Run the real ValidationGate on `checks` simulated proposals; the count agreeing with `decide`."""
+    agree = 0
+    for i in range(checks):
+        p = task_probabilities(rng, n)
+        head, cand = sample(rng, p), sample(rng, improved(p, 0.1 * (i % 2)))
+        for rule in RULES:
+            gate = ValidationGate(_FixedScorer(head, cand), list(head), 0.0, rule=rule, alpha=ALPHA)
+            verdict = gate.check(_Candidate())
+            fixed, broken = paired_counts(head, cand)
+            before, after = sum(head.values()) / n, sum(cand.values()) / n
+            d = decide(rule, before=before, after=after, fixed=fixed, broken=broken, alpha=ALPHA)
+            agree += verdict.passed == d.accepted
+    return agree
+
+
 def main() -> None:
     rng = random.Random(20261130)
     t0 = time.perf_counter()
@@ -82,6 +122,9 @@ def main() -> None:
         base = table[n, 0.0]["improves"]
         ratio = table[n, 0.0]["significant"] / base if base else float("nan")
         print(f"val={n}: significant's false acceptance is {ratio:.3f} x improves' (baseline)")
+    agree = gate_agrees(rng)
+    print(f"the real ValidationGate agreed with the simulated decisions on {agree}/400 checks")
+    assert agree == 400
     print(f"{time.perf_counter() - t0:.1f}s")
     big = table[500, 0.0], table[500, 0.10]
     print(
