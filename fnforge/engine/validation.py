@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from fnforge.engine.acceptance import decide, paired_counts
+from fnforge.engine.acceptance import decide, fixes_needed, paired_counts
 from fnforge.engine.evaluation import Evaluation, Scorer
 from fnforge.engine.llm import LLMClient, LLMError
 from fnforge.protocol import CandidateView, Verdict
@@ -108,6 +108,12 @@ class ValidationGate:
         if decision.accepted:
             return Verdict.ok(self.name, f"validation improved {change}", **kw)
         if self.rule == "significant" and after > before + self.min_delta:
+            need = fixes_needed(self.alpha, 0, limit=len(self.val_tasks) + 1)
+            if need is None or need > len(self.val_tasks):
+                change += (
+                    f"; {len(self.val_tasks)} validation tasks are too few for the significant rule to ever "
+                    f'accept at alpha {self.alpha}: add tasks, or set [training] accept = "improves"'
+                )
             return Verdict.fail(self.name, f"improvement not significant: {change}", **kw)
         margin = f" by more than {self.min_delta}" if self.min_delta else ""
         return Verdict.fail(self.name, f"no improvement{margin}: {change}", **kw)

@@ -40,3 +40,50 @@ def test_paired_counts_compare_task_by_task_including_means_over_repeats() -> No
 def test_unknown_rule_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown acceptance rule"):
         decide("vibes", before=0, after=1, fixed=1, broken=0)
+
+
+class _Scorer:
+    """Gives the gate fixed per-task verdicts for the head and the candidate."""
+
+    def __init__(self, head: dict[str, bool], cand: dict[str, bool]):
+        self.marks = {"head": head, "cand": cand}
+
+    def score(self, functions, tasks, *, split):
+        from fnforge.engine.evaluation import Evaluation
+        from fnforge.evaluators.scoring import Score
+        from fnforge.evaluators.task import ItemResult
+
+        marks = self.marks[functions["set"]]
+        items = [
+            ItemResult(id=t, correct=c, extracted=None, reference="", score=float(c))
+            for t, c in marks.items()
+        ]
+        return Evaluation(score=Score.from_results(items), set_hash=functions["set"])
+
+
+class _Candidate:
+    functions = {"set": "cand"}
+    base_functions = {"set": "head"}
+
+
+def test_the_gate_says_when_validation_is_too_small_for_significant_to_ever_accept() -> None:
+    from fnforge.engine.validation import ValidationGate
+
+    head = {"a": False, "b": False, "c": False}
+    cand = {"a": True, "b": True, "c": True}
+    verdict = ValidationGate(_Scorer(head, cand), list(head), rule="significant", alpha=0.05).check(
+        _Candidate()
+    )
+    assert not verdict.passed
+    assert verdict.reason.startswith(
+        "improvement not significant: 0.000 -> 1.000 on 3 tasks (3 fixed, 0 broken)"
+    )
+    assert (
+        "3 validation tasks are too few for the significant rule to ever accept at alpha 0.05"
+        in verdict.reason
+    )
+    five = {k: False for k in "abcde"}
+    ok = ValidationGate(_Scorer(five, dict.fromkeys(five, True)), list(five), rule="significant").check(
+        _Candidate()
+    )
+    assert ok.passed and "p = 0.03125" in ok.reason
