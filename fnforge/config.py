@@ -30,6 +30,8 @@ _EXAMPLES = {
     "sandbox.backend": 'backend = "auto"',
     "sandbox.memory_mb": "memory_mb = 256",
     "sandbox.property_budget_s": "property_budget_s = 30",
+    "training.accept": 'accept = "significant"',
+    "training.alpha": "alpha = 0.05",
 }
 
 
@@ -59,6 +61,7 @@ class DataSettings(_Section):
 
     train: str = "data/train.jsonl"
     val: str = "data/val.jsonl"
+    test: str = ""  # sealed: scored only by `fnforge eval --split test`, never for a decision
 
 
 class LLMSettings(_Section):
@@ -109,6 +112,11 @@ class TrainingSettings(_Section):
     seed: int = 0
     optimizer_retries: int = Field(2, ge=0)
     branch: str = "main"
+    accept: Literal["improves", "significant"] = "significant"
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    repeats: int = Field(1, gt=0)
+    precheck: bool = True
+    solved_batch: Literal["recent", "skip", "ask"] = "recent"
 
 
 class SandboxSettings(_Section):

@@ -48,6 +48,7 @@ def _example_files(examples: Path) -> dict[str, Path]:
         "demo_edits.json": examples / "demo_edits.json",
         "data/train.json": examples / "tabmwp" / "train.json",
         "data/val.json": examples / "tabmwp" / "val.json",
+        "data/test.json": examples / "tabmwp" / "test.json",
         "data/README.md": examples / "tabmwp" / "README.md",
     }
     missing = [str(p) for p in files.values() if not p.is_file()]
@@ -162,6 +163,16 @@ def open_demo_sandbox(settings: Any, say: Progress, build: bool = True) -> Any:
     return pool
 
 
+def score_test_split(repo: Any, say: Progress, pool: Any) -> None:
+    """Score the sealed test split with the starting set and the final head (kept for the report)."""
+    from fnforge.engine.transfer import evaluate
+
+    for ref, label in (("0", "starting set"), (None, "final head")):
+        e = evaluate(repo, ref, split="test", pool=pool)
+        lo, hi = e["interval"] or (0.0, 1.0)
+        say("demo", message=f"test split, {label}: {e['accuracy']:.3f} (95% interval {lo:.3f}-{hi:.3f})")
+
+
 def run_demo(
     out: Path | str = "demo-run",
     *,
@@ -183,6 +194,7 @@ def run_demo(
         stack.callback(repo.close)
         pool = stack.enter_context(open_demo_sandbox(repo.settings, say, build=build))
         training = train(repo, run="demo", progress=say, pool=pool)
+        score_test_split(repo, say, pool)
         records = repo.steps(include_rejected=True)
         history = repo.git.run("log", "--graph", "--oneline", "--decorate", f"refs/heads/{repo.branch}")
     report = write_report(root, root / "report.html")

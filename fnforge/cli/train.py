@@ -156,29 +156,44 @@ def train_command(
 def eval_command(
     repo: Path = typer.Option(..., "--repo", help="The function repository."),
     ref: str = typer.Option(None, "--ref", help="A step number, branch or commit (default: the set's head)."),
-    split: str = typer.Option("val", "--split", help="val or train."),
+    split: str = typer.Option("val", "--split", help="val, train, or test (the sealed split, [data] test)."),
+    task: str = typer.Option(
+        None, "--task", help="Transfer: judge as this task (gsm8k, tabmwp, math, custom:...)."
+    ),
+    data: Path = typer.Option(None, "--data", help="Transfer: score on this task file instead of a split."),
+    model: str = typer.Option(None, "--model", help="Transfer: the agent's model for this evaluation."),
+    agent: str = typer.Option(None, "--agent", help="Transfer: the agent mode, tools, react or direct."),
     offline: bool = typer.Option(False, "--offline", help="Use only cached model replies."),
 ) -> None:
-    """Score one step's function set on the validation or training tasks."""
-    from fnforge.engine.experiment import Experiment
+    """Score one step's function set: on a split, or elsewhere (another data file, task or model).
 
-    if split not in ("val", "train"):
-        fail(f"--split {split!r}: expected val or train", code=2)
+    The repository's settings are not changed. Test-split and transfer scores are kept as a
+    note on the evaluated commit (refs/notes/fnforge-evals) and shown by `fnforge report`.
+    """
+    from fnforge.engine.transfer import evaluate
+
+    if split not in ("val", "train", "test"):
+        fail(f"--split {split!r}: expected val, train or test", code=2)
+    if agent is not None and agent not in ("tools", "react", "direct"):
+        fail(f"--agent {agent!r}: expected tools, react or direct", code=2)
     try:
         repository = _open_repo(repo)
-        target: Any = int(ref) if ref is not None and ref.isdigit() else ref
-        functions = repository.functions(target)
-        with Experiment(repository, offline=offline) as exp:
-            ev = exp.score(functions, split)
+        data_ = evaluate(
+            repository, ref, split=split, task=task, data=data, model=model, agent=agent, offline=offline
+        )
     except training_errors() as e:
         fail(str(e), code=2)
         return
-    data = {"ref": ref or "head", "split": split, **ev.summary()}
-    by_cat = ev.score.to_dict(per_item=False).get("by_category") if hasattr(ev.score, "to_dict") else None
-    if by_cat:
-        data["by_category"] = by_cat
-    lo, hi = data["interval"] or (None, None)
-    human = f"{ref or 'head'} on {split}: accuracy {ev.accuracy:.3f} ({data['correct']}/{data['n']})" + (
-        f", 95% interval [{lo:.3f}, {hi:.3f}]" if lo is not None else ""
+    data_.pop("usage", None)
+    data_ = {"ref": ref or "head", "split": split if data is None else "data", **data_}
+    lo, hi = data_.get("interval") or (None, None)
+    where = data_["data"] + (
+        f" ({data_['task']}, {data_['model'] or data_['agent']})" if data_["kind"] == "transfer" else ""
     )
-    result(data, human)
+    human = (
+        f"{ref or 'head'} on {where}: accuracy {data_['accuracy']:.3f} ({data_['correct']}/{data_['n']})"
+        + (f", 95% interval [{lo:.3f}, {hi:.3f}]" if lo is not None else "")
+    )
+    if "commit" in data_:
+        human += f"\nkept as a note on {data_['commit'][:10]} (git notes --ref fnforge-evals show {data_['commit'][:10]})"
+    result(data_, human)

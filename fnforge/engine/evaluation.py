@@ -55,11 +55,22 @@ class Evaluation:
     usage: Usage = field(default_factory=Usage)
     reasons: dict[str, int] = field(default_factory=dict)
     transcripts: list[Transcript] = field(default_factory=list)
+    # each task's share of correct rollouts when it ran more than once (`[training] repeats`)
+    means: dict[str, float] | None = None
+    repeats: int = 1
 
     @property
     def accuracy(self) -> float:
-        """The fraction of tasks judged correct."""
+        """The fraction of tasks judged correct (over repeats: the mean of each task's share)."""
+        if self.means:
+            return sum(self.means.values()) / len(self.means)
         return float(self.score.accuracy)
+
+    def task_scores(self) -> dict[str, float]:
+        """Each task's score in [0, 1]: 0/1, or the share of its repeats judged correct."""
+        if self.means is not None:
+            return dict(self.means)
+        return {i: float(r.correct) for i, r in self.score.items.items()}
 
     def summary(self) -> dict[str, Any]:
         """Plain data for a note: accuracy, n, interval, duration, why tasks ended without answer."""
@@ -68,10 +79,12 @@ class Evaluation:
             "accuracy": round(self.accuracy, 6),
             "n": int(self.score.n),
             "correct": int(self.score.correct),
-            "interval": [round(float(x), 6) for x in interval] if interval else None,
+            "interval": [round(float(x), 6) for x in interval] if interval and not self.means else None,
             "duration_s": round(self.duration_s, 3),
             "set": self.set_hash,
         }
+        if self.repeats > 1:
+            data["repeats"] = self.repeats
         if self.reasons:
             data["reasons"] = dict(sorted(self.reasons.items()))
         return data
@@ -90,6 +103,7 @@ class Scorer:
         background: BackgroundLoop,
         concurrency: int | None = None,
         executor: Executor | None = None,
+        repeats: int = 1,
     ):
         self.settings = settings
         self.llm = llm
@@ -100,6 +114,7 @@ class Scorer:
         self.executor = executor or LocalExecutor(
             settings, llm=llm, pool=pool, evaluator=evaluator, concurrency=self.concurrency
         )
+        self.repeats = max(1, repeats)  # rollouts per task, except a train batch the optimizer reads
         self._cache: OrderedDict[tuple[str, str], Evaluation] = OrderedDict()
         self.log: TranscriptLog | None = None  # the current step's transcript file
         # called on the engine's loop thread as tasks finish: (split, done, total)
@@ -148,6 +163,7 @@ class Scorer:
         if not keep_transcripts and key in self._cache:
             return self._cache[key]
         t0 = time.perf_counter()
+        repeats = 1 if keep_transcripts else self.repeats
 
         def done(n: int, total: int) -> None:
             if self.on_task is not None:
@@ -162,9 +178,12 @@ class Scorer:
                 log=self.log,
                 keep_transcripts=keep_transcripts,
                 on_done=done,
+                repeats=repeats,
             )
         )
-        score = Score.from_results([o.result for o in report.outcomes], tasks, self.evaluator.categories)
+        means = _means(report.outcomes) if repeats > 1 else None
+        firsts = report.outcomes[::repeats]
+        score = Score.from_results([o.result for o in firsts], tasks, self.evaluator.categories)
         ev = Evaluation(
             score=score,
             set_hash=key[0],
@@ -172,16 +191,29 @@ class Scorer:
             usage=report.usage,
             reasons=_reasons(report.outcomes),
             transcripts=report.kept,
+            means=means,
+            repeats=repeats,
         )
-        self._remember(key, ev)
+        if repeats == self.repeats:  # a 1-repeat train batch is no answer to a k-repeat question
+            self._remember(key, ev)
         return ev
 
     def _remember(self, key: tuple[str, str], ev: Evaluation) -> None:
-        kept = Evaluation(ev.score, ev.set_hash, ev.duration_s, ev.usage, ev.reasons)  # no transcripts
+        kept = Evaluation(  # no transcripts
+            ev.score, ev.set_hash, ev.duration_s, ev.usage, ev.reasons, means=ev.means, repeats=ev.repeats
+        )
         self._cache[key] = kept
         self._cache.move_to_end(key)
         while len(self._cache) > CACHED_SCORES:
             self._cache.popitem(last=False)
+
+
+def _means(outcomes: Sequence[TaskOutcome]) -> dict[str, float]:
+    """Each task's share of correct outcomes over its repeats."""
+    runs: dict[str, list[int]] = {}
+    for o in outcomes:
+        runs.setdefault(o.task_id, []).append(int(o.correct))
+    return {task: sum(r) / len(r) for task, r in runs.items()}
 
 
 def _reasons(outcomes: Sequence[TaskOutcome]) -> dict[str, int]:

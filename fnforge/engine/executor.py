@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fnforge.config import Settings
-from fnforge.engine.llm import LLMClient, LLMError, Usage
+from fnforge.engine.llm import SEED_OFFSET, LLMClient, LLMError, Usage
 from fnforge.engine.transcripts import Transcript, TranscriptLog
 
 # called as tasks finish: (done, total)
@@ -75,6 +75,9 @@ class RolloutRequest:
     log: TranscriptLog | None = None
     keep_transcripts: bool = False
     on_done: TaskDone | None = None
+    # each task run this many times, repeat r with [llm] seed + r (`llm.SEED_OFFSET`); outcomes
+    # come back task by task, the repeats of a task next to each other
+    repeats: int = 1
 
 
 class Executor(ABC):
@@ -153,12 +156,14 @@ class LocalExecutor(Executor):
         )
         gate = asyncio.Semaphore(self.concurrency)
         judging = asyncio.Semaphore(max(1, int(getattr(self.evaluator, "parallel_judging", 1))))
-        total = len(request.tasks)
+        repeats = max(1, request.repeats)
+        total = len(request.tasks) * repeats
         done = 0
         kept: dict[str, Transcript] = {}
 
-        async def one(task: Any) -> TaskOutcome:
+        async def one(task: Any, repeat: int = 0) -> TaskOutcome:
             nonlocal done
+            SEED_OFFSET.set(repeat)  # this task's own context: other rollouts keep theirs
             async with gate:
                 try:
                     tr = await agent.run(task)
@@ -172,7 +177,7 @@ class LocalExecutor(Executor):
                 result = await asyncio.to_thread(judge_transcript, self.evaluator, task, tr)
             if request.log is not None:
                 request.log.write(tr, split=request.split, set=request.set_hash)
-            if request.keep_transcripts:
+            if request.keep_transcripts and repeat == 0:
                 kept[tr.task_id] = tr
             done += 1
             if request.on_done is not None:
@@ -181,7 +186,7 @@ class LocalExecutor(Executor):
 
         try:
             async with asyncio.TaskGroup() as group:
-                jobs = [group.create_task(one(t)) for t in request.tasks]
+                jobs = [group.create_task(one(t, r)) for t in request.tasks for r in range(repeats)]
         except BaseExceptionGroup as eg:  # the first setup failure, as itself (not a group)
             raise eg.exceptions[0] from None
         outcomes = [j.result() for j in jobs]
@@ -190,5 +195,5 @@ class LocalExecutor(Executor):
             outcomes=outcomes,
             usage=usage,
             transcripts=request.log.path if request.log is not None else None,
-            kept=[kept[o.task_id] for o in outcomes if o.task_id in kept],
+            kept=[kept[o.task_id] for o in outcomes[::repeats] if o.task_id in kept],
         )

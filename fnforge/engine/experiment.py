@@ -45,10 +45,13 @@ class Experiment:
         pool: Any = None,
         llm_backoff_s: float = 0.5,
         splits: tuple[str, ...] = ("train", "val"),
+        settings: Settings | None = None,
     ):
         self.repo = repo
         self.root = Path(repo.root)
-        self.settings: Settings = repo.settings
+        # another task, data file, model or agent for one evaluation (`fnforge eval --task ...`);
+        # the repository's fnforge.toml is never changed
+        self.settings: Settings = settings or repo.settings
         self.offline = offline
         self._given_pool = pool
         self._llm_backoff_s = llm_backoff_s
@@ -62,6 +65,8 @@ class Experiment:
         self.evaluator: Any = None
         self.train_tasks: list[Any] = []
         self.val_tasks: list[Any] = []
+        # the sealed test split: loaded only when asked for (`fnforge eval --split test`)
+        self.test_tasks: list[Any] = []
 
     def __enter__(self) -> Experiment:
         try:
@@ -80,6 +85,8 @@ class Experiment:
             self.train_tasks = load_tasks(self.evaluator, self.root, s.data.train, "train")
         if "val" in self._splits:
             self.val_tasks = load_tasks(self.evaluator, self.root, s.data.val, "val")
+        if "test" in self._splits:
+            self.test_tasks = self.sealed_test_tasks()
         threads = max(s.training.concurrency, s.sandbox.pool) + 4
         self.background = self._stack.enter_context(BackgroundLoop(threads=threads))
         if s.agent.mode != "direct" or s.llm.scripted_edits == "":
@@ -101,6 +108,7 @@ class Experiment:
             evaluator=self.evaluator,
             background=self.background,
             executor=self.executor,
+            repeats=s.training.repeats,
         )
 
     def _executor(self) -> Any:
@@ -128,11 +136,17 @@ class Experiment:
             except Exception:  # noqa: BLE001 - closing connections is best effort
                 pass
 
+    def sealed_test_tasks(self) -> list[Any]:
+        """The test split's tasks (`[data] test`); an error when the settings name none."""
+        if not self.settings.data.test:
+            raise ExperimentError('no test split: set [data] test = "data/test.jsonl" in fnforge.toml')
+        return load_tasks(self.evaluator, self.root, self.settings.data.test, "test")
+
     def tasks(self, split: str) -> list[Any]:
-        """The tasks of `train` or `val`."""
-        if split not in ("train", "val"):
-            raise ExperimentError(f"unknown split {split!r}; use train or val")
-        return self.train_tasks if split == "train" else self.val_tasks
+        """The tasks of `train`, `val` or (when opened with it) the sealed `test`."""
+        if split not in ("train", "val", "test"):
+            raise ExperimentError(f"unknown split {split!r}; use train, val or test")
+        return {"train": self.train_tasks, "val": self.val_tasks, "test": self.test_tasks}[split]
 
     def score(self, functions: dict[str, str], split: str) -> Evaluation:
         """Score a function set on a whole split."""

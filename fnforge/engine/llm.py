@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import json
 import os
@@ -46,6 +47,10 @@ import openai
 from fnforge.config import LLMSettings
 
 CACHE_FORMAT = 1
+
+# added to [llm] seed for the requests of one repeat of a task (`[training] repeats`): the k
+# rollouts of a task then differ, and the reply cache keeps each one apart; 0 leaves requests as before
+SEED_OFFSET: contextvars.ContextVar[int] = contextvars.ContextVar("fnforge_seed_offset", default=0)
 
 
 class LLMError(RuntimeError):
@@ -285,7 +290,7 @@ class LLMClient:
             "model": model or self.settings.model,
             "messages": messages,
             "temperature": self.settings.temperature if temperature is None else temperature,
-            "seed": self.settings.seed,
+            "seed": self.settings.seed + SEED_OFFSET.get(),
             "max_tokens": max_tokens or self.settings.max_tokens,
         }
         if tools:

@@ -31,10 +31,12 @@ from fnforge.engine.experiment import Experiment
 from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposer, StepSummary, make_proposer
 from fnforge.engine.transcripts import TranscriptLog
-from fnforge.engine.validation import StepAborted, ValidationGate
+from fnforge.engine.validation import StepAborted, ValidationGate, validation_gate
 
 Progress = Callable[..., None]
 INTERRUPTED = "interrupted"
+SOLVED = "solved"  # the gate of a step skipped because the head solved its batch
+RECENT_BATCHES = 2  # how many earlier batches a solved batch draws its failures from
 
 
 class TrainingError(ValueError):
@@ -149,8 +151,11 @@ def candidate_gates(sandbox: SandboxSettings, pool: Any) -> list[Any]:
 
 
 def training_gates(exp: Experiment, validation: ValidationGate) -> list[Any]:
-    """The gates of a training step, cheapest first: static, policy, property, validation."""
-    return [*candidate_gates(exp.settings.sandbox, exp.pool), validation]
+    """The gates of a training step, cheapest first: static, policy, property, precheck, validation."""
+    from fnforge.engine.precheck import PrecheckGate
+
+    precheck = [PrecheckGate(exp.scorer, exp.val_tasks)] if exp.settings.training.precheck else []
+    return [*candidate_gates(exp.settings.sandbox, exp.pool), *precheck, validation]
 
 
 class Trainer:
@@ -170,8 +175,11 @@ class Trainer:
         self.settings = exp.settings
         self.run = run
         self.proposer = proposer or make_proposer(self.settings, exp.root, exp.llm)
-        self.validation = ValidationGate(exp.scorer, exp.val_tasks, self.settings.training.min_delta)
+        self.validation = validation_gate(exp.scorer, exp.val_tasks, self.settings)
         self.gates = gates(exp, self.validation)
+        from fnforge.engine.precheck import PrecheckGate
+
+        self.precheck = next((g for g in self.gates if isinstance(g, PrecheckGate)), None)
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
         exp.scorer.on_task = lambda split, done, total: self.progress(
@@ -281,6 +289,10 @@ class Trainer:
         t_train = time.perf_counter()
         llm1 = exp.llm.usage.copy() if exp.llm else Usage()
         self.progress("evaluated", step=step_no, train_score=train_eval.accuracy)
+        learn = self._something_to_learn(position, head, batch, train_eval)
+        if learn is None:
+            return self._skip_solved_batch(step_no, position, epoch, batch, train_eval, log, t0)
+        learn_tasks, learn_eval, learn_note = learn
 
         ctx = OptimizerContext(
             position=position,
@@ -288,8 +300,8 @@ class Trainer:
             task_example=exp.evaluator.render(batch[0]) if batch else "",
             functions=head,
             history=history,
-            transcripts=train_eval.transcripts,
-            train_score=train_eval.accuracy,
+            transcripts=learn_eval.transcripts,
+            train_score=learn_eval.accuracy,
             packages=self.packages,
             stdlib=self.stdlib,
             seed=s.training.seed,
@@ -305,6 +317,7 @@ class Trainer:
             "epoch": epoch,
             "batch": [str(t.id) for t in batch],
             "train": train_eval.summary(),
+            "learn_from": learn_note,
             "optimizer": {
                 "attempts": proposal.attempts,
                 "errors": proposal.errors,
@@ -330,11 +343,14 @@ class Trainer:
             except ActionError as e:  # edits the store cannot apply are the optimizer's fault
                 res = self.repo.record_rejection(self.run, "optimizer", str(e), note)
             else:
+                note["complexity"] = _complexity(candidate.functions)
                 self.validation.note = note
+                self._arm_precheck(learn_tasks, learn_eval, note)
                 try:
                     res = self.repo.judge(candidate, self.gates, note)
                 finally:
                     self.validation.note = None
+                    self._arm_precheck([], None, None)
         outcome = StepOutcome(
             step=res.step,
             accepted=res.accepted,
@@ -349,6 +365,72 @@ class Trainer:
         self.progress("decided", **outcome.__dict__)
         return outcome
 
+    def _something_to_learn(
+        self, position: int, head: dict[str, str], batch: list[Any], train_eval: Any
+    ) -> tuple[list[Any], Any, dict[str, Any]] | None:
+        """The tasks, evaluation and note the optimizer learns from; None to skip this batch.
+
+        A batch with a failure is its own lesson. When the head solves the whole batch, the
+        failures come from the run's recent batches (`[training] solved_batch = "recent"`,
+        the head scored on them again), or the batch is skipped (`"skip"`, or when the recent
+        batches are solved too); `"ask"` asks the optimizer anyway, as before.
+        """
+        from fnforge.engine.precheck import failed_tasks
+
+        how = self.settings.training.solved_batch
+        if failed_tasks(batch, train_eval) or how == "ask":
+            return batch, train_eval, {"source": "batch", "failures": len(failed_tasks(batch, train_eval))}
+        if how == "recent":
+            here = {str(t.id) for t in batch}
+            recent = [t for b in self.schedule[max(0, position - RECENT_BATCHES) : position] for t in b]
+            recent = [t for t in {str(t.id): t for t in recent}.values() if str(t.id) not in here]
+            if recent:
+                ev = self.exp.scorer.score(head, recent, split="train-recent", keep_transcripts=True)
+                failures = failed_tasks(recent, ev)
+                if failures:
+                    positions = list(range(max(0, position - RECENT_BATCHES), position))
+                    return recent, ev, {"source": "recent", "failures": len(failures), "positions": positions}
+        return None
+
+    def _skip_solved_batch(
+        self, step_no: int, position: int, epoch: int, batch: list[Any], train_eval: Any, log: Any, t0: float
+    ) -> StepOutcome:
+        """Record a step whose batch (and recent batches) the head solves: no optimizer, no gates."""
+        note = {
+            "made_by": "trainer",
+            "position": position,
+            "epoch": epoch,
+            "batch": [str(t.id) for t in batch],
+            "train": train_eval.summary(),
+            "learn_from": {"source": "skipped", "failures": 0},
+            "transcripts": str(log.path.relative_to(self.exp.root)),
+        }
+        reason = "the head solves this batch and the recent ones: nothing to learn, skipped to the next batch"
+        res = self.repo.record_rejection(self.run, SOLVED, reason, note)
+        outcome = StepOutcome(
+            step=res.step,
+            accepted=False,
+            gate=SOLVED,
+            reason=reason,
+            score_before=None,
+            score_after=None,
+            actions=[],
+            train_score=train_eval.accuracy,
+            duration_s=round(time.perf_counter() - t0, 3),
+        )
+        self.progress("decided", **outcome.__dict__)
+        return outcome
+
+    def _arm_precheck(self, batch: Sequence[Any], train_eval: Any, note: dict[str, Any] | None) -> None:
+        """Give the pre-check gate (if on) this step's failed batch tasks and note."""
+        if self.precheck is not None:
+            from fnforge.engine.precheck import failed_tasks
+
+            self.precheck.tasks = failed_tasks(batch, train_eval) if train_eval is not None else []
+            self.precheck.note = note
+            if train_eval is not None and batch:
+                self.precheck.head_calls_per_task = train_eval.usage.calls / len(batch)
+
     def _history(self, records: Sequence[Any], shown: int = 12) -> list[StepSummary]:
         """The earlier steps for the optimizer; the latest accepted ones with their function lists."""
         kept = [r for r in records if r.gate != INTERRUPTED]
@@ -357,6 +439,16 @@ class Trainer:
             names = sorted(self.repo.functions(r.commit)) if r.accepted and i >= len(kept) - shown else None
             out.append(_summary(r, names))
         return out
+
+
+def _complexity(functions: dict[str, str]) -> dict[str, Any] | None:
+    """The candidate set's size and cyclomatic complexity for the note (None if radon fails)."""
+    from fnforge.function_repo.complexity import set_complexity
+
+    try:
+        return set_complexity(functions)
+    except Exception:  # noqa: BLE001 - an analysis must never fail a step
+        return None
 
 
 def _summary(r: Any, functions: list[str] | None = None) -> StepSummary:
@@ -401,4 +493,20 @@ def train(
 
     (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
     with Experiment(repo, offline=offline, pool=pool) as exp:
+        refuse_shared_tasks(exp)
         return Trainer(exp, run=run, progress=progress).train()
+
+
+def refuse_shared_tasks(exp: Experiment) -> None:
+    """Raise TrainingError naming the first task train, val and (if set) test share.
+
+    The test tasks are read here only to compare them; the trainer never receives them.
+    """
+    from fnforge.engine.splits import shared_task
+
+    splits = {"train": exp.train_tasks, "val": exp.val_tasks}
+    if exp.settings.data.test:
+        splits["test"] = exp.sealed_test_tasks()
+    shared = shared_task(splits)
+    if shared:
+        raise TrainingError(f"the splits overlap: {shared}; every task must be in one split only")

@@ -1,10 +1,11 @@
 """The validation gate: a candidate is merged only if it beats the head on the validation tasks.
 
-This is the seed paper's roll-back rule as a gate: score the candidate set with the agent
-on the validation tasks, compare with the head set's score (computed once per set and then
-reused from the scorer's cache), and pass only if `after > before + min_delta`. The verdict
-carries both scores and which tasks flipped, so the note and the `Fnforge-Score` trailer
-say exactly why a step was kept or rolled back.
+Score the candidate set with the agent on the validation tasks, compare with the head set's
+score (computed once per set and then reused from the scorer's cache), and let the acceptance
+rule (`acceptance.py`: `improves`, the seed paper's roll-back rule, or `significant`, a paired
+McNemar test) decide. The verdict carries both scores, which tasks flipped, and the rule's
+figures (fixed, broken, p), so the note and the `Fnforge-Score` trailer say exactly why a
+step was kept or rolled back.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from fnforge.engine.acceptance import decide, fixes_needed, paired_counts
 from fnforge.engine.evaluation import Evaluation, Scorer
 from fnforge.engine.llm import LLMClient, LLMError
 from fnforge.protocol import CandidateView, Verdict
@@ -38,14 +40,24 @@ class StepAborted(BaseException):  # noqa: N818 - like KeyboardInterrupt, it is 
 
 
 class ValidationGate:
-    """Gate "validation": candidate's validation accuracy must exceed the head's by min_delta."""
+    """Gate "validation": the candidate must beat the head on the validation tasks under the rule."""
 
     name = "validation"
 
-    def __init__(self, scorer: Scorer, val_tasks: Sequence[Any], min_delta: float = 0.0):
+    def __init__(
+        self,
+        scorer: Scorer,
+        val_tasks: Sequence[Any],
+        min_delta: float = 0.0,
+        *,
+        rule: str = "improves",
+        alpha: float = 0.05,
+    ):
         self.scorer = scorer
         self.val_tasks = list(val_tasks)
         self.min_delta = min_delta
+        self.rule = rule
+        self.alpha = alpha
         self.last: tuple[Evaluation, Evaluation] | None = None  # (head, candidate) of the last check
         # the step's note_extra, filled in during the check: the store writes the note after
         # the gates ran, so validation tokens and flipped tasks join train and optimizer figures
@@ -62,27 +74,47 @@ class ValidationGate:
         self.last = (head, cand)
         before, after = head.accuracy, cand.accuracy
         flipped = cand.score.flipped(head.score)
+        fixed, broken = paired_counts(head.task_scores(), cand.task_scores())
+        decision = decide(
+            self.rule,
+            before=before,
+            after=after,
+            fixed=fixed,
+            broken=broken,
+            alpha=self.alpha,
+            min_delta=self.min_delta,
+        )
         details = {
             "n": len(self.val_tasks),
             "head": head.summary(),
             "candidate": cand.summary(),
             "flipped": {k: list(v) for k, v in flipped.items()},
             "min_delta": self.min_delta,
+            "acceptance": decision.to_dict(),
             "usage": (head.usage + cand.usage).to_dict(),
         }
         if self.note is not None:
+            self.note["acceptance"] = details["acceptance"]
             self.note.setdefault("usage", {})["validation"] = details["usage"]
             self.note["flipped"] = details["flipped"]
             self.note.setdefault("durations_s", {})["validation"] = round(time.perf_counter() - t0, 3)
         kw = dict(
             score_before=before, score_after=after, details=details, duration_s=time.perf_counter() - t0
         )
-        fixed, broken = len(flipped.get("fixed", [])), len(flipped.get("broken", []))
         change = (
-            f"{before:.3f} -> {after:.3f} on {len(self.val_tasks)} tasks ({fixed} fixed, {broken} broken)"
+            f"{before:.3f} -> {after:.3f} on {len(self.val_tasks)} tasks ({fixed} fixed, {broken} broken); "
+            + decision.describe()
         )
-        if after > before + self.min_delta:
+        if decision.accepted:
             return Verdict.ok(self.name, f"validation improved {change}", **kw)
+        if self.rule == "significant" and after > before + self.min_delta:
+            need = fixes_needed(self.alpha, 0, limit=len(self.val_tasks) + 1)
+            if need is None or need > len(self.val_tasks):
+                change += (
+                    f"; {len(self.val_tasks)} validation tasks are too few for the significant rule to ever "
+                    f'accept at alpha {self.alpha}: add tasks, or set [training] accept = "improves"'
+                )
+            return Verdict.fail(self.name, f"improvement not significant: {change}", **kw)
         margin = f" by more than {self.min_delta}" if self.min_delta else ""
         return Verdict.fail(self.name, f"no improvement{margin}: {change}", **kw)
 
@@ -132,4 +164,10 @@ def validation_for_apply(repo: Any, stack: ExitStack, *, pool: Any = None) -> An
     if why:
         return SkippedValidation(why)
     exp = stack.enter_context(Experiment(repo, pool=pool, splits=("val",)))
-    return ValidationGate(exp.scorer, exp.val_tasks, repo.settings.training.min_delta)
+    return validation_gate(exp.scorer, exp.val_tasks, repo.settings)
+
+
+def validation_gate(scorer: Scorer, val_tasks: Sequence[Any], settings: Any) -> ValidationGate:
+    """The validation gate with the acceptance rule, alpha and margin of `[training]`."""
+    t = settings.training
+    return ValidationGate(scorer, val_tasks, t.min_delta, rule=t.accept, alpha=t.alpha)

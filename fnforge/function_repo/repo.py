@@ -190,6 +190,20 @@ class FunctionRepo:
         """Every decided step, oldest first, read with a single git call."""
         return history.read_steps(self.git, self.branch, include_rejected)
 
+    def record_evaluation(self, ref: Ref, record: dict[str, Any]) -> str:
+        """Keep an evaluation of the set at `ref` in a note outside the run's history; its commit."""
+        from fnforge.function_repo.evaluations import record_evaluation
+
+        sha = self.resolve(ref)
+        record_evaluation(self.git, sha, record)
+        return sha
+
+    def evaluations(self) -> list[dict[str, Any]]:
+        """Every evaluation kept by `record_evaluation`, oldest first, each with its commit."""
+        from fnforge.function_repo.evaluations import read_evaluations
+
+        return read_evaluations(self.git)
+
     def step(self, n: int) -> StepRecord:
         """One step; RepoError when no such step was ever decided."""
         for rec in self.steps(include_rejected=True):

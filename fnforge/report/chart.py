@@ -21,6 +21,16 @@ ACCEPTED = "#1a7f37"
 REJECTED = "#cf222e"
 ROLLBACK = "#9a6700"
 HEAD = "#0969da"
+TRAIN = "#8c959f"
+
+
+def with_step_zero(steps: list[StepView], xs: list[int], ys: list[float]) -> tuple[list[int], list[float]]:
+    """The head curve with a point at step 0: the starting set's score (the first step's before)."""
+    if xs and xs[0] != 0:
+        first = min(steps, key=lambda s: s.step)
+        if first.score_before is not None and first.kind == "step":
+            return [0, *xs], [first.score_before, *ys]
+    return xs, ys
 
 
 def head_curve(steps: list[StepView]) -> tuple[list[int], list[float]]:
@@ -58,9 +68,15 @@ def learning_curve_png(steps: list[StepView], title: str = "Validation score per
     fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
     try:
         xs, ys = head_curve(steps)
+        xs, ys = with_step_zero(steps, xs, ys)
         size = 50 if len(steps) <= 60 else 12  # markers that do not blot out a long run
         if xs:
             ax.step(xs, ys, where="post", color=HEAD, linewidth=2, label="set's branch (head)")
+        train = [(s.step, s.train_score) for s in steps if s.train_score is not None]
+        if train:
+            ax.plot(
+                *zip(*train, strict=True), color=TRAIN, marker=".", linewidth=1, label="train batch (head)"
+            )
         scored_acc = [
             (s.step, s.score_after)
             for s in steps
@@ -110,7 +126,7 @@ def learning_curve_png(steps: list[StepView], title: str = "Validation score per
         ax.set_ylabel("validation score")
         ax.set_title(title)
         if 0 < len(steps) <= 30:
-            ax.set_xticks(sorted({s.step for s in steps}))
+            ax.set_xticks(sorted({s.step for s in steps} | set(xs[:1])))
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)

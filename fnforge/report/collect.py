@@ -71,6 +71,11 @@ def note_duration(note: dict[str, Any]) -> float | None:
     return total if seen else None
 
 
+def _train_score(note: dict[str, Any]) -> float | None:
+    train = note.get("train")
+    return _number(train.get("accuracy")) if isinstance(train, dict) else None
+
+
 def step_view(repo: FunctionRepo, record: StepRecord) -> StepView:
     """One step record with its diff and the note's tokens, cost and time."""
     try:
@@ -94,6 +99,7 @@ def step_view(repo: FunctionRepo, record: StepRecord) -> StepView:
         duration_s=note_duration(note),
         diff=diff,
         rolls_back=record.rolled_back,
+        train_score=_train_score(note),
     )
 
 
@@ -123,4 +129,11 @@ def collect(root: Path, branch: str | None = None) -> ReportData:
             functions=function_views(repo),
             generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             task=repo.settings.task.name,
+            analyses=_analyses(repo, records),
         )
+
+
+def _analyses(repo: FunctionRepo, records: list[StepRecord]) -> object:
+    from fnforge.report.analyses import collect_analyses
+
+    return collect_analyses(repo, records)

@@ -30,6 +30,7 @@ class StepView:
     duration_s: float | None = None
     diff: str = ""
     rolls_back: int | None = None
+    train_score: float | None = None  # the head's score on the step's training batch
 
     @property
     def accepted(self) -> bool:
@@ -64,3 +65,4 @@ class ReportData:
     functions: list[FunctionView]
     generated_at: str = ""
     task: str = ""
+    analyses: Any = None  # fnforge.report.analyses.Analyses: complexity, test and transfer scores

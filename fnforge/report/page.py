@@ -131,4 +131,11 @@ def render_page(data: ReportData) -> str:
         diffs="\n".join(step_diff(s) for s in steps) or "<p>no steps yet</p>",
         functions="\n".join(function_block(f) for f in data.functions) or "<p>the set is empty</p>",
         pygments_css=_FORMATTER.get_style_defs(".hl"),
+        analyses=_analyses_html(data),
     )
+
+
+def _analyses_html(data: ReportData) -> str:
+    from fnforge.report.analyses import analyses_html
+
+    return analyses_html(data.analyses)

@@ -41,7 +41,8 @@ def gsm8k_repo(tmp_path: Path, datasets_dir: Path) -> Path:
     assert fnforge("init", str(root), "--task", "gsm8k").returncode == 0
     config = root / "fnforge.toml"
     config.write_text(config.read_text().replace('mode = "tools"', 'mode = "direct"'))
-    lines = (datasets_dir / "gsm8k" / "train.jsonl").read_text().splitlines()[:3]
+    # 5 tasks: the fewest on which the default `significant` rule can accept (p = 1/32 < 0.05)
+    lines = (datasets_dir / "gsm8k" / "train.jsonl").read_text().splitlines()[:5]
     (root / "data" / "val.jsonl").write_text("\n".join(lines) + "\n")
     (root / "data" / "train.jsonl").write_text("\n".join(lines) + "\n")
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)

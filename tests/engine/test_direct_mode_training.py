@@ -31,6 +31,7 @@ def test_scripted_edits_replay_in_direct_mode_and_merge_only_improvements(
     repo = FunctionRepo.init(tmp_path / "fns", config_text=config)
     shutil.copy(EXAMPLES / "tabmwp" / "train.json", repo.root / "data" / "train.json")
     shutil.copy(EXAMPLES / "tabmwp" / "val.json", repo.root / "data" / "val.json")
+    shutil.copy(EXAMPLES / "tabmwp" / "test.json", repo.root / "data" / "test.json")
     shutil.copy(EXAMPLES / "demo_edits.json", repo.root / "demo_edits.json")
     repo.git.run("add", "data", "demo_edits.json")
     repo.git.run("commit", "-q", "-m", "demo data and edits")

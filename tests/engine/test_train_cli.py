@@ -74,7 +74,10 @@ def test_an_unreachable_model_endpoint_is_one_line_and_records_nothing(repo: Fun
 
 
 def test_eval_rejects_an_unknown_split_and_an_unknown_step(repo: FunctionRepo) -> None:
-    one_line_error(run("eval", "--repo", str(repo.root), "--split", "test"), "--split 'test'", "val or train")
+    one_line_error(
+        run("eval", "--repo", str(repo.root), "--split", "tset"), "--split 'tset'", "val, train or test"
+    )
+    one_line_error(run("eval", "--repo", str(repo.root), "--split", "test"), "no test split: set [data] test")
     one_line_error(run("eval", "--repo", str(repo.root), "--ref", "7"), "step 7 does not exist")
 
 

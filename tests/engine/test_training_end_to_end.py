@@ -47,7 +47,13 @@ def server(records):
 
 
 def make_repo(path: Path, records: list[dict], base_url: str, **config) -> FunctionRepo:
-    """A fresh function repository with 8 training and 8 validation tasks committed."""
+    """A fresh function repository with 8 training and 8 validation tasks committed.
+
+    After step 1 the head solves every training batch; `solved_batch = "ask"` keeps asking the
+    optimizer anyway, so that one run shows a rejection at each gate (test_solved_batch.py
+    covers what the default does with a solved batch).
+    """
+    config.setdefault("extra_training", 'solved_batch = "ask"\n')
     repo = FunctionRepo.init(path, config_text=world.config_text(base_url, **config))
     world.write_split(path / "data" / "train.jsonl", records[:8])
     world.write_split(path / "data" / "val.jsonl", records[8:])
@@ -114,10 +120,14 @@ def test_a_run_merges_the_improving_edit_and_rejects_the_others_at_the_right_gat
     assert result.stopped == "early stop: 3 steps without improvement (patience 3)"
     s1, s2, s3, s4 = result.steps
     assert (s1.score_before, s1.score_after) == (0.0, 1.0) and s1.train_score == 0.0
-    assert s1.reason == "validation improved 0.000 -> 1.000 on 8 tasks (8 fixed, 0 broken)"
+    assert s1.reason == (
+        "validation improved 0.000 -> 1.000 on 8 tasks (8 fixed, 0 broken); paired test: p = 0.003906 (< alpha 0.05)"
+    )
     assert s2.reason.startswith("calculate: property 'returns float' failed on calculate(expression=")
     assert "of type str" in s2.reason
-    assert s3.reason == "no improvement: 1.000 -> 1.000 on 8 tasks (0 fixed, 0 broken)"
+    assert s3.reason == (
+        "no improvement: 1.000 -> 1.000 on 8 tasks (0 fixed, 0 broken); paired test: p = 1 (>= alpha 0.05)"
+    )
     assert s4.reason.startswith(
         "malformed optimizer output after 2 attempts: edit 1 (add broken): the code does not parse"
     )
@@ -142,7 +152,7 @@ def test_git_history_trailers_and_notes_tell_the_same_story(reference) -> None:
     assert note["durations_s"]["train"] >= 0 and note["transcripts"] == ".git/fnforge/runs/r1/step-1.jsonl"
     val = [v for v in note["verdicts"] if v["gate"] == "validation"][0]
     assert len(val["details"]["flipped"]["fixed"]) == 8 and val["details"]["flipped"]["broken"] == []
-    assert [v["gate"] for v in note["verdicts"]] == ["static", "policy", "property", "validation"]
+    assert [v["gate"] for v in note["verdicts"]] == ["static", "policy", "property", "precheck", "validation"]
 
     rejected = {n: f"refs/fnforge/rejected/r1/step-{n}" for n in (2, 3, 4)}
     decisions = {
@@ -166,7 +176,7 @@ def test_transcripts_cache_and_the_head_score_reuse(reference) -> None:
         n: [json.loads(x) for x in (runs / f"step-{n}.jsonl").read_text().splitlines()] for n in (1, 2, 3, 4)
     }
     splits = {n: sorted({x["split"] for x in ls}) for n, ls in lines.items()}
-    assert splits[1] == ["train", "val-candidate", "val-head"]
+    assert splits[1] == ["precheck", "train", "val-candidate", "val-head"]
     assert splits[2] == ["train"]  # rejected at the property gate: validation never ran
     assert splits[3] == ["train", "val-candidate"]  # the head's score came from the cache
     call = next(e for x in lines[3] for e in x["events"] if e["kind"] == "tool_call")

@@ -85,5 +85,7 @@ def test_equal_scores_are_rejected_and_min_delta_is_respected(tmp_path: Path, re
             remove = [{"action": "remove_function", "name": "calculate"}]
             again = repo.run_step(parse_actions(remove), [StaticGate(), strict])
     assert not result.accepted and result.gate == "validation"
-    assert result.reason == "no improvement: 1.000 -> 1.000 on 6 tasks (0 fixed, 0 broken)"
+    assert result.reason == (
+        "no improvement: 1.000 -> 1.000 on 6 tasks (0 fixed, 0 broken); paired test: p = 1 (>= alpha 0.05)"
+    )
     assert not again.accepted and again.reason.startswith("no improvement by more than 1.0: 1.000 -> 0.000")
