@@ -96,6 +96,8 @@ class TrainingSettings(_Section):
     seed: int = 0
     optimizer_retries: int = Field(2, ge=0)
     branch: str = "main"
+    review: Literal["auto", "human"] = "auto"  # human: candidates that pass every gate wait for a person
+    review_queue: int = Field(3, gt=0)  # with review = "human": train stops once this many wait
 
 
 class SandboxSettings(_Section):
