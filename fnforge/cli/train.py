@@ -49,6 +49,8 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         return f"  proposed: {', '.join(acts)}; running the gates"
     if event == "decided":
         verdict = "[green]accepted[/green]" if kw["accepted"] else f"[red]rejected[/red] at {e['gate']}"
+        if kw.get("waiting"):
+            verdict = "[yellow]awaiting review[/yellow] (passed every gate)"
         return f"  step {e['step']} {verdict}: {e['reason']} ({kw['duration_s']:.1f}s)"
     if event == "recovered":
         return f"recovered: {e['what']}"

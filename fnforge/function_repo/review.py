@@ -225,7 +225,9 @@ def replay_onto(repo: FunctionRepo, w: WaitingCandidate, head: str) -> str:
     commits = repo.git.run("rev-list", "--reverse", f"{w.base}..{w.commit}").split()
     parent = head
     for c in commits:
-        proc_out = repo.git.run("merge-tree", "--write-tree", "--name-only", "--no-messages", head, c, check=False)
+        proc_out = repo.git.run(
+            "merge-tree", "--write-tree", "--name-only", "--no-messages", head, c, check=False
+        )
         lines = proc_out.splitlines()
         if not lines or len(lines[0]) != 40 or len(lines) > 1 and lines[1].strip():
             files = sorted({x.strip() for x in lines[1:] if x.strip()}) or ["(unknown)"]
@@ -287,7 +289,7 @@ def reject(repo: FunctionRepo, n: int, reason: str) -> StepResult:
     """Record waiting step n as rejected at gate `review` with the reviewer's reason."""
     reason = " ".join(str(reason or "").split())
     if not reason:
-        raise RepoError("a rejection needs a reason (--reason \"...\"): the optimizer learns from it")
+        raise RepoError('a rejection needs a reason (--reason "..."): the optimizer learns from it')
     with repo.lock():
         w = waiting_step(repo, n)
         reviewer = reviewer_identity(repo)
