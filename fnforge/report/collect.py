@@ -94,7 +94,15 @@ def step_view(repo: FunctionRepo, record: StepRecord) -> StepView:
         duration_s=note_duration(note),
         diff=diff,
         rolls_back=record.rolled_back,
+        reviewed_by=reviewer(note),
     )
+
+
+def reviewer(note: dict[str, Any]) -> str | None:
+    """Who approved or rejected the step by hand (`fnforge approve/reject`), if anyone."""
+    review = note.get("review")
+    who = review.get("reviewer") if isinstance(review, dict) else None
+    return str(who) if who else None
 
 
 def function_views(repo: FunctionRepo) -> list[FunctionView]:

@@ -30,6 +30,7 @@ class StepView:
     duration_s: float | None = None
     diff: str = ""
     rolls_back: int | None = None
+    reviewed_by: str | None = None  # the person who approved or rejected it (review = "human")
 
     @property
     def accepted(self) -> bool:
