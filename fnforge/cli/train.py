@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from fnforge.cli import app
-from fnforge.cli.output import console, fail, is_interactive, progress, result
+from fnforge.cli.output import MODE, console, fail, is_interactive, progress, result
 
 
 def _open_repo(path: Path) -> Any:
@@ -77,7 +77,9 @@ class TrainingProgress:
                 self.status.update(f"{self.phase} {kw['split']}: {kw['done']}/{kw['total']} tasks")
             return
         text = _progress_text(event, kw)
-        if text is not None:
+        if text is not None and event == "stopped" and not MODE.json_lines and not MODE.quiet:
+            console.print(text, soft_wrap=True)  # one line at any terminal width: it says what to run next
+        elif text is not None:
             progress(text, event=event, **kw)
         if event == "step":
             self.phase = f"step {kw['step']}"
