@@ -275,14 +275,21 @@ def approve(
                     f"{repo.branch} moved since step {n} was proposed: replayed it onto {head[:10]}; "
                     "running the gates again against the new head"
                 )
-            repo.git.move_ref(f"refs/heads/{w.branch}", tip, w.commit)
+            gates = list(regate())  # before the branch moves: a gate that cannot start changes nothing
             cand = _candidate(repo, w, tip, head)
             review.update(regated_against=head, replayed_from=w.commit)
-            gates = list(regate())
-        result = porcelain.judge(
-            repo, cand, gates, _decided_note(w, review), extra_trailers=trailers, body=message or ""
-        )
-        return result
+            repo.git.move_ref(f"refs/heads/{w.branch}", tip, w.commit)
+        try:
+            return porcelain.judge(
+                repo, cand, gates, _decided_note(w, review), extra_trailers=trailers, body=message or ""
+            )
+        except BaseException:  # undecided (e.g. the model endpoint failed): the candidate keeps waiting
+            if (
+                repo.git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{w.branch}", check=False)
+                == cand.commit_sha
+            ):
+                repo.git.move_ref(f"refs/heads/{w.branch}", w.commit, cand.commit_sha)
+            raise
 
 
 def reject(repo: FunctionRepo, n: int, reason: str) -> StepResult:

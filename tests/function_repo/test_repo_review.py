@@ -132,6 +132,25 @@ def test_a_re_gate_can_reject_and_a_conflict_refuses_with_the_candidate_still_wa
     with pytest.raises(RepoError, match=r"step 2 no longer applies cleanly on main .*functions/mean_of.py"):
         rv.approve(repo, 2, regate=lambda: [StaticGate()])
     assert [w.step for w in rv.waiting(repo)] == [2, 3] and sorted(repo.functions()) == ["mean_of"]
+    tip = git(repo.root, "rev-parse", "fnforge/r/step-3").strip()
+
+    def no_sandbox():
+        raise RepoError("no Docker engine answers")
+
+    class Interrupted:
+        name = "validation"
+
+        def check(self, candidate):
+            raise KeyboardInterrupt
+
+    with pytest.raises(RepoError, match="no Docker"):
+        rv.approve(repo, 3, regate=no_sandbox)
+    with pytest.raises(KeyboardInterrupt):
+        rv.approve(repo, 3, regate=lambda: [StaticGate(), Interrupted()])
+    assert (
+        git(repo.root, "rev-parse", "fnforge/r/step-3").strip() == tip
+    )  # undecided: still waiting as it was
+    assert [w.step for w in rv.waiting(repo)] == [2, 3] and repo.recover() == []
     res = rv.approve(repo, 3, regate=lambda: [StaticGate(), ScoreGate(0.5, 0.5)])
     assert (res.accepted, res.gate) == (False, "validation")  # no gain over the new head
     assert trailers(repo, "refs/fnforge/rejected/r/step-3")["Fnforge-Reviewed-By"] == [REVIEWER]
