@@ -38,6 +38,7 @@ def review_command(
     with _user_errors():
         fr = _open(repo)
         found = waiting(fr)
+        head = fr.head()
         diffs = {w.step: fr.git.run("diff", w.base, w.commit, "--", "functions", "tests") for w in found}
         if html_out is not None:
             from fnforge.report.review_page import write_review_page
@@ -50,7 +51,8 @@ def review_command(
                 ) from None
             progress(f"wrote {escape(str(written))}", html=str(written))
     if MODE.json_lines:
-        result({"waiting": [{**w.as_dict(), "diff": diffs[w.step]} for w in found], "count": len(found)})
+        shown = [{**w.as_dict(), "base_is_head": w.base == head, "diff": diffs[w.step]} for w in found]
+        result({"waiting": shown, "count": len(found)})
         return
     if not found:
         result({"waiting": [], "count": 0}, "No candidates await review.")
@@ -66,6 +68,11 @@ def review_command(
             f"({len(flipped['fixed'])} fixed, {len(flipped['broken'])} broken)",
             *[f"  [yellow]note[/yellow]: {escape(n)}" for n in w.note.get("notices", [])],
         ]
+        if w.base != head:
+            lines.append(
+                f"  [yellow]{escape(fr.branch)} moved since this was proposed[/yellow]: "
+                "approving replays it onto the new head and runs the gates again"
+            )
         console.print("\n".join(lines))
         console.print(
             Syntax(diffs[w.step] or "(no change to the functions)", "diff", background_color="default")

@@ -168,7 +168,7 @@ def test_cli_review_json_approve_reject_and_the_one_line_errors(repo) -> None:
     assert first["state"] == "awaiting review" and first["actions"] == ["add mean_of"]
     assert [v["gate"] for v in first["verdicts"]] == ["static", "validation"]
     assert first["diff"].startswith("diff --git a/functions/mean_of.py") and "\x1b[" not in first["diff"]
-    assert (first["score_before"], first["score_after"]) == (0.0, 0.5)
+    assert (first["score_before"], first["score_after"]) == (0.0, 0.5) and first["base_is_head"]
 
     for args, words in [
         (("approve", "2"), "error: step 2 is not waiting for review: it was already rejected at validation"),
@@ -186,6 +186,10 @@ def test_cli_review_json_approve_reject_and_the_one_line_errors(repo) -> None:
     assert (
         again.returncode == 2 and "step 1 is not waiting for review: it was already accepted" in again.stderr
     )
+    shown = cli("review", "--repo", str(repo.root))
+    assert shown.returncode == 0 and "step 3 (run r) awaiting review" in shown.stdout
+    assert "main moved since this was proposed: approving replays it" in shown.stdout
+    assert "+def sum_of(xs: list[float]) -> float:" in shown.stdout
     no = cli("reject", "3", "--repo", str(repo.root), "--reason", "sum_of duplicates the builtin", env=ENV)
     assert no.returncode == 0 and "step 3 rejected at gate review: sum_of duplicates the builtin" in no.stdout
     empty = cli("review", "--repo", str(repo.root))
