@@ -117,6 +117,8 @@ class TrainingSettings(_Section):
     repeats: int = Field(1, gt=0)
     precheck: bool = True
     solved_batch: Literal["recent", "skip", "ask"] = "recent"
+    review: Literal["auto", "human"] = "auto"  # human: candidates that pass every gate wait for a person
+    review_queue: int = Field(3, gt=0)  # with review = "human": train stops once this many wait
 
 
 class SandboxSettings(_Section):

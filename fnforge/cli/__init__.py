@@ -20,6 +20,7 @@ from fnforge.cli import repo as _repo  # noqa: E402,F401,I001
 from fnforge.cli import sandbox as _sandbox  # noqa: E402,F401
 from fnforge.cli import check as _check  # noqa: E402,F401
 from fnforge.cli import train as _train  # noqa: E402,F401
+from fnforge.cli import review as _review  # noqa: E402,F401
 from fnforge.cli import demo as _demo  # noqa: E402,F401
 
 

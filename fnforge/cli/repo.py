@@ -230,20 +230,37 @@ def rollback_command(
 @app.command("export")
 def export_command(
     repo: Path = _REPO_OPTION,
-    format: str = typer.Option("wheel", "--format", "-f", help="wheel | tools-json"),
-    out: Path = typer.Option(None, "--out", "-o", help="Directory for the wheel, or the tools JSON file."),
+    format: str = typer.Option("wheel", "--format", "-f", help="wheel | tools-json | patch"),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Directory for the wheel or the patch files, or the tools JSON file."
+    ),
     name: str = typer.Option(
         None, "--name", help="Import name of the package (default: the repo's directory)."
     ),
     ref: str = typer.Option(None, "--ref", help="Step number, branch or commit (default: the branch head)."),
+    step: int = typer.Option(
+        None, "--step", help="With --format patch: the step whose candidate to write (`git am` applies it)."
+    ),
 ) -> None:
-    """Export the function set: an installable wheel, or the OpenAI tool schemas as JSON."""
+    """Export the function set (a wheel, or the OpenAI tool schemas), or a step's candidate as patches."""
     from fnforge.function_repo.export import export_tools_json, export_wheel
 
-    if format not in {"wheel", "tools-json"}:
-        _die(f"--format {format!r} is not known; use wheel or tools-json")
+    if format not in {"wheel", "tools-json", "patch"}:
+        _die(f"--format {format!r} is not known; use wheel, tools-json or patch")
+    if (format == "patch") != (step is not None):
+        _die("--step N goes with --format patch (and patch needs --step N): which step's candidate to write")
     with _user_errors():
         fr = _open(repo)
+        if format == "patch":
+            from fnforge.function_repo.patches import export_patches
+
+            paths = export_patches(fr, step, out or Path(f"step-{step}-patches"))
+            result(
+                {"format": format, "step": step, "paths": [str(p) for p in paths]},
+                "\n".join(f"wrote {escape(str(p))}" for p in paths)
+                + f"\napply with: git am {escape(str(paths[0].parent))}/*.patch",
+            )
+            return
         if format == "wheel":
             path = export_wheel(fr, out or Path("dist"), package_name=name, ref=ref)
         else:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from fnforge.cli.app import app
-from fnforge.cli.output import console, fail, is_interactive, progress, result
+from fnforge.cli.output import MODE, console, fail, is_interactive, progress, result
 
 
 def _open_repo(path: Path) -> Any:
@@ -59,6 +59,8 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         return f"  proposed: {', '.join(acts)}; running the gates"
     if event == "decided":
         verdict = "[green]accepted[/green]" if kw["accepted"] else f"[red]rejected[/red] at {e['gate']}"
+        if kw.get("waiting"):
+            verdict = "[yellow]awaiting review[/yellow] (passed every gate)"
         return f"  step {e['step']} {verdict}: {e['reason']} ({kw['duration_s']:.1f}s)"
     if event == "recovered":
         return f"recovered: {e['what']}"
@@ -90,7 +92,9 @@ class TrainingProgress:
                 self.status.update(f"{self.phase} {kw['split']}: {kw['done']}/{kw['total']} tasks")
             return
         text = _progress_text(event, kw)
-        if text is not None:
+        if text is not None and event == "stopped" and not MODE.json_lines and not MODE.quiet:
+            console.print(text, soft_wrap=True)  # one line at any terminal width: it says what to run next
+        elif text is not None:
             progress(text, event=event, **kw)
         if event == "step":
             self.phase = f"step {kw['step']}"

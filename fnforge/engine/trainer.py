@@ -32,6 +32,7 @@ from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposer, StepSummary, make_proposer
 from fnforge.engine.transcripts import TranscriptLog
 from fnforge.engine.validation import StepAborted, ValidationGate, validation_gate
+from fnforge.function_repo.review import hold, stop_line, waiting
 
 Progress = Callable[..., None]
 INTERRUPTED = "interrupted"
@@ -56,6 +57,7 @@ class StepOutcome:
     actions: list[str]
     train_score: float | None
     duration_s: float
+    waiting: bool = False  # passed every gate; waits for `fnforge approve/reject` (review = "human")
 
 
 @dataclass
@@ -90,14 +92,19 @@ def batch_schedule(tasks: Sequence[Any], batch_size: int, epochs: int, seed: int
     return batches
 
 
+def all_records(repo: Any) -> list[Any]:
+    """Every recorded step and every candidate awaiting review (`review = "human"`), in step order."""
+    return sorted([*repo.steps(include_rejected=True), *waiting(repo)], key=lambda r: r.step)
+
+
 def run_records(repo: Any, run: str) -> list[Any]:
-    """The recorded steps of one run, in step order."""
-    return sorted((r for r in repo.steps(include_rejected=True) if r.run == run), key=lambda r: r.step)
+    """The recorded steps of one run, and its candidates awaiting review, in step order."""
+    return [r for r in all_records(repo) if r.run == run]
 
 
 def latest_run(repo: Any) -> str | None:
     """The run of the most recent step the trainer recorded (for `--resume` without `--run`)."""
-    records = sorted(repo.steps(include_rejected=True), key=lambda r: r.step)
+    records = all_records(repo)
     for r in reversed(records):
         if (r.note or {}).get("made_by") == "trainer":
             return r.run
@@ -134,6 +141,8 @@ def progress_state(records: Sequence[Any]) -> tuple[int, int]:
         if r.gate == INTERRUPTED:
             continue
         position += 1
+        if getattr(r, "waiting", False):  # its batch is done; whether it improves is the reviewer's call
+            continue
         since = 0 if r.accepted else since + 1
     return position, since
 
@@ -245,11 +254,15 @@ class Trainer:
                 result.steps.append(outcome)
         if self.exp.llm:
             result.usage = (self.exp.llm.usage - usage0).to_dict()
+        if (pending := stop_line(self.repo)) and pending not in result.stopped:
+            result.stopped = f"{result.stopped}; {pending}"  # whatever stopped the run, say who waits
         self.progress("stopped", reason=result.stopped, run=self.run)
         return result
 
     def _stop_reason(self, position: int, since: int) -> str:
         t = self.settings.training
+        if t.review == "human" and len(waiting(self.repo)) >= t.review_queue:
+            return stop_line(self.repo)
         if since >= t.patience:
             return f"early stop: {since} steps without improvement (patience {t.patience})"
         if position >= t.max_steps:
@@ -262,7 +275,7 @@ class Trainer:
 
     def _record_interrupt(self, why: str | None = None) -> None:
         self.repo.recover()  # a half-made candidate of this step goes away
-        if any(r.step == self._current for r in self.repo.steps(include_rejected=True)):
+        if any(r.step == self._current for r in all_records(self.repo)):
             return  # Ctrl-C came after the step was decided: it stands as recorded
         self.repo.record_rejection(
             self.run,
@@ -275,7 +288,8 @@ class Trainer:
     def _step(self, position: int) -> StepOutcome | None:
         exp, s = self.exp, self.settings
         t0 = time.perf_counter()
-        history = self._history(self.repo.steps(include_rejected=True))  # compact summaries only
+        # compact summaries only; candidates awaiting review are shown too
+        history = self._history(all_records(self.repo))
         step_no = self._current = self.repo.next_step()
         epoch = position // max(1, len(self.schedule) // s.training.epochs)
         batch = self.schedule[position]
@@ -347,7 +361,10 @@ class Trainer:
                 self.validation.note = note
                 self._arm_precheck(learn_tasks, learn_eval, note)
                 try:
-                    res = self.repo.judge(candidate, self.gates, note)
+                    if s.training.review == "human":
+                        res = hold(self.repo, candidate, self.gates, note)
+                    else:
+                        res = self.repo.judge(candidate, self.gates, note)
                 finally:
                     self.validation.note = None
                     self._arm_precheck([], None, None)
@@ -361,6 +378,7 @@ class Trainer:
             actions=list(res.actions),
             train_score=train_eval.accuracy,
             duration_s=round(time.perf_counter() - t0, 3),
+            waiting=res.waiting,
         )
         self.progress("decided", **outcome.__dict__)
         return outcome

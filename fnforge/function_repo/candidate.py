@@ -52,10 +52,13 @@ class StepResult:
     actions: list[str]
     notices: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
+    waiting: bool = False  # passed every gate and waits for a person (`[training] review = "human"`)
 
     @property
     def decision(self) -> str:
         """`accepted: <why>` or `rejected: <gate>: <why>`, as in the Fnforge-Decision trailer."""
+        if self.waiting:
+            return f"awaiting review: {self.reason}"
         if self.accepted:
             return f"accepted: {self.reason}"
         return f"rejected: {self.gate}: {self.reason}"
@@ -66,7 +69,7 @@ class StepResult:
             "step": self.step,
             "run": self.run,
             "accepted": self.accepted,
-            "decision": "accepted" if self.accepted else "rejected",
+            "decision": "awaiting review" if self.waiting else "accepted" if self.accepted else "rejected",
             "gate": self.gate,
             "reason": self.reason,
             "score_before": self.score_before,

@@ -25,6 +25,7 @@ from fnforge.function_repo.candidate import Candidate, StepResult
 from fnforge.function_repo.errors import RepoError, RepoLocked
 from fnforge.function_repo.history import StepRecord
 from fnforge.function_repo.plumbing import Git
+from fnforge.function_repo.review import waiting
 
 if TYPE_CHECKING:
     import git
@@ -276,9 +277,10 @@ class FunctionRepo:
     def recover(self) -> list[str]:
         """Clean up after a process that died mid-step; return what was done, in words.
 
-        Candidate branches with no decision are deleted (their step number is then reused);
-        candidates already decided lose their leftover branch; a work tree left behind a
-        merge that was recorded is brought up to date.
+        Candidate branches with no decision are deleted (their step number is then reused),
+        except those awaiting a person's review (review.py); candidates already decided lose
+        their leftover branch; a work tree left behind a merge that was recorded is brought
+        up to date.
         """
         done: list[str] = []
         with self.lock():
@@ -288,7 +290,10 @@ class FunctionRepo:
                     "if no git process is running, remove that file and retry"
                 )
             decided = {r.step for r in self.steps(include_rejected=True)}
+            held = {w.step for w in waiting(self)} - decided
             for _run, n, ref in self.candidate_branches():
+                if n in held:
+                    continue
                 self.git.delete_ref(ref)
                 name = ref.removeprefix("refs/heads/")
                 if n in decided:

@@ -149,15 +149,17 @@ def _advance_branch(repo: StepStore, old: str, new: str) -> None:
 
 
 def judge(
-    repo: StepStore, candidate: Candidate, gates: Sequence[Gate], note_extra: dict[str, Any] | None = None
-) -> StepResult:
+    repo: StepStore, candidate: Candidate, gates: Sequence[Gate], note_extra: dict[str, Any] | None = None,
+    *, extra_trailers: Sequence[tuple[str, str]] = (), body: str = "",
+) -> StepResult:  # fmt: skip
     """Run the gates in order; merge the candidate (`--no-ff`) or keep it as a rejected ref.
 
     Accepted: a merge commit on the set's branch with trailers Fnforge-Run/Step/Action,
     Fnforge-Score and Fnforge-Decision. Rejected: a record commit on top of the candidate,
     kept under refs/fnforge/rejected/<run>/step-<n>. Either way the candidate branch goes
     away and a JSON note (verdicts, scores, note_extra) is attached to the candidate head
-    and to the decision commit.
+    and to the decision commit. `extra_trailers` (e.g. Fnforge-Reviewed-By) go before the
+    decision; `body` is the commit message's body (a reviewer's words).
     """
     with repo.lock():
         cand_ref = f"refs/heads/{candidate.branch}"
@@ -178,6 +180,7 @@ def judge(
         trailers = [("Fnforge-Run", candidate.run), ("Fnforge-Step", str(candidate.step))]
         trailers += [("Fnforge-Action", s) for s in summaries]
         trailers.append(("Fnforge-Score", f"{format_score(before)} -> {format_score(after)}"))
+        trailers += list(extra_trailers)
         if accepted:
             if repo.head() != candidate.base_sha:
                 raise RepoError(f"the branch {repo.branch} moved since step {candidate.step} was proposed")
@@ -185,7 +188,7 @@ def judge(
             trailers.append(("Fnforge-Decision", f"accepted: {reason}"))
             title = f"Step {candidate.step}: {', '.join(summaries)}"
             commit = repo.git.commit_tree(
-                candidate.tree_sha, [candidate.base_sha, candidate.commit_sha], message(title, trailers)
+                candidate.tree_sha, [candidate.base_sha, candidate.commit_sha], message(title, trailers, body)
             )
             repo.git.add_note(candidate.commit_sha, note)
             repo.git.add_note(commit, note)
@@ -194,7 +197,7 @@ def judge(
             trailers.append(("Fnforge-Decision", f"rejected: {gate}: {reason}"))
             title = f"Reject step {candidate.step}: {gate}: {one_line(reason, 80)}"
             commit = repo.git.commit_tree(
-                candidate.tree_sha, [candidate.commit_sha], message(title, trailers)
+                candidate.tree_sha, [candidate.commit_sha], message(title, trailers, body)
             )
             repo.git.add_note(candidate.commit_sha, note)
             repo.git.add_note(commit, note)

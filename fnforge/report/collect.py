@@ -100,7 +100,15 @@ def step_view(repo: FunctionRepo, record: StepRecord) -> StepView:
         diff=diff,
         rolls_back=record.rolled_back,
         train_score=_train_score(note),
+        reviewed_by=reviewer(note),
     )
+
+
+def reviewer(note: dict[str, Any]) -> str | None:
+    """Who approved or rejected the step by hand (`fnforge approve/reject`), if anyone."""
+    review = note.get("review")
+    who = review.get("reviewer") if isinstance(review, dict) else None
+    return str(who) if who else None
 
 
 def function_views(repo: FunctionRepo) -> list[FunctionView]:

@@ -31,6 +31,7 @@ class StepView:
     diff: str = ""
     rolls_back: int | None = None
     train_score: float | None = None  # the head's score on the step's training batch
+    reviewed_by: str | None = None  # the person who approved or rejected it (review = "human")
 
     @property
     def accepted(self) -> bool:

@@ -48,9 +48,12 @@ def step_row(step: StepView) -> str:
     """One row of the steps table."""
     css = "rollback" if step.kind == "rollback" else step.decision
     actions = "<br>".join(html.escape(a) for a in step.actions) or "–"
+    reviewed = ""
+    if step.reviewed_by:
+        reviewed = f'<br><span class="reviewed">reviewed by {html.escape(step.reviewed_by)}</span>'
     cells = [
         f'<td class="num"><a href="#step-{step.step}">{step.step}</a></td>',
-        f'<td class="decision">{html.escape(_decision(step))}</td>',
+        f'<td class="decision">{html.escape(_decision(step))}{reviewed}</td>',
         f"<td>{html.escape(step.gate or '–')}</td>",
         f'<td class="reason">{html.escape(step.reason or "–")}</td>',
         f'<td class="num">{_score(step.score_before)} → {_score(step.score_after)}</td>',
@@ -61,7 +64,8 @@ def step_row(step: StepView) -> str:
         f'<td class="num">{"–" if step.duration_s is None else f"{step.duration_s:.1f} s"}</td>',
         f"<td><code>{html.escape(step.commit[:10])}</code></td>",
     ]
-    return f'<tr class="{css}" data-step="{step.step}">' + "".join(cells) + "</tr>"
+    by = f' data-reviewed-by="{html.escape(step.reviewed_by)}"' if step.reviewed_by else ""
+    return f'<tr class="{css}" data-step="{step.step}"{by}>' + "".join(cells) + "</tr>"
 
 
 def step_diff(step: StepView) -> str:
