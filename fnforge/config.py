@@ -115,6 +115,12 @@ class SandboxSettings(_Section):
     property_budget_per_function_s: float = Field(10.0, ge=0)
 
 
+class ServeSettings(_Section):
+    """`fnforge serve`: how many tool calls may wait for a sandbox worker before callers hear "busy"."""
+
+    queue: int = Field(16, ge=0)
+
+
 class Settings(_Section):
     """The whole experiment file."""
 
@@ -124,6 +130,7 @@ class Settings(_Section):
     agent: AgentSettings = AgentSettings()
     training: TrainingSettings = TrainingSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    serve: ServeSettings = ServeSettings()
 
 
 def load_settings(path: Path) -> Settings:
