@@ -58,18 +58,25 @@ def _stop_on_sigterm() -> None:
     ),
 )
 def serve_command(
-    repo: Path = typer.Option(Path("."), "--repo", "-r", help="The function repository (made by `fnforge init`)."),
-    ref: str = typer.Option(None, "--ref", help="Step number, branch or commit to serve (default: the branch head)."),
+    repo: Path = typer.Option(
+        Path("."), "--repo", "-r", help="The function repository (made by `fnforge init`)."
+    ),
+    ref: str = typer.Option(
+        None, "--ref", help="Step number, branch or commit to serve (default: the branch head)."
+    ),
     transport: str = typer.Option("stdio", "--transport", "-t", help="stdio | http"),
-    host: str = typer.Option("127.0.0.1", "--host", help="http: the address to bind. Other than loopback needs FNFORGE_SERVE_TOKEN (see above)."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="http: the address to bind. Other than loopback needs FNFORGE_SERVE_TOKEN (see above).",
+    ),
     port: int = typer.Option(8765, "--port", help="http: the port to listen on (0 picks a free one)."),
-    queue: int = typer.Option(None, "--queue", help="Calls that may wait for a worker (default: \\[serve] queue in fnforge.toml)."),
+    queue: int = typer.Option(
+        None, "--queue", help="Calls that may wait for a worker (default: \\[serve] queue in fnforge.toml)."
+    ),
 ) -> None:
+    from fnforge import serve as serving
     from fnforge.sandbox import SandboxUnavailable, open_pool
-    from fnforge.serve import (
-        TOKEN_ENV, CallQueue, FunctionServer, ServedSet, ServeError, bind_socket, require_token_off_loopback,
-        serve_http, serve_stdio,
-    )  # fmt: skip
 
     if transport not in ("stdio", "http"):
         _die(f"--transport {transport!r} is not known; use stdio or http")
@@ -77,17 +84,17 @@ def serve_command(
         _die(f"--port {port} is not a TCP port; use 0..65535")
     if queue is not None and queue < 0:
         _die(f"--queue {queue} must be 0 or more")
-    token = os.environ.get(TOKEN_ENV) or None
+    token = os.environ.get(serving.TOKEN_ENV) or None
     sock = None
     try:
         if transport == "http":
-            require_token_off_loopback(host, token)
+            serving.require_token_off_loopback(host, token)
         with FunctionRepo.open(repo) as fr:
-            served = ServedSet.load(fr, ref)
+            served = serving.ServedSet.load(fr, ref)
             settings = fr.settings
         if transport == "http":
-            sock = bind_socket(host, port)
-    except (RepoError, ConfigError, ServeError) as e:
+            sock = serving.bind_socket(host, port)
+    except (RepoError, ConfigError, serving.ServeError) as e:
         _die(str(e))
     _stop_on_sigterm()
     waiting = settings.serve.queue if queue is None else queue
@@ -95,18 +102,20 @@ def serve_command(
          f"(step {served.step}, commit {served.commit[:12]}) ...")  # fmt: skip
     try:
         with open_pool(settings.sandbox) as pool:
-            server = FunctionServer(served, pool, CallQueue(pool.size, waiting))
+            server = serving.FunctionServer(served, pool, serving.CallQueue(pool.size, waiting))
             if sock is None:
                 _say(f"serving {len(served.tools)} tools over stdio ({pool.backend_name} sandbox)")
-                anyio.run(serve_stdio, server.mcp)
+                anyio.run(serving.serve_stdio, server.mcp)
                 return
 
             def listening(url: str) -> None:
                 text = f"serving {len(served.tools)} tools at {escape(url)} ({pool.backend_name} sandbox)"
                 if not MODE.quiet or MODE.json_lines:
-                    result({"event": "listening", "url": url, "step": served.step, "commit": served.commit}, text)
+                    result(
+                        {"event": "listening", "url": url, "step": served.step, "commit": served.commit}, text
+                    )
 
-            anyio.run(serve_http, server.mcp, sock, host, token, listening)
+            anyio.run(serving.serve_http, server.mcp, sock, host, token, listening)
     except SandboxUnavailable as e:
         _die(str(e), code=1)
     finally:

@@ -49,7 +49,8 @@ class FunctionServer:
         self.pool = pool
         self.queue = queue
         self._checks = {
-            entry["function"]["name"]: ArgumentCheck(entry["function"]["parameters"]) for entry in served.tools
+            entry["function"]["name"]: ArgumentCheck(entry["function"]["parameters"])
+            for entry in served.tools
         }
         self._tools = [
             types.Tool(
@@ -73,7 +74,9 @@ class FunctionServer:
             on_call_tool=self._call_tool,
         )
 
-    async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    async def _list_tools(
+        self, ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=self._tools)
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:

@@ -35,7 +35,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except OSError as e:
-        raise ServeError(f"cannot listen on {host}:{port} ({e.strerror or e}); pick another --port or --host") from None
+        raise ServeError(
+            f"cannot listen on {host}:{port} ({e.strerror or e}); pick another --port or --host"
+        ) from None
     return sock
 
 

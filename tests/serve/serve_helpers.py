@@ -66,7 +66,9 @@ MODULES = {"add_numbers": ADD, "spin": SPIN, "crash": CRASH, "nap": NAP}
 def make_repo(root: Path, pool: int = 2, queue: int = 16) -> FunctionRepo:
     """A repository on the Docker sandbox with a short call limit, holding MODULES as step 1."""
     config = render_template("gsm8k").replace('backend = "auto"', 'backend = "docker"')
-    config = config.replace("timeout_s = 5.0", f"timeout_s = {TIMEOUT_S}").replace("pool = 4 ", f"pool = {pool} ")
+    config = config.replace("timeout_s = 5.0", f"timeout_s = {TIMEOUT_S}").replace(
+        "pool = 4 ", f"pool = {pool} "
+    )
     config = config.replace("queue = 16", f"queue = {queue}")
     repo = FunctionRepo.init(root, task="gsm8k", config_text=config)
     assert repo.settings.sandbox.pool == pool and repo.settings.sandbox.timeout_s == TIMEOUT_S
@@ -82,7 +84,9 @@ def env() -> dict[str, str]:
     return {**out, "PYTHONPATH": path, "COLUMNS": "200"}
 
 
-def cli(*args: str, extra_env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, extra_env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run the real `fnforge` executable to completion."""
     return subprocess.run(
         [FNFORGE, *args], capture_output=True, text=True, timeout=timeout, env={**env(), **(extra_env or {})}
