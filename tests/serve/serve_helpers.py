@@ -104,3 +104,56 @@ def exported_tools(root: Path) -> list[dict[str, Any]]:
 def text_of(result: Any) -> str:
     """All the text blocks of a tool result, joined."""
     return "\n".join(block.text for block in result.content)
+
+
+async def exercise(session: Any, root: Path) -> None:
+    """The whole contract over one live session, whatever the transport.
+
+    The tools equal the export's; a call returns its value; a call that hangs, one with
+    bad arguments, one whose process dies and one to a tool that does not exist each come
+    back as errors naming why; and after each the server still answers.
+    """
+    init = await session.initialize()
+    head = FunctionRepo.open(root)
+    commit = head.head()
+    head.close()
+    info = init.server_info
+    assert "step 1" in info.title and commit[:12] in info.title and info.version == f"0.1+step1.g{commit[:12]}"
+    assert commit in info.description and "docker sandbox" in info.description
+
+    listed = (await session.list_tools()).tools
+    exported = exported_tools(root)
+    assert [(t.name, t.description, t.input_schema) for t in listed] == [
+        (e["function"]["name"], e["function"]["description"], e["function"]["parameters"]) for e in exported
+    ]
+
+    async def still_answers(a: int) -> None:
+        res = await session.call_tool("add_numbers", {"a": a, "b": 10})
+        assert not res.is_error and json.loads(text_of(res)) == a + 10
+
+    ok = await session.call_tool("add_numbers", {"a": 2})
+    assert not ok.is_error and json.loads(text_of(ok)) == 3  # the default of b applies
+
+    hung = await session.call_tool("spin", {"label": "x"})
+    assert hung.is_error and text_of(hung).startswith("Timeout:") and f"{TIMEOUT_S:g}s" in text_of(hung)
+    await still_answers(1)
+
+    wrong_type = await session.call_tool("add_numbers", {"a": "two"})
+    assert wrong_type.is_error and text_of(wrong_type) == "InvalidArguments: a: 'two' is not of type 'integer'"
+    missing = await session.call_tool("add_numbers", {"b": 2})
+    assert missing.is_error and "'a' is a required property" in text_of(missing)
+    unknown = await session.call_tool("add_numbers", {"a": 1, "c": 2})
+    assert unknown.is_error and "unknown argument c; the tool takes a, b" in text_of(unknown)
+    await still_answers(2)
+
+    crashed = await session.call_tool("crash", {"code": 3})
+    assert crashed.is_error and text_of(crashed).startswith("Crashed:") and "status 3" in text_of(crashed)
+    await still_answers(3)
+
+    try:
+        await session.call_tool("no_such_tool", {})
+    except Exception as e:  # an unknown tool is a protocol error (JSON-RPC -32602), per the MCP spec
+        assert "no tool named 'no_such_tool'" in str(e) and "add_numbers" in str(e)
+    else:
+        raise AssertionError("calling an unknown tool did not fail")
+    await still_answers(4)
