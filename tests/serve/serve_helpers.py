@@ -118,7 +118,9 @@ async def exercise(session: Any, root: Path) -> None:
     commit = head.head()
     head.close()
     info = init.server_info
-    assert "step 1" in info.title and commit[:12] in info.title and info.version == f"0.1+step1.g{commit[:12]}"
+    assert (
+        "step 1" in info.title and commit[:12] in info.title and info.version == f"0.1+step1.g{commit[:12]}"
+    )
     assert commit in info.description and "docker sandbox" in info.description
 
     listed = (await session.list_tools()).tools
@@ -139,7 +141,9 @@ async def exercise(session: Any, root: Path) -> None:
     await still_answers(1)
 
     wrong_type = await session.call_tool("add_numbers", {"a": "two"})
-    assert wrong_type.is_error and text_of(wrong_type) == "InvalidArguments: a: 'two' is not of type 'integer'"
+    assert (
+        wrong_type.is_error and text_of(wrong_type) == "InvalidArguments: a: 'two' is not of type 'integer'"
+    )
     missing = await session.call_tool("add_numbers", {"b": 2})
     assert missing.is_error and "'a' is a required property" in text_of(missing)
     unknown = await session.call_tool("add_numbers", {"a": 1, "c": 2})

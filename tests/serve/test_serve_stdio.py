@@ -79,7 +79,12 @@ def test_the_mcp_config_export_starts_a_working_server_and_it_cleans_up_when_the
         params = StdioServerParameters(command=entry["command"], args=entry["args"], env=env())
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
-            assert [t.name for t in (await session.list_tools()).tools] == ["add_numbers", "crash", "nap", "spin"]
+            assert [t.name for t in (await session.list_tools()).tools] == [
+                "add_numbers",
+                "crash",
+                "nap",
+                "spin",
+            ]
             res = await session.call_tool("add_numbers", {"a": 40, "b": 2})
             assert json.loads(text_of(res)) == 42
             pids.extend(_server_pids(served_root))
