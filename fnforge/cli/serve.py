@@ -110,14 +110,13 @@ def serve_command(
 
             def listening(url: str) -> None:
                 text = f"serving {len(served.tools)} tools at {escape(url)} ({pool.backend_name} sandbox)"
-                if not MODE.quiet or MODE.json_lines:
-                    result(
-                        {"event": "listening", "url": url, "step": served.step, "commit": served.commit}, text
-                    )
+                result({"event": "listening", "url": url, "step": served.step, "commit": served.commit}, text)
 
             anyio.run(serving.serve_http, server.mcp, sock, host, token, listening)
     except SandboxUnavailable as e:
         _die(str(e), code=1)
+    except serving.ServeError as e:
+        _die(str(e))
     finally:
         if sock is not None:
             sock.close()

@@ -11,14 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import SchemaError, best_match
+
+from fnforge.serve.errors import ServeError
 
 
 class ArgumentCheck:
     """The compiled check of one tool's arguments; `problem(args)` says what is wrong, or None."""
 
-    def __init__(self, schema: dict[str, Any]):
-        Draft202012Validator.check_schema(schema)
+    def __init__(self, schema: dict[str, Any], tool: str = "the tool"):
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as e:
+            raise ServeError(f"{tool}: its derived schema is not valid JSON Schema ({e.message})") from None
         self._validator = Draft202012Validator(schema)
         self._names = set(schema.get("properties", {}))
 

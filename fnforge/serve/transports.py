@@ -14,8 +14,9 @@ import anyio
 import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
+from mcp.server.transport_security import TransportSecuritySettings
 
-from fnforge.serve.bearer import BearerToken
+from fnforge.serve.bearer import BearerToken, is_loopback
 from fnforge.serve.errors import ServeError
 
 MCP_PATH = "/mcp"
@@ -51,7 +52,15 @@ async def serve_http(
     server: Server, sock: socket.socket, host: str, token: str | None, on_listening: Callable[[str], None]
 ) -> None:
     """Serve streamable HTTP on `sock` until interrupted; call `on_listening(url)` once it accepts."""
-    app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
+    security = None
+    if is_loopback(host):  # a web page must not reach a loopback server through a rebound DNS name
+        named = {host.strip("[]"), "127.0.0.1", "localhost"}
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=[f"{h}:*" for h in sorted(named)] + ["[::1]:*"],
+            allowed_origins=[f"http://{h}:*" for h in sorted(named)] + ["http://[::1]:*"],
+        )
+    app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, transport_security=security)
     asgi = BearerToken(app, token) if token else app
     web = uvicorn.Server(uvicorn.Config(asgi, log_level="warning", lifespan="on"))
     async with anyio.create_task_group() as tg:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import threading
+from pathlib import Path
 
 import anyio
 import pytest
 
+import fnforge
 from fnforge.function_repo import tool_schema
 from fnforge.serve import ArgumentCheck, Busy, CallQueue, ServeError, is_loopback, require_token_off_loopback
 
@@ -89,3 +92,22 @@ def test_serving_an_empty_set_is_one_line_and_exit_2(tmp_path):
     done = cli("serve", "--repo", str(tmp_path / "empty"))
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
     assert "is empty; there is nothing to serve" in done.stderr
+
+
+def _imports(folder: Path) -> set[str]:
+    names = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+    return names
+
+
+def test_serve_uses_the_store_and_the_sandbox_and_neither_of_them_knows_it():
+    package = Path(fnforge.__file__).parent
+    uses = {n.split(".")[1] for n in _imports(package / "serve") if n.startswith("fnforge.")}
+    assert uses == {"function_repo", "sandbox", "serve"}
+    for part in ("function_repo", "sandbox", "evaluators", "engine"):
+        assert not [n for n in _imports(package / part) if n.startswith("fnforge.serve")], part
