@@ -1,7 +1,7 @@
 """A real function repository to serve, and the real `fnforge` executable to serve it.
 
-The set holds a well-behaved function, one that never returns, one that kills its own
-process and one that sleeps, committed without gates: a server must withstand whatever is
+The set holds a well-behaved function, one that never returns, one that segfaults and
+one that sleeps, committed without gates: a server must withstand whatever is
 on the branch, since the sandbox, not the gates, is the security boundary.
 """
 
@@ -19,7 +19,7 @@ from fnforge.function_repo import FunctionRepo
 
 FNFORGE = str(Path(sys.executable).parent / "fnforge")
 WORKTREE = Path(__file__).resolve().parents[2]
-TIMEOUT_S = 2.0  # the served repository's per-call limit
+TIMEOUT_S = 3.0  # the served repository's per-call limit
 
 ADD = '''PACKAGES = []
 
@@ -41,14 +41,14 @@ def spin(label: str) -> str:
     while True:
         label = label + ""
 '''
-CRASH = '''import os
+CRASH = '''import ctypes
 
 PACKAGES = []
 
 
 def crash(code: int) -> int:
-    """End its own process at once with an exit status."""
-    os._exit(code)
+    """Read address zero: the process dies of SIGSEGV."""
+    return ctypes.string_at(code)
 '''
 NAP = '''import time
 
@@ -131,7 +131,7 @@ async def exercise(session: Any, root: Path) -> None:
 
     async def still_answers(a: int) -> None:
         res = await session.call_tool("add_numbers", {"a": a, "b": 10})
-        assert not res.is_error and json.loads(text_of(res)) == a + 10
+        assert not res.is_error and json.loads(text_of(res)) == a + 10, text_of(res)
 
     ok = await session.call_tool("add_numbers", {"a": 2})
     assert not ok.is_error and json.loads(text_of(ok)) == 3  # the default of b applies
@@ -150,8 +150,8 @@ async def exercise(session: Any, root: Path) -> None:
     assert unknown.is_error and "unknown argument c; the tool takes a, b" in text_of(unknown)
     await still_answers(2)
 
-    crashed = await session.call_tool("crash", {"code": 3})
-    assert crashed.is_error and text_of(crashed).startswith("Crashed:") and "status 3" in text_of(crashed)
+    crashed = await session.call_tool("crash", {"code": 0})
+    assert crashed.is_error and text_of(crashed).startswith("Crashed:") and "SIGSEGV" in text_of(crashed)
     await still_answers(3)
 
     try:
