@@ -7,6 +7,7 @@ one line and exit 2; a sandbox that cannot start is one line and exit 1.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -34,8 +35,10 @@ def _die(message: str, code: int = 2) -> None:
 
 
 def _say(message: str) -> None:
-    """A status line on stderr (stdout may be the protocol); hidden with --quiet."""
-    if not MODE.quiet:
+    """A status line on stderr (stdout may be the protocol): a JSON line with --json, none with --quiet."""
+    if MODE.json_lines:
+        typer.echo(json.dumps({"event": "progress", "message": message}), err=True)
+    elif not MODE.quiet:
         err_console.print(message)
 
 
