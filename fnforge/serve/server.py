@@ -49,7 +49,9 @@ class FunctionServer:
         self.pool = pool
         self.queue = queue
         self._checks = {
-            entry["function"]["name"]: ArgumentCheck(entry["function"]["parameters"])
+            entry["function"]["name"]: ArgumentCheck(
+                entry["function"]["parameters"], entry["function"]["name"]
+            )
             for entry in served.tools
         }
         self._tools = [

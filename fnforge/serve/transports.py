@@ -42,10 +42,16 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _bracketed(host: str) -> str:
+    """An address as it appears in a URL or Host header: IPv6 in brackets."""
+    host = host.strip("[]")
+    return f"[{host}]" if ":" in host else host
+
+
 def url_of(sock: socket.socket) -> str:
     """The URL clients use to reach the server on this socket."""
     host, port = sock.getsockname()[:2]
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}{MCP_PATH}"
+    return f"http://{_bracketed(host)}:{port}{MCP_PATH}"
 
 
 async def serve_http(
@@ -54,11 +60,11 @@ async def serve_http(
     """Serve streamable HTTP on `sock` until interrupted; call `on_listening(url)` once it accepts."""
     security = None
     if is_loopback(host):  # a web page must not reach a loopback server through a rebound DNS name
-        named = {host.strip("[]"), "127.0.0.1", "localhost"}
+        named = sorted({_bracketed(host), "127.0.0.1", "localhost", "[::1]"})
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
-            allowed_hosts=[f"{h}:*" for h in sorted(named)] + ["[::1]:*"],
-            allowed_origins=[f"http://{h}:*" for h in sorted(named)] + ["http://[::1]:*"],
+            allowed_hosts=[f"{h}:*" for h in named],
+            allowed_origins=[f"http://{h}:*" for h in named],
         )
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, transport_security=security)
     asgi = BearerToken(app, token) if token else app

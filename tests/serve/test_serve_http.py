@@ -48,7 +48,9 @@ def _client(token: str | None = None) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=300.0))
 
 
-def test_http_lists_the_exported_tools_and_survives_timeout_bad_arguments_and_crash(served_root):
+def test_http_lists_the_exported_tools_survives_timeout_bad_arguments_and_crash_and_refuses_rebinding(
+    served_root,
+):
     with http_server(served_root) as url:
 
         async def scenario() -> None:
@@ -57,8 +59,11 @@ def test_http_lists_the_exported_tools_and_survives_timeout_bad_arguments_and_cr
                 streamable_http_client(url, http_client=http) as (read, write),
                 ClientSession(read, write) as session,
             ):
-                await session.initialize()
                 await exercise(session, served_root)
+            async with _client() as http:  # a page on a rebound DNS name cannot reach the loopback server
+                ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+                rebound = await http.post(url, json=ping, headers={"Host": "attacker.example"})
+                assert rebound.status_code == 421
 
         anyio.run(scenario)
 
