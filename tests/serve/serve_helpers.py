@@ -1,7 +1,7 @@
 """A real function repository to serve, and the real `fnforge` executable to serve it.
 
-The set holds a well-behaved function, one that never returns, one that segfaults and
-one that sleeps, committed without gates: a server must withstand whatever is
+The set holds a well-behaved function, one that never returns, one that segfaults, one
+that wants more memory than the limit and one that sleeps, committed without gates: a server must withstand whatever is
 on the branch, since the sandbox, not the gates, is the security boundary.
 """
 
@@ -60,7 +60,15 @@ def nap(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
 '''
-MODULES = {"add_numbers": ADD, "spin": SPIN, "crash": CRASH, "nap": NAP}
+HOG = '''PACKAGES = []
+
+
+def hog(megabytes: int) -> int:
+    """Hold a string of that many megabytes."""
+    held = "x" * (megabytes * 1024 * 1024)
+    return len(held)
+'''
+MODULES = {"add_numbers": ADD, "spin": SPIN, "crash": CRASH, "nap": NAP, "hog": HOG}
 
 
 def make_repo(root: Path, pool: int = 2, queue: int = 16) -> FunctionRepo:
@@ -153,6 +161,10 @@ async def exercise(session: Any, root: Path) -> None:
     crashed = await session.call_tool("crash", {"code": 0})
     assert crashed.is_error and text_of(crashed).startswith("Crashed:") and "SIGSEGV" in text_of(crashed)
     await still_answers(3)
+
+    hogged = await session.call_tool("hog", {"megabytes": 1024})
+    assert hogged.is_error and text_of(hogged).startswith("MemoryLimit:"), text_of(hogged)
+    await still_answers(5)
 
     try:
         await session.call_tool("no_such_tool", {})

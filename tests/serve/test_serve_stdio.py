@@ -82,6 +82,7 @@ def test_the_mcp_config_export_starts_a_working_server_and_it_cleans_up_when_the
             assert [t.name for t in (await session.list_tools()).tools] == [
                 "add_numbers",
                 "crash",
+                "hog",
                 "nap",
                 "spin",
             ]
