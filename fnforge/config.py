@@ -144,6 +144,10 @@ class ExecutorSettings(_Section):
     kind: Literal["local", "ray"] = "local"
     address: str = "auto"  # Ray: "auto" (a running local cluster, else start one) or "ray://host:port"
     tasks_per_chunk: int = Field(64, gt=0)
+class ServeSettings(_Section):
+    """`fnforge serve`: how many tool calls may wait for a sandbox worker before callers hear "busy"."""
+
+    queue: int = Field(16, ge=0)
 
 
 class Settings(_Section):
@@ -156,6 +160,7 @@ class Settings(_Section):
     training: TrainingSettings = TrainingSettings()
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)  # reads the image env when made
     executor: ExecutorSettings = ExecutorSettings()
+    serve: ServeSettings = ServeSettings()
 
 
 def load_settings(path: Path) -> Settings:

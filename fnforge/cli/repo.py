@@ -230,9 +230,9 @@ def rollback_command(
 @app.command("export")
 def export_command(
     repo: Path = _REPO_OPTION,
-    format: str = typer.Option("wheel", "--format", "-f", help="wheel | tools-json | patch"),
+    format: str = typer.Option("wheel", "--format", "-f", help="wheel | tools-json | patch | mcp-config"),
     out: Path = typer.Option(
-        None, "--out", "-o", help="Directory for the wheel or the patch files, or the tools JSON file."
+        None, "--out", "-o", help="Directory for the wheel or the patch files, or the tools JSON / MCP config file."
     ),
     name: str = typer.Option(
         None, "--name", help="Import name of the package (default: the repo's directory)."
@@ -242,11 +242,16 @@ def export_command(
         None, "--step", help="With --format patch: the step whose candidate to write (`git am` applies it)."
     ),
 ) -> None:
-    """Export the function set (a wheel, or the OpenAI tool schemas), or a step's candidate as patches."""
+    """Export the function set: an installable wheel, the OpenAI tool schemas as JSON, a step's
+    candidate as `git format-patch` files, or the `mcpServers` entry an MCP client needs to start
+    `fnforge serve` over stdio (printed)."""
     from fnforge.function_repo.export import export_tools_json, export_wheel
 
-    if format not in {"wheel", "tools-json", "patch"}:
-        _die(f"--format {format!r} is not known; use wheel, tools-json or patch")
+    if format not in {"wheel", "tools-json", "patch", "mcp-config"}:
+        _die(f"--format {format!r} is not known; use wheel, tools-json, patch or mcp-config")
+    if format == "mcp-config":
+        _export_mcp_config(repo, out, name, ref)
+        return
     if (format == "patch") != (step is not None):
         _die("--step N goes with --format patch (and patch needs --step N): which step's candidate to write")
     with _user_errors():
@@ -266,3 +271,24 @@ def export_command(
         else:
             path = export_tools_json(fr, out or Path("tools.json"), ref=ref)
     result({"format": format, "path": str(path)}, f"wrote {escape(str(path))}")
+
+
+def _export_mcp_config(repo: Path, out: Path | None, name: str | None, ref: str | None) -> None:
+    """Print (or write to --out) the client snippet that starts `fnforge serve` for this set."""
+    import json
+
+    from fnforge.function_repo.export import import_name
+    from fnforge.serve import mcp_config
+
+    with _user_errors():
+        fr = _open(repo)
+        if ref is not None:
+            fr.resolve(ref)  # a wrong ref fails here, not later inside the client
+        root = fr.root
+    snippet = mcp_config(root, name or import_name(root.name), ref)
+    if out is None:
+        typer.echo(json.dumps(snippet, indent=2))
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(snippet, indent=2) + "\n", encoding="utf-8")
+    result({"format": "mcp-config", "path": str(out)}, f"wrote {escape(str(out))}")

@@ -88,7 +88,8 @@ def tools(functions: dict[str, str]) -> list[dict[str, Any]]:
     return out
 
 
-def _step_of(repo: FunctionRepo, sha: str) -> int:
+def step_of(repo: FunctionRepo, sha: str) -> int:
+    """The step whose commit is `sha` (0 when it is no decided step, e.g. the first commit)."""
     for rec in reversed(repo.steps(include_rejected=True)):
         if rec.commit == sha:
             return rec.step
@@ -121,7 +122,7 @@ def export_wheel(
             f"the function set at {sha[:10]} is empty; nothing to export (apply some actions first)"
         )
     pkg = import_name(package_name or repo.root.name)
-    step = _step_of(repo, sha)
+    step = step_of(repo, sha)
     version = f"0.{step}+step{step}.g{sha[:12]}"
     schemas = tools(functions)
     files: dict[str, bytes] = {}
