@@ -46,7 +46,9 @@ from fnforge.sandbox.image import SANDBOX_UID
 SOURCE = "def add(a: int, b: int) -> int:\n    '''Adds two numbers.'''\n    return a + b\n"
 
 
-def bench_warm(settings: SandboxSettings, calls: int, gap_s: float = 0.0) -> tuple[float, list[float], list[float]]:
+def bench_warm(
+    settings: SandboxSettings, calls: int, gap_s: float = 0.0
+) -> tuple[float, list[float], list[float]]:
     """Calls/s, per-call latencies at the host, and the same calls as the worker timed them
     (request in to answer out, inside the container), through one warm worker; `gap_s` apart."""
     functions = {"add": SOURCE}
@@ -74,11 +76,17 @@ def bench_exec(settings: SandboxSettings, calls: int) -> float:
     work = Path(tempfile.mkdtemp(prefix="fnforge-bench-"))
     work.chmod(0o755)
     container = client.containers.run(
-        settings.image, ["sleep", "infinity"], detach=True, network_mode="none", working_dir="/workspace",
+        settings.image,
+        ["sleep", "infinity"],
+        detach=True,
+        network_mode="none",
+        working_dir="/workspace",
         volumes={str(work): {"bind": "/workspace", "mode": "rw"}},
-        labels={LABEL: "1", LABEL_OWNER: owner_label()}, user=f"{SANDBOX_UID}:{SANDBOX_UID}",
+        labels={LABEL: "1", LABEL_OWNER: owner_label()},
+        user=f"{SANDBOX_UID}:{SANDBOX_UID}",
     )
     try:
+
         def one(i: int) -> int:
             code = SOURCE + f"import json\nprint(json.dumps(add(**{json.dumps({'a': i, 'b': 2})})))\n"
             name = f"tmp_code_{hashlib.md5(code.encode()).hexdigest()}.py"  # noqa: S324 - a file name
@@ -103,7 +111,7 @@ def bench_proptest(settings: SandboxSettings) -> float:
     """Seconds for the derived properties of 10 changed functions, warm worker, settings' examples."""
     functions = {
         f"f{i}": (
-            f"def f{i}(xs: list[int], lo: int) -> list[int]:\n    \"\"\"Scaled values above lo.\"\"\"\n"
+            f'def f{i}(xs: list[int], lo: int) -> list[int]:\n    """Scaled values above lo."""\n'
             f"    return [v * {i} for v in xs if v > lo]\n"
         )
         for i in range(10)
@@ -179,36 +187,55 @@ def main() -> None:
     warm_per_s, latencies, inside = bench_warm(settings, args.calls)
     median_ms = statistics.median(latencies) * 1000
     p95_ms = sorted(latencies)[int(0.95 * len(latencies))] * 1000
-    print(f"(a) warm worker:       {warm_per_s:10.1f} calls/s  median {median_ms:.3f} ms  p95 {p95_ms:.3f} ms "
-          f"({args.calls} calls)", flush=True)
+    print(
+        f"(a) warm worker:       {warm_per_s:10.1f} calls/s  median {median_ms:.3f} ms  p95 {p95_ms:.3f} ms "
+        f"({args.calls} calls)",
+        flush=True,
+    )
     _, spaced, spaced_inside = bench_warm(settings, 500, gap_s=0.005)
     spaced_ms = statistics.median(spaced) * 1000
-    print(f"(a') warm worker, calls 5 ms apart (an agent between model turns): median {spaced_ms:.3f} ms", flush=True)
+    print(
+        f"(a') warm worker, calls 5 ms apart (an agent between model turns): median {spaced_ms:.3f} ms",
+        flush=True,
+    )
     worker_ms, worker_spaced_ms = statistics.median(inside) * 1000, statistics.median(spaced_inside) * 1000
-    print(f"(a'') the same calls by the worker's own clock (request in to answer out, inside the container): "
-          f"median {worker_ms:.3f} ms back to back, {worker_spaced_ms:.3f} ms spaced; the rest is the Docker "
-          "attach stream and the host client", flush=True)
+    print(
+        f"(a'') the same calls by the worker's own clock (request in to answer out, inside the container): "
+        f"median {worker_ms:.3f} ms back to back, {worker_spaced_ms:.3f} ms spaced; the rest is the Docker "
+        "attach stream and the host client",
+        flush=True,
+    )
     exec_per_s = bench_exec(settings, args.exec_calls)
     print(f"(b) docker exec/call:  {exec_per_s:10.1f} calls/s  ({args.exec_calls} calls)", flush=True)
     inprocess_per_s = bench_inprocess(200_000)
     print(f"(c) in-process:        {inprocess_per_s:10.1f} calls/s  (no isolation; for scale)", flush=True)
     proptest_s = bench_proptest(settings)
-    print(f"property tests, 10 functions x {settings.property_examples} examples, warm: {proptest_s:.2f} s "
-          "(target < 5 s)", flush=True)
+    print(
+        f"property tests, 10 functions x {settings.property_examples} examples, warm: {proptest_s:.2f} s "
+        "(target < 5 s)",
+        flush=True,
+    )
     floor_per_s, floor_cpu_ms = bench_fork_floor(settings)
     ceiling_per_s = settings.cpus * 1000 / floor_cpu_ms
-    print(f"(d) floor: a bare fork-a-child-per-call loop in python3, same image and limits: {floor_per_s:.0f} calls/s, "
-          f"{floor_cpu_ms:.3f} ms CPU each; under cpus={settings.cpus:g} no fresh-process-per-call design passes "
-          f"{ceiling_per_s:.0f} calls/s = {ceiling_per_s / exec_per_s:.0f}x exec, even with no protocol at all", flush=True)
+    print(
+        f"(d) floor: a bare fork-a-child-per-call loop in python3, same image and limits: {floor_per_s:.0f} calls/s, "
+        f"{floor_cpu_ms:.3f} ms CPU each; under cpus={settings.cpus:g} no fresh-process-per-call design passes "
+        f"{ceiling_per_s:.0f} calls/s = {ceiling_per_s / exec_per_s:.0f}x exec, even with no protocol at all",
+        flush=True,
+    )
     ratio = warm_per_s / exec_per_s
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} during the run "
-          "(other work on the cores inflates every side, the warm worker's many small hand-offs most)")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} during the run "
+        "(other work on the cores inflates every side, the warm worker's many small hand-offs most)"
+    )
     print(f"warm / exec = {ratio:.1f}x (target >= 100x); warm median {median_ms:.3f} ms (target < 1 ms)")
-    print(f"RESULT warm_per_s={warm_per_s:.1f} exec_per_s={exec_per_s:.2f} inprocess_per_s={inprocess_per_s:.0f} "
-          f"warm_over_exec={ratio:.1f} warm_median_ms={median_ms:.3f} proptest10_s={proptest_s:.2f} "
-          f"warm_spaced_median_ms={spaced_ms:.3f} worker_median_ms={worker_ms:.3f} "
-          f"worker_spaced_median_ms={worker_spaced_ms:.3f} fork_floor_cpu_ms={floor_cpu_ms:.3f} "
-          f"fresh_process_ceiling_per_s={ceiling_per_s:.0f} ceiling_over_exec={ceiling_per_s / exec_per_s:.1f}")
+    print(
+        f"RESULT warm_per_s={warm_per_s:.1f} exec_per_s={exec_per_s:.2f} inprocess_per_s={inprocess_per_s:.0f} "
+        f"warm_over_exec={ratio:.1f} warm_median_ms={median_ms:.3f} proptest10_s={proptest_s:.2f} "
+        f"warm_spaced_median_ms={spaced_ms:.3f} worker_median_ms={worker_ms:.3f} "
+        f"worker_spaced_median_ms={worker_spaced_ms:.3f} fork_floor_cpu_ms={floor_cpu_ms:.3f} "
+        f"fresh_process_ceiling_per_s={ceiling_per_s:.0f} ceiling_over_exec={ceiling_per_s / exec_per_s:.1f}"
+    )
 
 
 if __name__ == "__main__":

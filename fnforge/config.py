@@ -144,6 +144,8 @@ class ExecutorSettings(_Section):
     kind: Literal["local", "ray"] = "local"
     address: str = "auto"  # Ray: "auto" (a running local cluster, else start one) or "ray://host:port"
     tasks_per_chunk: int = Field(64, gt=0)
+
+
 class ServeSettings(_Section):
     """`fnforge serve`: how many tool calls may wait for a sandbox worker before callers hear "busy"."""
 

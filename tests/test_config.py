@@ -72,7 +72,9 @@ def test_a_config_error_reaches_the_user_as_one_unmangled_line(tmp_path: Path) -
     (root / "fnforge.toml").write_text("[data]\ntrain = 3\n")
     done = subprocess.run(
         [sys.executable, "-m", "fnforge.cli", "eval", "--repo", str(root), "--ref", "0"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()

@@ -17,7 +17,9 @@ from fnforge.evaluators import EvaluatorError, get_evaluator, load_predictions, 
 @app.command()
 def check(
     task: str = typer.Option(..., "--task", help="gsm8k, tabmwp, math or custom:module:function"),
-    data: Path = typer.Option(..., "--data", help="The tasks: a JSONL or JSON dataset file, or a directory of them."),
+    data: Path = typer.Option(
+        ..., "--data", help="The tasks: a JSONL or JSON dataset file, or a directory of them."
+    ),
     predictions: Path = typer.Option(
         ..., "--predictions", help='JSONL, one {"id": ..., "output": "<final text>"} per line.'
     ),

@@ -232,7 +232,10 @@ def export_command(
     repo: Path = _REPO_OPTION,
     format: str = typer.Option("wheel", "--format", "-f", help="wheel | tools-json | patch | mcp-config"),
     out: Path = typer.Option(
-        None, "--out", "-o", help="Directory for the wheel or the patch files, or the tools JSON / MCP config file."
+        None,
+        "--out",
+        "-o",
+        help="Directory for the wheel or the patch files, or the tools JSON / MCP config file.",
     ),
     name: str = typer.Option(
         None, "--name", help="Import name of the package (default: the repo's directory)."

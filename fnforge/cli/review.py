@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.syntax import Syntax
 
-from fnforge.cli import app
+from fnforge.cli.app import app
 from fnforge.cli.output import MODE, UsageError, console, progress, result, set_mode
 from fnforge.cli.repo import _REPO_OPTION, _open, _score, _step_text, _user_errors, _verdict_lines
 from fnforge.function_repo import RepoError

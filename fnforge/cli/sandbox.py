@@ -26,8 +26,12 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
-_REPO = typer.Option(Path("."), "--repo", "-r", help="Read the sandbox settings from this repository's fnforge.toml, if any.")
-_BACKEND = typer.Option(None, "--backend", help="auto | docker | process (default: from fnforge.toml, else auto).")
+_REPO = typer.Option(
+    Path("."), "--repo", "-r", help="Read the sandbox settings from this repository's fnforge.toml, if any."
+)
+_BACKEND = typer.Option(
+    None, "--backend", help="auto | docker | process (default: from fnforge.toml, else auto)."
+)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -67,7 +71,12 @@ def build(
     labels = image_labels(settings) or {}
     packages = [p for p in labels.get("fnforge.packages", "").split(",") if p]
     result(
-        {"image": settings.image, "id": image_id, "recipe": labels.get("fnforge.recipe"), "packages": packages},
+        {
+            "image": settings.image,
+            "id": image_id,
+            "recipe": labels.get("fnforge.recipe"),
+            "packages": packages,
+        },
         f"[green]ready[/green]: {settings.image} ({image_id[7:19]}) with {', '.join(packages)}",
     )
 
@@ -97,7 +106,9 @@ def check(repo: Path = _REPO, backend: str = _BACKEND) -> None:
         for col in ("area", "check", "observed inside", "held"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r.area, r.check, escape(r.observed), "[green]yes[/green]" if r.held else "[red]NO[/red]")
+            table.add_row(
+                r.area, r.check, escape(r.observed), "[green]yes[/green]" if r.held else "[red]NO[/red]"
+            )
         console.print(table)
         verdict = "[green]every check held[/green]" if held else "[red]some checks did not hold[/red]"
         console.print(verdict)
@@ -108,8 +119,10 @@ def check(repo: Path = _REPO, backend: str = _BACKEND) -> None:
 def run(
     file: Path = typer.Option(..., "--file", "-f", help="A Python file that defines the function."),
     function: str = typer.Option(None, "--function", help="The function to call (default: the file's name)."),
-    args: str = typer.Option("{}", "--args", help='The arguments as a JSON object, e.g. \'{"x": 2}\'.'),
-    timeout: float = typer.Option(None, "--timeout", help="Seconds before the call is killed (default: settings)."),
+    args: str = typer.Option("{}", "--args", help="The arguments as a JSON object, e.g. '{\"x\": 2}'."),
+    timeout: float = typer.Option(
+        None, "--timeout", help="Seconds before the call is killed (default: settings)."
+    ),
     repo: Path = _REPO,
     backend: str = _BACKEND,
 ) -> None:

@@ -17,7 +17,7 @@ import anyio
 import typer
 from rich.markup import escape
 
-from fnforge.cli import app
+from fnforge.cli.app import app
 from fnforge.cli.output import MODE, err_console, result
 from fnforge.config import ConfigError
 from fnforge.function_repo import FunctionRepo, RepoError

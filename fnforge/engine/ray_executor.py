@@ -217,11 +217,11 @@ class RayExecutor(Executor):
             self._gateway.ensure_running()
         before = self.llm.usage.copy() if self.llm is not None else Usage()
         tasks = request.tasks
-        total = len(tasks)
+        total = len(tasks) * max(1, request.repeats)
         shipped = [self._ship(request.set_hash, request.functions)]
         waiting = [
-            _Chunk(i, start, min(start + self.chunk_size, total))
-            for i, start in enumerate(range(0, total, self.chunk_size))
+            _Chunk(i, start, min(start + self.chunk_size, len(tasks)))
+            for i, start in enumerate(range(0, len(tasks), self.chunk_size))
         ]
         waiting.reverse()  # pop() hands out chunks in task order
         results: dict[int, list[TaskOutcome]] = {}
@@ -290,6 +290,7 @@ class RayExecutor(Executor):
                 list(tasks[chunk.start : chunk.stop]),
                 request.split,
                 request.keep_transcripts,
+                request.repeats,
             )
             node.busy += 1
             running[asyncio.wrap_future(ref.future())] = (chunk, node, ref)

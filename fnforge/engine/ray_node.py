@@ -91,7 +91,7 @@ class NodeRunner:
         return functions
 
     async def run_chunk(
-        self, set_hash: str, shipped: list[Any], tasks: list[Any], split: str, keep: bool
+        self, set_hash: str, shipped: list[Any], tasks: list[Any], split: str, keep: bool, repeats: int = 1
     ) -> ChunkResult:
         """Run and judge `tasks` with the set `set_hash` (shipped as `[ObjectRef]`), as a local run would."""
         if not self._threads_set:  # sandbox calls and judging wait in threads: enough of them
@@ -109,6 +109,7 @@ class NodeRunner:
                 set_hash=set_hash,
                 log=collector,  # type: ignore[arg-type]  # same write() as a TranscriptLog
                 keep_transcripts=keep,
+                repeats=repeats,
             )
         )
         return ChunkResult(outcomes=report.outcomes, lines=collector.lines, kept=report.kept, node=self.node)

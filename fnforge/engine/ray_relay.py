@@ -24,7 +24,14 @@ import itertools
 from typing import Any
 
 from fnforge.config import LLMSettings
-from fnforge.engine.llm import LLMError, Usage
+from fnforge.engine.llm import (
+    SEED_OFFSET,
+    LLMContextLength,
+    LLMError,
+    LLMRefused,
+    LLMUnavailable,
+    Usage,
+)
 
 TAKE_MAX = 256  # requests the driver takes from the relay at a time
 TAKE_WAIT_S = 0.5  # how long one take waits for a first request
@@ -100,10 +107,18 @@ class RelayedLLM:
 
     async def chat(self, messages: list[dict[str, Any]], **options: Any) -> Any:
         """The driver's `LLMClient.chat(messages, **options)`, through the relay."""
-        result = await self.relay.ask.remote({"messages": messages, **options})
+        # a repeat's seed offset lives in this rollout's context: it must reach the driver's client
+        request = {"messages": messages, "seed_offset": SEED_OFFSET.get(), **options}
+        result = await self.relay.ask.remote(request)
         if result[0] == "ok":
             return result[1]
-        _, kind, text = result
+        _, kind, text, *extra = result
+        if kind in ("LLMRefused", "LLMContextLength"):  # this request only: the task records it
+            raise (LLMContextLength if kind == "LLMContextLength" else LLMRefused)(
+                text, extra[0] if extra else text
+            )
+        if kind == "LLMUnavailable":
+            raise LLMUnavailable(text)
         if kind == "LLMError":
             raise LLMError(text)
         raise RuntimeError(f"{kind}: {text}")
@@ -146,13 +161,19 @@ class Gateway:
                 job.cancel()
 
     async def _serve(self, rid: int, request: dict[str, Any]) -> None:
+        offset = SEED_OFFSET.set(int(request.pop("seed_offset", 0)))
         try:
-            result: tuple[str, Any] = ("ok", await self.llm.chat(**request))
+            result: tuple[Any, ...] = ("ok", await self.llm.chat(**request))
+        except LLMRefused as exc:  # one request refused: the asking task fails, the run goes on
+            result = ("error", type(exc).__name__, str(exc), exc.provider_message)
         except LLMError as exc:
             self.failure = exc
-            result = ("error", "LLMError", str(exc))
+            kind = "LLMUnavailable" if isinstance(exc, LLMUnavailable) else "LLMError"
+            result = ("error", kind, str(exc))
         except Exception as exc:  # noqa: BLE001 - the worker's task records it as its error
             result = ("error", type(exc).__name__, str(exc))
+        finally:
+            SEED_OFFSET.reset(offset)
         self.relay.answer.remote(rid, result)
 
     def stop(self, loop: asyncio.AbstractEventLoop | None) -> None:

@@ -134,7 +134,7 @@ class DockerSandbox(Sandbox):
         self.client = client or docker_client()
         if self.client is None:
             raise SandboxUnavailable(
-                "no Docker engine answers; start one (`dockerd &`), or set [sandbox] backend = \"process\" "
+                'no Docker engine answers; start one (`dockerd &`), or set [sandbox] backend = "process" '
                 "(weaker isolation)"
             )
         try:

@@ -40,7 +40,7 @@ RECIPE_VERSION = "3"  # bump when the recipe below changes in a way the hash can
 
 DOCKERFILE = f"""\
 FROM python:3.11-slim
-RUN pip install --no-cache-dir {' '.join(PIP_PACKAGES)} \\
+RUN pip install --no-cache-dir {" ".join(PIP_PACKAGES)} \\
  && groupadd -g {SANDBOX_UID} fnforge && useradd -u {SANDBOX_UID} -g {SANDBOX_UID} -d /tmp -s /usr/sbin/nologin fnforge
 USER {SANDBOX_UID}:{SANDBOX_UID}
 WORKDIR /tmp
@@ -156,7 +156,7 @@ def build_image(settings: SandboxSettings, progress: Progress | None = None, for
     client = docker_client()
     if client is None:
         raise SandboxUnavailable(
-            "no Docker engine answers; start one (e.g. `dockerd &`) or set [sandbox] backend = \"process\""
+            'no Docker engine answers; start one (e.g. `dockerd &`) or set [sandbox] backend = "process"'
         )
     if not force and image_is_current(settings, client):
         image = client.images.get(settings.image)
@@ -223,8 +223,12 @@ def _build_with_debootstrap(client, settings: SandboxSettings, say: Progress) ->
     rootfs = work / "rootfs"
     try:
         cmd = [
-            "debootstrap", "--variant=minbase", "--include=" + ",".join(APT_PACKAGES),
-            suite, str(rootfs), mirror,
+            "debootstrap",
+            "--variant=minbase",
+            "--include=" + ",".join(APT_PACKAGES),
+            suite,
+            str(rootfs),
+            mirror,
         ]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         tail: list[str] = []
@@ -232,18 +236,26 @@ def _build_with_debootstrap(client, settings: SandboxSettings, say: Progress) ->
         for line in proc.stdout:
             line = line.rstrip()
             tail = (tail + [line])[-15:]
-            if line.startswith("I: ") and any(k in line for k in ("Retrieving", "Validating", "Installing", "Configuring", "Base system")):
+            if line.startswith("I: ") and any(
+                k in line for k in ("Retrieving", "Validating", "Installing", "Configuring", "Base system")
+            ):
                 say(line[3:])
         if proc.wait() != 0:
             raise SandboxUnavailable("debootstrap failed:\n" + "\n".join(tail))
         _finish_rootfs(rootfs)
         packages = _dist_packages(rootfs)
-        say(f"python packages in the image: {', '.join(p for p in packages if p in PIP_PACKAGES)} (+{len(packages) - len(PIP_PACKAGES)} more)")
+        say(
+            f"python packages in the image: {', '.join(p for p in packages if p in PIP_PACKAGES)} (+{len(packages) - len(PIP_PACKAGES)} more)"
+        )
         tar_path = work / "rootfs.tar"
         say("packing the root filesystem")
         subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tar_path), "."], check=True)
         say(f"docker import as {settings.image}")
-        repo, _, tag = settings.image.rpartition(":") if ":" in settings.image.split("/")[-1] else (settings.image, "", "latest")
+        repo, _, tag = (
+            settings.image.rpartition(":")
+            if ":" in settings.image.split("/")[-1]
+            else (settings.image, "", "latest")
+        )
         changes = [
             f"LABEL {LABEL_RECIPE}={recipe_hash()}",
             f"LABEL {LABEL_PACKAGES}={','.join(packages)}",

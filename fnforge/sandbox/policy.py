@@ -24,19 +24,32 @@ from pathlib import Path
 
 from fnforge.protocol import CandidateView, Verdict
 
-STDLIB_ALLOWED = frozenset("""
+STDLIB_ALLOWED = frozenset(
+    """
     abc array base64 binascii bisect calendar cmath collections colorsys contextlib copy csv
     dataclasses datetime decimal difflib enum fractions functools graphlib hashlib heapq html
     itertools json keyword math numbers operator pprint queue random re reprlib statistics string
     struct textwrap time typing unicodedata uuid zlib __future__ typing_extensions
-""".split())
-FORBIDDEN_CALLS = frozenset({"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "breakpoint"})
+""".split()
+)
+FORBIDDEN_CALLS = frozenset(
+    {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "breakpoint"}
+)
 RUFF_RULES = [
-    "E9", "F63", "F7", "F82",  # syntax errors, invalid comparisons and statements, undefined names
-    "S102", "S307",  # exec, eval
-    "S301", "S302",  # pickle, marshal
+    "E9",
+    "F63",
+    "F7",
+    "F82",  # syntax errors, invalid comparisons and statements, undefined names
+    "S102",
+    "S307",  # exec, eval
+    "S301",
+    "S302",  # pickle, marshal
     "S506",  # yaml.load
-    "S602", "S604", "S605", "S606", "S607",  # shells and processes
+    "S602",
+    "S604",
+    "S605",
+    "S606",
+    "S607",  # shells and processes
     "S310",  # urlopen of arbitrary schemes
 ]
 _RP_QUOTED = re.compile(r'"([^"]+)" is an invalid (?:variable|attribute) name')
@@ -60,16 +73,26 @@ class PolicyGate:
             problems += self.import_problems(name, candidate.functions[name], set(candidate.functions))
             problems += restricted_problems(name, candidate.functions[name])
         problems += ruff_problems({n: candidate.functions[n] for n in changed})
-        problems.sort(key=lambda p: (changed.index(p["function"]) if p["function"] in changed else 0, p["line"]))
+        problems.sort(
+            key=lambda p: (changed.index(p["function"]) if p["function"] in changed else 0, p["line"])
+        )
         duration = time.monotonic() - started
         if not problems:
-            return Verdict.ok(self.name, f"{len(changed)} changed function(s) follow the policy",
-                              duration_s=duration, details={"checked": changed})
+            return Verdict.ok(
+                self.name,
+                f"{len(changed)} changed function(s) follow the policy",
+                duration_s=duration,
+                details={"checked": changed},
+            )
         first = problems[0]
         action = _action_for(candidate, first["function"])
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        reason = f"functions/{first['function']}.py:{first['line']}: {first['message']} [{first['rule']}]{more}"
-        return Verdict.fail(self.name, reason, action=action, duration_s=duration, details={"problems": problems})
+        reason = (
+            f"functions/{first['function']}.py:{first['line']}: {first['message']} [{first['rule']}]{more}"
+        )
+        return Verdict.fail(
+            self.name, reason, action=action, duration_s=duration, details={"problems": problems}
+        )
 
     def import_problems(self, name: str, source: str, siblings: set[str]) -> list[dict]:
         """Imports the sandbox would refuse or could not satisfy."""
@@ -80,7 +103,9 @@ class PolicyGate:
         out = []
 
         def bad(node: ast.AST, message: str, rule: str = "import") -> None:
-            out.append({"function": name, "line": getattr(node, "lineno", 0), "rule": rule, "message": message})
+            out.append(
+                {"function": name, "line": getattr(node, "lineno", 0), "rule": rule, "message": message}
+            )
 
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level:
@@ -100,26 +125,47 @@ class PolicyGate:
                     if sub not in siblings:
                         bad(node, f"imports functions.{sub or '?'}, which is not in the candidate's set")
                 elif top not in STDLIB_ALLOWED and top not in self.packages:
-                    where = "a standard module outside the allow-list" if top in sys.stdlib_module_names else (
-                        "not installed in the sandbox image")
-                    bad(node, f"imports {top!r}, {where}; allowed: the math/text/data modules of the "
-                              f"standard library, {', '.join(sorted(self.packages & {'numpy', 'sympy', 'hypothesis'})) or 'no packages'}"
-                              f" and functions.<name>")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+                    where = (
+                        "a standard module outside the allow-list"
+                        if top in sys.stdlib_module_names
+                        else ("not installed in the sandbox image")
+                    )
+                    bad(
+                        node,
+                        f"imports {top!r}, {where}; allowed: the math/text/data modules of the "
+                        f"standard library, {', '.join(sorted(self.packages & {'numpy', 'sympy', 'hypothesis'})) or 'no packages'}"
+                        f" and functions.<name>",
+                    )
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in FORBIDDEN_CALLS
+            ):
                 bad(node, f"calls {node.func.id}(), which the policy forbids", "call")
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in {"getattr", "setattr", "delattr", "hasattr"} and len(node.args) >= 2
-                    and isinstance(node.args[1], ast.Constant) and str(node.args[1].value).startswith("__")):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in {"getattr", "setattr", "delattr", "hasattr"}
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+                and str(node.args[1].value).startswith("__")
+            ):
                 bad(node, f"{node.func.id}() of dunder attribute {node.args[1].value!r}", "dunder")
         for node in tree.body:
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "PACKAGES" for t in node.targets):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "PACKAGES" for t in node.targets
+            ):
                 try:
                     declared = ast.literal_eval(node.value)
                 except ValueError:
                     continue
                 for package in declared if isinstance(declared, list | tuple) else []:
                     if isinstance(package, str) and package.split(".")[0] not in self.packages:
-                        bad(node, f"PACKAGES names {package!r}, which the sandbox image does not have", "packages")
+                        bad(
+                            node,
+                            f"PACKAGES names {package!r}, which the sandbox image does not have",
+                            "packages",
+                        )
         return out
 
 
@@ -139,8 +185,14 @@ def restricted_problems(name: str, source: str) -> list[dict]:
         if not (quoted or "Exec calls" in error or "Eval calls" in error or "restricted name" in error):
             continue  # e.g. match statements: a language feature, not a back door
         line = _RP_LINE.match(error)
-        out.append({"function": name, "line": int(line.group(1)) if line else 0, "rule": "restricted",
-                    "message": _RP_LINE.sub("", error).rstrip(".")})
+        out.append(
+            {
+                "function": name,
+                "line": int(line.group(1)) if line else 0,
+                "rule": "restricted",
+                "message": _RP_LINE.sub("", error).rstrip("."),
+            }
+        )
     return out
 
 
@@ -153,22 +205,53 @@ def ruff_problems(modules: dict[str, str]) -> list[dict]:
         root.mkdir()
         for name, source in modules.items():
             (root / f"{name}.py").write_text(source, encoding="utf-8")
-        cmd = [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--target-version", "py311",
-               "--select", ",".join(RUFF_RULES), "--output-format", "json", str(root)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--target-version",
+            "py311",
+            "--select",
+            ",".join(RUFF_RULES),
+            "--output-format",
+            "json",
+            str(root),
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as e:
-            return [{"function": next(iter(modules)), "line": 0, "rule": "ruff",
-                     "message": f"ruff could not run ({e}); reinstall fnforge (`pip install -e .`)"}]
+            return [
+                {
+                    "function": next(iter(modules)),
+                    "line": 0,
+                    "rule": "ruff",
+                    "message": f"ruff could not run ({e}); reinstall fnforge (`pip install -e .`)",
+                }
+            ]
         try:
             findings = json.loads(proc.stdout or "[]")
         except ValueError:
-            return [{"function": next(iter(modules)), "line": 0, "rule": "ruff",
-                     "message": f"ruff failed: {(proc.stderr or proc.stdout).strip()[:300]}"}]
+            return [
+                {
+                    "function": next(iter(modules)),
+                    "line": 0,
+                    "rule": "ruff",
+                    "message": f"ruff failed: {(proc.stderr or proc.stdout).strip()[:300]}",
+                }
+            ]
     out = []
     for f in findings:
-        out.append({"function": Path(f.get("filename", "")).stem, "line": (f.get("location") or {}).get("row", 0),
-                    "rule": f.get("code") or "syntax", "message": f.get("message", "")})
+        out.append(
+            {
+                "function": Path(f.get("filename", "")).stem,
+                "line": (f.get("location") or {}).get("row", 0),
+                "rule": f.get("code") or "syntax",
+                "message": f.get("message", ""),
+            }
+        )
     return out
 
 

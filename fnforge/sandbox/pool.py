@@ -69,7 +69,7 @@ class SandboxPool:
 
     @property
     def backend_name(self) -> str:
-        """"docker" or "process": which isolation answers the calls."""
+        """ "docker" or "process": which isolation answers the calls."""
         return self.backend.name
 
     # ------------------------------------------------------------ workers
@@ -148,7 +148,9 @@ class SandboxPool:
         except (TypeError, ValueError) as e:
             return CallResult.failed("NotJSON", f"the arguments are not JSON: {e}")
         if name not in functions:
-            return CallResult.failed("NameError", f"no function {name!r} in the set; it has {sorted(functions)}")
+            return CallResult.failed(
+                "NameError", f"no function {name!r} in the set; it has {sorted(functions)}"
+            )
         key = set_id(functions)
         message = {"op": "call", "set": key, "name": name, "args": args, "timeout": timeout}
         try:
@@ -203,16 +205,22 @@ class SandboxPool:
         """
         started = time.monotonic()
         message = {
-            "op": "proptest", "modules": dict(functions), "tests": dict(tests), "changed": list(changed),
-            "examples": int(examples), "timeout": float(timeout),
-            "call_timeout": float(call_timeout or self.settings.timeout_s), "runner": self._runner,
+            "op": "proptest",
+            "modules": dict(functions),
+            "tests": dict(tests),
+            "changed": list(changed),
+            "examples": int(examples),
+            "timeout": float(timeout),
+            "call_timeout": float(call_timeout or self.settings.timeout_s),
+            "runner": self._runner,
         }
         try:
             with self._worker() as w:
                 reply = w.request(message, float(timeout) + GRACE_S + 2.0)
         except WorkerLost as e:
             return PropertyReport(
-                passed=False, duration_s=time.monotonic() - started,
+                passed=False,
+                duration_s=time.monotonic() - started,
                 failures=[PropertyFailure(function=",".join(changed), property="sandbox", message=str(e))],
             )
         return _property_report(reply, changed, time.monotonic() - started)
@@ -251,7 +259,9 @@ def _call_result(reply: dict[str, Any]) -> CallResult:
         try:
             value = json.loads(reply.get("value_json", "null"))
         except (ValueError, RecursionError) as e:
-            return CallResult.failed("NotJSON", f"the return value could not be read as JSON: {e}", stdout, duration)
+            return CallResult.failed(
+                "NotJSON", f"the return value could not be read as JSON: {e}", stdout, duration
+            )
         return CallResult(ok=True, value=value, stdout=stdout, duration_s=duration)
     error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
     return CallResult.failed(
@@ -264,17 +274,24 @@ def _property_report(reply: dict[str, Any], changed: list[str], duration: float)
     if not reply.get("ok") or not isinstance(report, dict):
         error = reply.get("error") or {}
         return PropertyReport(
-            passed=False, duration_s=duration,
-            failures=[PropertyFailure(
-                function=",".join(changed), property="property runner",
-                message=f"{error.get('type', 'Crashed')}: {error.get('message', '')}".strip(),
-            )],
+            passed=False,
+            duration_s=duration,
+            failures=[
+                PropertyFailure(
+                    function=",".join(changed),
+                    property="property runner",
+                    message=f"{error.get('type', 'Crashed')}: {error.get('message', '')}".strip(),
+                )
+            ],
         )
     failures = [PropertyFailure.model_validate(f) for f in report.get("failures", []) if isinstance(f, dict)]
     return PropertyReport(
-        passed=bool(report.get("passed")) and not failures, failures=failures,
-        checked=[str(c) for c in report.get("checked", [])], notes=[str(n) for n in report.get("notes", [])],
-        budget_exhausted=report.get("budget_exhausted") is True, duration_s=duration,
+        passed=bool(report.get("passed")) and not failures,
+        failures=failures,
+        checked=[str(c) for c in report.get("checked", [])],
+        notes=[str(n) for n in report.get("notes", [])],
+        budget_exhausted=report.get("budget_exhausted") is True,
+        duration_s=duration,
     )
 
 

@@ -90,8 +90,11 @@ class ProcessSandbox(Sandbox):
         return {
             **super().worker_config(),
             "contained": False,
-            "rlimits": {"as_bytes": (s.memory_mb + AS_HEADROOM_MB) * MB, "fsize_bytes": s.tmpfs_mb * MB,
-                        "nproc_extra": s.pids},
+            "rlimits": {
+                "as_bytes": (s.memory_mb + AS_HEADROOM_MB) * MB,
+                "fsize_bytes": s.tmpfs_mb * MB,
+                "nproc_extra": s.pids,
+            },
         }
 
     def start_worker(self) -> Transport:

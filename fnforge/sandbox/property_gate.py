@@ -35,8 +35,12 @@ class PropertyGate:
         if not changed:
             return Verdict.ok(self.name, "no changed functions to test")
         report = self.pool.proptest(
-            candidate.functions, candidate.tests, changed, self.settings.property_examples,
-            timeout=self.budget_s(len(changed)), call_timeout=self.settings.timeout_s,
+            candidate.functions,
+            candidate.tests,
+            changed,
+            self.settings.property_examples,
+            timeout=self.budget_s(len(changed)),
+            call_timeout=self.settings.timeout_s,
         )
         details = {
             "backend": self.pool.backend_name,
@@ -49,15 +53,23 @@ class PropertyGate:
         duration = time.monotonic() - started
         if report.passed:
             return Verdict.ok(
-                self.name, f"{len(report.checked)} properties held for {', '.join(changed)}",
-                details=details, duration_s=duration,
+                self.name,
+                f"{len(report.checked)} properties held for {', '.join(changed)}",
+                details=details,
+                duration_s=duration,
             )
         first = report.failures[0]
         on = f" on {first.falsifying_example}" if first.falsifying_example else ""
         reason = f"{first.function}: property '{first.property}' failed{on}: {first.message}"
         if report.budget_exhausted:
-            reason += ("; the limit is [sandbox] property_budget_s plus property_budget_per_function_s "
-                       "per changed function")
+            reason += (
+                "; the limit is [sandbox] property_budget_s plus property_budget_per_function_s "
+                "per changed function"
+            )
         return Verdict.fail(
-            self.name, reason, action=_action_for(candidate, first.function), details=details, duration_s=duration
+            self.name,
+            reason,
+            action=_action_for(candidate, first.function),
+            details=details,
+            duration_s=duration,
         )

@@ -91,7 +91,7 @@ def strategy_for(tp, st, depth=0):
     if tp is bool:
         return st.booleans()
     if tp is int:
-        return st.integers(-10**6, 10**6)
+        return st.integers(-(10**6), 10**6)
     if tp is float:
         return st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
     if tp is str:
@@ -152,11 +152,16 @@ def matches(value, tp, depth=0):
             return False
         if origin is dict:
             if len(args) == 2:
-                return all(matches(k, args[0], depth + 1) is not False and matches(v, args[1], depth + 1) is not False
-                           for k, v in value.items())
+                return all(
+                    matches(k, args[0], depth + 1) is not False
+                    and matches(v, args[1], depth + 1) is not False
+                    for k, v in value.items()
+                )
             return True
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
-            return len(value) == len(args) and all(matches(v, a, depth + 1) is not False for v, a in zip(value, args, strict=True))
+            return len(value) == len(args) and all(
+                matches(v, a, depth + 1) is not False for v, a in zip(value, args, strict=True)
+            )
         if args:
             return all(matches(v, args[0], depth + 1) is not False for v in value)
         return True
@@ -197,32 +202,64 @@ def run(modules, tests, changed, examples, call_timeout, load_errors, emit):
     except ImportError:  # pragma: no cover - every supported hypothesis has it
         with_reporter = None
 
-    common = dict(max_examples=max(1, int(examples)), deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+    common = dict(
+        max_examples=max(1, int(examples)),
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     settings.register_profile("fnforge", **common)
     settings.load_profile("fnforge")
     failures, checked, notes = [], [], []
     if "*" in load_errors:
         err = load_errors["*"]
-        return {"passed": False, "checked": [], "notes": [], "failures": [
-            {"function": ",".join(changed), "property": "imports", "falsifying_example": "", "message": err["message"]}]}
+        return {
+            "passed": False,
+            "checked": [],
+            "notes": [],
+            "failures": [
+                {
+                    "function": ",".join(changed),
+                    "property": "imports",
+                    "falsifying_example": "",
+                    "message": err["message"],
+                }
+            ],
+        }
 
     for name in changed:
         if name in load_errors:
-            failures.append({"function": name, "property": "imports", "falsifying_example": "",
-                             "message": load_errors[name]["message"]})
+            failures.append(
+                {
+                    "function": name,
+                    "property": "imports",
+                    "falsifying_example": "",
+                    "message": load_errors[name]["message"],
+                }
+            )
             continue
         module = sys.modules.get("functions." + name)
         fn = getattr(module, name, None)
         if not callable(fn):
-            failures.append({"function": name, "property": "defines the function", "falsifying_example": "",
-                             "message": f"functions/{name}.py defines no function {name!r}"})
+            failures.append(
+                {
+                    "function": name,
+                    "property": "defines the function",
+                    "falsifying_example": "",
+                    "message": f"functions/{name}.py defines no function {name!r}",
+                }
+            )
             continue
-        failure = derived_properties(name, fn, st, given, settings, common, call_timeout, emit, checked, notes)
+        failure = derived_properties(
+            name, fn, st, given, settings, common, call_timeout, emit, checked, notes
+        )
         if failure:
             failures.append(failure)
         if name in tests:
-            failures.extend(own_tests(name, tests[name], examples, call_timeout, emit, checked, notes, with_reporter))
+            failures.extend(
+                own_tests(name, tests[name], examples, call_timeout, emit, checked, notes, with_reporter)
+            )
     return {"passed": not failures, "failures": failures, "checked": checked, "notes": notes}
 
 
@@ -249,15 +286,22 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
         if strategy is None:
             if param.default is not param.empty:
                 continue
-            notes.append(f"{name}: no strategy for parameter {pname}: {hints[pname]}; derived properties skipped")
+            notes.append(
+                f"{name}: no strategy for parameter {pname}: {hints[pname]}; derived properties skipped"
+            )
             return None
         params[pname] = strategy
         if param.kind == param.POSITIONAL_ONLY:
             positional.append(pname)
     returns = hints.get("return", typing.Any)
     allowed = documented_raises(fn.__doc__)
-    props = ["returns {}".format(getattr(returns, "__name__", returns)), "returns a JSON value",
-             f"finishes within {call_timeout:g}s", "is deterministic", "raises only documented exceptions"]
+    props = [
+        "returns {}".format(getattr(returns, "__name__", returns)),
+        "returns a JSON value",
+        f"finishes within {call_timeout:g}s",
+        "is deterministic",
+        "raises only documented exceptions",
+    ]
     checked.extend(f"{name}: {p}" for p in props)
     last = {}
 
@@ -288,7 +332,11 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
             names = {c.__name__ for c in type(error).__mro__}
             if not names & allowed:
                 documented = ", ".join(sorted(allowed)) or "none"
-                fail(props[4], example, f"raised {type(error).__name__}: {short_repr(str(error), 200)} (documented: {documented})")
+                fail(
+                    props[4],
+                    example,
+                    f"raised {type(error).__name__}: {short_repr(str(error), 200)} (documented: {documented})",
+                )
         else:
             if matches(value, returns) is False:
                 fail(props[0], example, f"returned {short_repr(value, 200)} of type {type(value).__name__}")
@@ -299,7 +347,11 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
         first = ("raise", type(error).__name__) if error is not None else ("value", value)
         second = ("raise", type(error2).__name__) if error2 is not None else ("value", value2)
         if not same(first, second):
-            fail(props[3], example, f"first call gave {short_repr(first[1], 150)}, the second {short_repr(second[1], 150)}")
+            fail(
+                props[3],
+                example,
+                f"first call gave {short_repr(first[1], 150)}, the second {short_repr(second[1], 150)}",
+            )
 
     from hypothesis.errors import HypothesisException
 
@@ -315,8 +367,12 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
     except Exception as e:
         if last:
             return dict(last)
-        return {"function": name, "property": "property run", "falsifying_example": "",
-                "message": f"{type(e).__name__}: {short_repr(str(e), 500)}"}
+        return {
+            "function": name,
+            "property": "property run",
+            "falsifying_example": "",
+            "message": f"{type(e).__name__}: {short_repr(str(e), 500)}",
+        }
     return None
 
 
@@ -331,23 +387,42 @@ def own_tests(name, source, examples, call_timeout, emit, checked, notes, with_r
     try:
         exec(compile(source, filename, "exec"), module.__dict__)
     except Exception as e:
-        return [{"function": name, "property": filename, "falsifying_example": "",
-                 "message": f"the test file failed to load: {type(e).__name__}: {short_repr(str(e), 500)}"}]
+        return [
+            {
+                "function": name,
+                "property": filename,
+                "falsifying_example": "",
+                "message": f"the test file failed to load: {type(e).__name__}: {short_repr(str(e), 500)}",
+            }
+        ]
     for tname, test in sorted(vars(module).items()):
         if not tname.startswith("test") or not callable(test) or isinstance(test, type):
             continue
         try:
-            required = [p for p in inspect.signature(test).parameters.values() if p.default is p.empty
-                        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+            required = [
+                p
+                for p in inspect.signature(test).parameters.values()
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            ]
         except (TypeError, ValueError):
             required = []
         if required:
-            notes.append("{}::{} takes arguments ({}); fixtures are not supported, skipped".format(
-                filename, tname, ", ".join(p.name for p in required)))
+            notes.append(
+                "{}::{} takes arguments ({}); fixtures are not supported, skipped".format(
+                    filename, tname, ", ".join(p.name for p in required)
+                )
+            )
             continue
         checked.append(f"{name}: {filename}::{tname}")
-        emit({"kind": "example", "function": name, "property": f"{filename}::{tname}", "example": "",
-              "limit": call_timeout * max(1, int(examples)) + 5})
+        emit(
+            {
+                "kind": "example",
+                "function": name,
+                "property": f"{filename}::{tname}",
+                "example": "",
+                "limit": call_timeout * max(1, int(examples)) + 5,
+            }
+        )
         reported = []
         try:
             if with_reporter is not None:
@@ -358,8 +433,13 @@ def own_tests(name, source, examples, call_timeout, emit, checked, notes, with_r
         except Exception as e:
             lines = [str(x) for x in reported] + [str(n) for n in getattr(e, "__notes__", [])]
             example = "\n".join(line for line in lines if "Falsifying" in line or "=" in line or "(" in line)
-            failures.append({"function": name, "property": f"{filename}::{tname}",
-                             "falsifying_example": clip(example.strip(), 1000),
-                             "message": describe(e)})
+            failures.append(
+                {
+                    "function": name,
+                    "property": f"{filename}::{tname}",
+                    "falsifying_example": clip(example.strip(), 1000),
+                    "message": describe(e),
+                }
+            )
         emit({"kind": "example_done"})
     return failures

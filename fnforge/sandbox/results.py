@@ -44,7 +44,9 @@ class CallResult(BaseModel):
     @classmethod
     def failed(cls, type_: str, message: str, stdout: str = "", duration_s: float = 0.0) -> CallResult:
         """A call that did not return, with the limit or exception that stopped it."""
-        return cls(ok=False, error=CallError(type=type_, message=message), stdout=stdout, duration_s=duration_s)
+        return cls(
+            ok=False, error=CallError(type=type_, message=message), stdout=stdout, duration_s=duration_s
+        )
 
 
 class PropertyFailure(BaseModel):

@@ -25,8 +25,14 @@ def fnforge(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 def action(name: str, code: str, description: str = "A test function.") -> dict[str, object]:
-    return {"action": "add_function", "name": name, "description": description,
-            "arguments": {}, "packages": [], "code": code}
+    return {
+        "action": "add_function",
+        "name": name,
+        "description": description,
+        "arguments": {},
+        "packages": [],
+        "code": code,
+    }
 
 
 def write_edits(path: Path, *actions: dict[str, object]) -> Path:
@@ -50,16 +56,27 @@ def gsm8k_repo(tmp_path: Path, datasets_dir: Path) -> Path:
     return root
 
 
-def test_a_broken_property_rejects_the_step_with_the_falsifying_example(gsm8k_repo: Path, tmp_path: Path) -> None:
+def test_a_broken_property_rejects_the_step_with_the_falsifying_example(
+    gsm8k_repo: Path, tmp_path: Path
+) -> None:
     code = 'def half(a: int) -> int:\n    """Half of a."""\n    return a / 2\n'
-    done = fnforge("--json", "apply", str(write_edits(tmp_path / "e.json", action("half", code))),
-                   "--repo", str(gsm8k_repo))
+    done = fnforge(
+        "--json",
+        "apply",
+        str(write_edits(tmp_path / "e.json", action("half", code))),
+        "--repo",
+        str(gsm8k_repo),
+    )
     assert done.returncode == 1, done.stderr
     verdict = json.loads(done.stdout.strip().splitlines()[-1])
     assert verdict["gate"] == "property"
     assert "half(a=" in verdict["reason"] and "float" in verdict["reason"]
-    rejected = subprocess.run(["git", "-C", str(gsm8k_repo), "for-each-ref", "refs/fnforge/rejected"],
-                              capture_output=True, text=True, check=True).stdout
+    rejected = subprocess.run(
+        ["git", "-C", str(gsm8k_repo), "for-each-ref", "refs/fnforge/rejected"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "step-1" in rejected
 
 
@@ -74,13 +91,22 @@ def test_direct_mode_validates_hand_edits_and_records_both_scores(gsm8k_repo: Pa
         '    """Look the answer up (a stand-in for real reasoning)."""\n'
         '    return ANSWERS.get(question, "0")\n'
     )
-    done = fnforge("--json", "apply", str(write_edits(tmp_path / "e.json", action("solve", code))),
-                   "--repo", str(gsm8k_repo))
+    done = fnforge(
+        "--json",
+        "apply",
+        str(write_edits(tmp_path / "e.json", action("solve", code))),
+        "--repo",
+        str(gsm8k_repo),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     verdict = json.loads(done.stdout.strip().splitlines()[-1])
     assert verdict["score_before"] == 0.0 and verdict["score_after"] == 1.0
-    trailers = subprocess.run(["git", "-C", str(gsm8k_repo), "log", "-1", "--format=%B", "main"],
-                              capture_output=True, text=True, check=True).stdout
+    trailers = subprocess.run(
+        ["git", "-C", str(gsm8k_repo), "log", "-1", "--format=%B", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "Fnforge-Score: 0.0 -> 1.0" in trailers, trailers
     assert "Fnforge-Decision: accepted: validation improved" in trailers, trailers
 
@@ -90,8 +116,14 @@ def test_tools_mode_without_a_key_says_validation_did_not_run(tmp_path: Path) ->
     assert fnforge("init", str(root), "--task", "gsm8k").returncode == 0
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     code = 'def twice(a: int) -> int:\n    """Twice a."""\n    return 2 * a\n'
-    done = fnforge("--json", "apply", str(write_edits(tmp_path / "e.json", action("twice", code))),
-                   "--repo", str(root), env=env)
+    done = fnforge(
+        "--json",
+        "apply",
+        str(write_edits(tmp_path / "e.json", action("twice", code))),
+        "--repo",
+        str(root),
+        env=env,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     verdict = json.loads(done.stdout.strip().splitlines()[-1])
     assert verdict["reason"].startswith("validation did not run: no API key in $OPENAI_API_KEY")

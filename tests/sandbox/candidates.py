@@ -26,8 +26,14 @@ class Candidate:
     commit_sha: str = ""
 
 
-def module(name: str, body: str, params: str = "x: int", returns: str = "int", doc: str = "Test function.",
-           header: str = "PACKAGES = []\n") -> str:
+def module(
+    name: str,
+    body: str,
+    params: str = "x: int",
+    returns: str = "int",
+    doc: str = "Test function.",
+    header: str = "PACKAGES = []\n",
+) -> str:
     """A well-formed functions/<name>.py."""
     indented = "\n".join("    " + line for line in body.strip("\n").splitlines())
     return f'{header}\n\ndef {name}({params}) -> {returns}:\n    """{doc}"""\n{indented}\n'

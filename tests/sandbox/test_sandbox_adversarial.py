@@ -27,7 +27,9 @@ def survives(pool):
 
 def processes(pool) -> list[str]:
     """Command lines of every process in the container, seen from a call."""
-    probe = fn("ps", """
+    probe = fn(
+        "ps",
+        """
 import os
 out = []
 for p in os.listdir('/proc'):
@@ -39,7 +41,8 @@ for p in os.listdir('/proc'):
         except OSError:
             pass
 return out
-""")
+""",
+    )
     return ok_value(pool, probe, "ps")
 
 
@@ -96,7 +99,9 @@ while True:
         res = pool.call(fn("bomb", body), "bomb", {}, timeout=2.0)
         assert res.error.type in ("Timeout", "Crashed")  # limits: pids_limit, then the sweep
     left = min((processes(pool) for _ in range(3)), key=len)  # a killed child may still be exiting
-    assert len(left) <= 2 + MAX_HOLDERS * (1 + SPARES), left  # the worker, the holders and their spares, the probe
+    assert len(left) <= 2 + MAX_HOLDERS * (1 + SPARES), (
+        left
+    )  # the worker, the holders and their spares, the probe
 
 
 def test_double_forked_daemon_is_gone_before_the_next_call(pool):
@@ -210,7 +215,9 @@ return seen
     with survives(pool):
         res = pool.call(fn("forge", body), "forge", {})
         assert res.ok, res
-        assert not any(s.startswith("wrote") for s in res.value), res.value  # limits: closed fds, non-dumpable PID 1
+        assert not any(s.startswith("wrote") for s in res.value), (
+            res.value
+        )  # limits: closed fds, non-dumpable PID 1
         assert '"value_json": "666"' in res.stdout  # the forgery arrived as plain output
 
 
@@ -242,7 +249,9 @@ return out
     with survives(pool):
         out = ok_value(pool, fn("writes", body), "writes")
         assert out.pop("/tmp/ok") == "fine"
-        assert "written" not in out.values(), out  # limits: read-only root, worker mounted read-only, no /dev/shm
+        assert "written" not in out.values(), (
+            out
+        )  # limits: read-only root, worker mounted read-only, no /dev/shm
 
 
 def test_filling_tmp_stops_at_its_size(pool):
@@ -288,10 +297,13 @@ def test_host_environment_secrets_do_not_enter(docker_settings, monkeypatch):
     secret = "s3cret-" + str(time.time_ns())
     monkeypatch.setenv("FNFORGE_TEST_SECRET", secret)
     monkeypatch.setenv("OPENAI_API_KEY", secret)
-    probe = fn("env", """
+    probe = fn(
+        "env",
+        """
 import os
 return dict(os.environ)
-""")
+""",
+    )
     with open_pool(docker_settings, size=1) as fresh:  # started while the secret is set
         env = ok_value(fresh, probe, "env")
     assert "FNFORGE_TEST_SECRET" not in env and "OPENAI_API_KEY" not in env
@@ -348,7 +360,9 @@ def test_back_to_back_calls_each_run_in_their_own_fresh_child(pool):
     body = "import os\nreturn [os.getpid(), len(blob), blob[-3:]]"
     with survives(pool):
         functions = fn("whoami", body, "blob: str")
-        answers = [ok_value(pool, functions, "whoami", {"blob": "x" * 200_000 + str(i % 10) * 3}) for i in range(12)]
+        answers = [
+            ok_value(pool, functions, "whoami", {"blob": "x" * 200_000 + str(i % 10) * 3}) for i in range(12)
+        ]
         assert [a[1:] for a in answers] == [[200_003, str(i % 10) * 3] for i in range(12)]
         assert len({a[0] for a in answers}) == 12  # limit: a fresh child per call
 
@@ -390,24 +404,30 @@ def test_values_that_are_not_json_are_refused(pool):
 
 
 def test_import_that_never_finishes_times_out_the_load(pool):
-    functions = {"stuck": "while True:\n    pass\n\ndef stuck() -> int:\n    '''Never loads.'''\n    return 1\n"}
+    functions = {
+        "stuck": "while True:\n    pass\n\ndef stuck() -> int:\n    '''Never loads.'''\n    return 1\n"
+    }
     with survives(pool):
         res = pool.call(functions, "stuck", {})
         assert res.error.type == "Timeout" and "importing" in res.error.message
 
 
 def test_module_that_starts_a_thread_at_import_is_refused(pool):
-    functions = {"spawner": (
-        "import threading, time\nthreading.Thread(target=lambda: time.sleep(60), daemon=True).start()\n"
-        "def spawner() -> int:\n    '''Leaves a thread in the holder.'''\n    return 1\n"
-    )}
+    functions = {
+        "spawner": (
+            "import threading, time\nthreading.Thread(target=lambda: time.sleep(60), daemon=True).start()\n"
+            "def spawner() -> int:\n    '''Leaves a thread in the holder.'''\n    return 1\n"
+        )
+    }
     with survives(pool):
         res = pool.call(functions, "spawner", {})
         assert res.error.type == "ImportError" and "thread" in res.error.message
 
 
 def test_memory_bomb_at_import_time_is_a_memory_limit_of_the_load(pool):
-    functions = {"fat": "BIG = 'x' * (1024 ** 3)\n\ndef fat() -> int:\n    '''Never loads.'''\n    return 1\n"}
+    functions = {
+        "fat": "BIG = 'x' * (1024 ** 3)\n\ndef fat() -> int:\n    '''Never loads.'''\n    return 1\n"
+    }
     with survives(pool):
         res = pool.call(functions, "fat", {})
         assert res.error.type == "MemoryLimit" and "import" in res.error.message
@@ -430,7 +450,9 @@ while True:
         made = ok_value(pool, fn("sleepers", body, returns="int"), "sleepers")
         assert 0 < made < 64  # limit: pids_limit
         fresh = fn("fresh_set", "return 5", returns="int")  # a new set needs a fork right away
-        assert ok_value(pool, fresh, "fresh_set") == 5  # the sweep killed them; the fork waited for the reaping
+        assert (
+            ok_value(pool, fresh, "fresh_set") == 5
+        )  # the sweep killed them; the fork waited for the reaping
 
 
 def test_a_thread_printing_after_the_answer_does_not_leak_into_the_next_call(pool):
@@ -444,7 +466,10 @@ threading.Thread(target=chatter, daemon=True).start()
 return 1
 """
     with survives(pool):
-        functions = {**fn("chatty", body, returns="int"), **fn("quiet", "print('mine')\nreturn 2", returns="int")}
+        functions = {
+            **fn("chatty", body, returns="int"),
+            **fn("quiet", "print('mine')\nreturn 2", returns="int"),
+        }
         pool.call(functions, "chatty", {})
         res = pool.call(functions, "quiet", {})
         assert res.ok and res.value == 2 and res.stdout == "mine\n", res  # limit: stale output is discarded

@@ -24,8 +24,13 @@ def test_run_prints_one_json_object_and_exits_0_when_the_call_returned(tmp_path,
     f = write(tmp_path, "def probe(x: int) -> int:\n    print('hi')\n    return x * 2\n")
     out = fnforge("sandbox", "run", "--file", str(f), "--args", '{"x": 21}', "--backend", "docker")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"ok": True, "value": 42, "error": None, "stdout": "hi\n",
-                                      "duration_s": json.loads(out.stdout)["duration_s"]}
+    assert json.loads(out.stdout) == {
+        "ok": True,
+        "value": 42,
+        "error": None,
+        "stdout": "hi\n",
+        "duration_s": json.loads(out.stdout)["duration_s"],
+    }
 
 
 def test_run_exits_1_with_the_limit_that_stopped_the_call(tmp_path, docker_settings):
@@ -41,8 +46,12 @@ def test_run_exits_1_with_the_limit_that_stopped_the_call(tmp_path, docker_setti
 
 def test_run_exits_2_with_one_line_for_usage_errors(tmp_path):
     f = write(tmp_path, "def probe() -> int:\n    return 1\n")
-    for args in (["--file", str(tmp_path / "missing.py")], ["--file", str(f), "--args", "{bad"],
-                 ["--file", str(f), "--args", "[1, 2]"], ["--file", str(f), "--timeout", "0"]):
+    for args in (
+        ["--file", str(tmp_path / "missing.py")],
+        ["--file", str(f), "--args", "{bad"],
+        ["--file", str(f), "--args", "[1, 2]"],
+        ["--file", str(f), "--timeout", "0"],
+    ):
         out = fnforge("sandbox", "run", *args)
         assert out.returncode == 2, (args, out.stdout, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error: ")

@@ -20,15 +20,20 @@ def test_it_is_a_gate_named_policy():
 
 
 def test_stdlib_math_image_packages_and_siblings_are_allowed():
-    source = module("f", "return int(np.floor(math.sqrt(x))) + g(x)",
-                    header="import math\nimport numpy as np\nfrom functions.g import g\n\nPACKAGES = ['numpy']\n")
+    source = module(
+        "f",
+        "return int(np.floor(math.sqrt(x))) + g(x)",
+        header="import math\nimport numpy as np\nfrom functions.g import g\n\nPACKAGES = ['numpy']\n",
+    )
     verdict = judge(source, extra={"g": module("g", "return x")})
     assert verdict.passed, verdict.reason
 
 
 def test_private_helpers_and_match_statements_are_fine():
-    source = "PACKAGES = []\n_CACHE = {}\n\ndef _helper(x: int) -> int:\n    return x\n\n" \
-             "def f(x: int) -> int:\n    '''Doc.'''\n    match x:\n        case 0:\n            return 0\n    return _helper(x)\n"
+    source = (
+        "PACKAGES = []\n_CACHE = {}\n\ndef _helper(x: int) -> int:\n    return x\n\n"
+        "def f(x: int) -> int:\n    '''Doc.'''\n    match x:\n        case 0:\n            return 0\n    return _helper(x)\n"
+    )
     assert judge(source).passed
 
 
@@ -40,7 +45,13 @@ def test_an_import_outside_the_allow_list_is_refused_with_its_line():
 
 
 def test_packages_missing_from_the_image_and_unknown_siblings_are_refused():
-    verdict = judge(module("f", "return x", header="import pandas\nfrom functions.ghost import ghost\nPACKAGES = ['pandas']\n"))
+    verdict = judge(
+        module(
+            "f",
+            "return x",
+            header="import pandas\nfrom functions.ghost import ghost\nPACKAGES = ['pandas']\n",
+        )
+    )
     messages = [p["message"] for p in verdict.details["problems"]]
     assert any("'pandas', not installed in the sandbox image" in m for m in messages)
     assert any("functions.ghost, which is not in the candidate's set" in m for m in messages)
@@ -48,7 +59,9 @@ def test_packages_missing_from_the_image_and_unknown_siblings_are_refused():
 
 
 def test_relative_imports_are_refused():
-    assert "relative import" in judge(module("f", "return x", header="from . import g\nPACKAGES = []\n")).reason
+    assert (
+        "relative import" in judge(module("f", "return x", header="from . import g\nPACKAGES = []\n")).reason
+    )
 
 
 def test_dunder_access_exec_eval_and_frame_internals_are_refused():
@@ -63,7 +76,10 @@ def test_dunder_access_exec_eval_and_frame_internals_are_refused():
     for body, expected in cases.items():
         verdict = judge(module("f", body))
         assert not verdict.passed, body
-        assert any(expected in p["message"] or expected == p["rule"] for p in verdict.details["problems"]), (body, verdict.details)
+        assert any(expected in p["message"] or expected == p["rule"] for p in verdict.details["problems"]), (
+            body,
+            verdict.details,
+        )
 
 
 def test_ruff_reports_undefined_names_and_syntax_errors():
@@ -74,12 +90,17 @@ def test_ruff_reports_undefined_names_and_syntax_errors():
 
 
 def test_ruff_security_rules_catch_shells():
-    verdict = judge(module("f", "import subprocess\nreturn subprocess.call('ls', shell=True)", header="PACKAGES = []\n"))
+    verdict = judge(
+        module("f", "import subprocess\nreturn subprocess.call('ls', shell=True)", header="PACKAGES = []\n")
+    )
     rules = {p["rule"] for p in verdict.details["problems"]}
     assert "S602" in rules and "import" in rules
 
 
 def test_only_changed_functions_are_checked():
-    functions = {"bad": module("bad", "return x", header="import os\nPACKAGES = []\n"), "good": module("good", "return x")}
+    functions = {
+        "bad": module("bad", "return x", header="import os\nPACKAGES = []\n"),
+        "good": module("good", "return x"),
+    }
     assert PolicyGate([]).check(Candidate(functions=functions, changed=["good"])).passed
     assert not PolicyGate([]).check(Candidate(functions=functions, changed=["bad"])).passed

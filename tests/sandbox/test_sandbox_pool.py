@@ -58,12 +58,16 @@ def test_a_module_that_fails_to_load_reports_its_error_and_its_siblings_still_wo
         "fine": "def fine() -> int:\n    '''Loads.'''\n    return 1\n",
     }
     res = pool.call(functions, "broken", {})
-    assert res.error.type == "ModuleNotFoundError" and "functions/broken.py failed to load" in res.error.message
+    assert (
+        res.error.type == "ModuleNotFoundError" and "functions/broken.py failed to load" in res.error.message
+    )
     assert ok_value(pool, functions, "fine") == 1
 
 
 def test_an_exception_comes_back_with_its_type_and_message(pool):
-    res = pool.call(fn("picky", "raise ValueError('x must be positive, got %d' % x)", "x: int", "int"), "picky", {"x": -1})
+    res = pool.call(
+        fn("picky", "raise ValueError('x must be positive, got %d' % x)", "x: int", "int"), "picky", {"x": -1}
+    )
     assert not res.ok and res.error.type == "ValueError" and res.error.message == "x must be positive, got -1"
     assert res.error["type"] == "ValueError"  # also readable as the JSON object it is
 
@@ -77,7 +81,9 @@ def test_stdout_is_captured_per_call_and_never_mixed(pool):
 
 
 def test_a_set_is_imported_once_and_each_call_forks_from_it(pool):
-    functions = {"stamp": "import time\nLOADED = time.time()\n\ndef stamp() -> float:\n    '''When the module was imported.'''\n    return LOADED\n"}
+    functions = {
+        "stamp": "import time\nLOADED = time.time()\n\ndef stamp() -> float:\n    '''When the module was imported.'''\n    return LOADED\n"
+    }
     assert ok_value(pool, functions, "stamp") == ok_value(pool, functions, "stamp")
 
 
@@ -106,8 +112,11 @@ def test_containers_carry_every_isolation_setting(pool):
     assert config["User"] == "10001:10001"
     mounts = container.attrs["Mounts"]
     assert len(mounts) == 1 and mounts[0]["Destination"] == "/opt/fnforge/worker" and mounts[0]["RW"] is False
-    assert not any(v.split("=", 1)[0] in os.environ and v.split("=", 1)[1] == os.environ[v.split("=", 1)[0]]
-                   for v in config["Env"] if not v.startswith(("PATH=", "LANG=", "PYTHONDONTWRITEBYTECODE=")))
+    assert not any(
+        v.split("=", 1)[0] in os.environ and v.split("=", 1)[1] == os.environ[v.split("=", 1)[0]]
+        for v in config["Env"]
+        if not v.startswith(("PATH=", "LANG=", "PYTHONDONTWRITEBYTECODE="))
+    )
 
 
 def test_a_worker_whose_container_dies_is_replaced_and_the_call_gets_the_error(docker_settings):
@@ -155,8 +164,12 @@ def test_containers_of_a_crashed_owner_are_removed_by_the_next_pool(docker_setti
     gone.wait()
     dead_owner = f"{owner_label().split(':')[0]}:{gone.pid}:1"
     other_host = f"some-other-host:{os.getpid()}:1"
-    stale = client.containers.create(docker_settings.image, ["true"], labels={LABEL: "1", LABEL_OWNER: dead_owner})
-    foreign = client.containers.create(docker_settings.image, ["true"], labels={LABEL: "1", LABEL_OWNER: other_host})
+    stale = client.containers.create(
+        docker_settings.image, ["true"], labels={LABEL: "1", LABEL_OWNER: dead_owner}
+    )
+    foreign = client.containers.create(
+        docker_settings.image, ["true"], labels={LABEL: "1", LABEL_OWNER: other_host}
+    )
     try:
         DockerSandbox(docker_settings)  # what open_pool does first
         remaining = sandbox_container_ids()
@@ -186,8 +199,10 @@ def test_auto_backend_without_the_image_falls_back_to_processes_with_a_warning(d
 
 def test_many_sets_with_heavy_imports_fit_because_old_sets_are_evicted(pool):
     for i in range(6):
-        functions = {f"heavy{i}": (
-            f"import numpy\nimport sympy\n\ndef heavy{i}() -> int:\n    '''Uses both libraries.'''\n"
-            f"    return int(sympy.Integer({i})) + int(numpy.int64(1))\n"
-        )}
+        functions = {
+            f"heavy{i}": (
+                f"import numpy\nimport sympy\n\ndef heavy{i}() -> int:\n    '''Uses both libraries.'''\n"
+                f"    return int(sympy.Integer({i})) + int(numpy.int64(1))\n"
+            )
+        }
         assert ok_value(pool, functions, f"heavy{i}") == i + 1

@@ -43,16 +43,22 @@ def test_memory_over_the_address_space_limit_is_a_memory_limit(process_pool):
 
 
 def test_output_limit_and_forged_bytes_on_fd_1(process_pool):
-    res = process_pool.call(fn("shout", "import sys\nfor _ in range(10 ** 4):\n    sys.stdout.write('x' * 1000)"), "shout", {})
+    res = process_pool.call(
+        fn("shout", "import sys\nfor _ in range(10 ** 4):\n    sys.stdout.write('x' * 1000)"), "shout", {}
+    )
     assert res.error.type == "OutputLimit"
-    forge = fn("forge", "import os, struct\nos.write(1, struct.pack('>I', 9) + b'{\"id\":99}')\nreturn 'real'")
+    forge = fn(
+        "forge", "import os, struct\nos.write(1, struct.pack('>I', 9) + b'{\"id\":99}')\nreturn 'real'"
+    )
     res = process_pool.call(forge, "forge", {})
     assert res.ok and res.value == "real" and '{"id":99}' in res.stdout
 
 
 def test_monkeypatching_does_not_poison_later_calls(process_pool):
-    functions = {"patch": "import json\n\ndef patch() -> str:\n    '''Patches json.'''\n    json.dumps = lambda *a, **k: 'poisoned'\n    return json.dumps(1)\n",
-                 "use": "import json\n\ndef use() -> str:\n    '''Uses json.'''\n    return json.dumps(1)\n"}
+    functions = {
+        "patch": "import json\n\ndef patch() -> str:\n    '''Patches json.'''\n    json.dumps = lambda *a, **k: 'poisoned'\n    return json.dumps(1)\n",
+        "use": "import json\n\ndef use() -> str:\n    '''Uses json.'''\n    return json.dumps(1)\n",
+    }
     assert ok_value(process_pool, functions, "patch") == "poisoned"
     assert ok_value(process_pool, functions, "use") == "1"
 
@@ -69,8 +75,17 @@ def test_host_environment_is_scrubbed(monkeypatch):
         with open_pool(SandboxSettings(backend="process"), size=1) as p:
             env = ok_value(p, fn("env", "import os\nreturn dict(os.environ)"), "env")
     assert "FNFORGE_TEST_SECRET" not in env and "hunter2-process" not in repr(env)
-    assert set(env) <= {"PATH", "LANG", "HOME", "TMPDIR", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                        "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "LC_CTYPE"}
+    assert set(env) <= {
+        "PATH",
+        "LANG",
+        "HOME",
+        "TMPDIR",
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "LC_CTYPE",
+    }
 
 
 def test_a_non_root_worker_is_held_to_the_process_limit():
@@ -95,13 +110,22 @@ def test_a_non_root_worker_is_held_to_the_process_limit():
     for path in (tmp_path, worker, *worker.iterdir()):
         path.chmod(0o755)
     config = {"output_limit": 65536, "contained": False, "rlimits": {"nproc_extra": 16}}
-    proc = subprocess.Popen([python, "-I", str(worker / "__main__.py"), json.dumps(config)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=tmp_path, user="nobody",
-                            start_new_session=True, env={"PATH": "/usr/bin:/bin"})
+    proc = subprocess.Popen(
+        [python, "-I", str(worker / "__main__.py"), json.dumps(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        user="nobody",
+        start_new_session=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     client = WorkerClient(ProcessTransport(proc, str(tmp_path / "gone")))
     try:
         assert client.request({"op": "ping"}, 10)["uid"] != 0
-        functions = fn("forks", """
+        functions = fn(
+            "forks",
+            """
 import os, time
 made = 0
 for _ in range(200):
@@ -113,7 +137,9 @@ for _ in range(200):
     except OSError:
         break
 return made
-""", returns="int")
+""",
+            returns="int",
+        )
         key = set_id(functions)
         assert client.request({"op": "load", "set": key, "modules": functions, "timeout": 10}, 15)["ok"]
         reply = client.request({"op": "call", "set": key, "name": "forks", "args": {}, "timeout": 10}, 15)

@@ -33,8 +33,13 @@ def test_a_well_behaved_function_passes_every_derived_property(gate):
     verdict = judge(gate, {"clamp": source}, ["clamp"])
     assert verdict.passed, verdict.reason
     checked = verdict.details["checked"]
-    for prop in ("returns int", "returns a JSON value", "finishes within 1s", "is deterministic",
-                 "raises only documented exceptions"):
+    for prop in (
+        "returns int",
+        "returns a JSON value",
+        "finishes within 1s",
+        "is deterministic",
+        "raises only documented exceptions",
+    ):
         assert f"clamp: {prop}" in checked
 
 
@@ -73,9 +78,14 @@ def test_a_function_that_never_finishes_is_rejected_with_its_input(gate):
 
 
 def test_a_slow_step_stops_at_the_configured_budget_and_names_the_setting(pool2, docker_settings):
-    settings = docker_settings.model_copy(update={
-        "timeout_s": 1.0, "property_examples": 30, "property_budget_s": 1.5, "property_budget_per_function_s": 0.0,
-    })
+    settings = docker_settings.model_copy(
+        update={
+            "timeout_s": 1.0,
+            "property_examples": 30,
+            "property_budget_s": 1.5,
+            "property_budget_per_function_s": 0.0,
+        }
+    )
     source = module("slow", "time.sleep(0.1)\nreturn x", header="import time\nPACKAGES = []\n")
     start = time.monotonic()
     verdict = judge(PropertyGate(pool2, settings), {"slow": source}, ["slow"])
@@ -122,8 +132,10 @@ def test_the_gate_learns_of_the_budget_from_the_reports_field(message, exhausted
 
 def test_the_sets_own_tests_run_and_report_the_falsifying_example(gate):
     source = module("inc", "return x + 1")
-    good = "from hypothesis import given, strategies as st\nfrom functions.inc import inc\n\n" \
-           "@given(st.integers())\ndef test_grows(x):\n    assert inc(x) > x\n"
+    good = (
+        "from hypothesis import given, strategies as st\nfrom functions.inc import inc\n\n"
+        "@given(st.integers())\ndef test_grows(x):\n    assert inc(x) > x\n"
+    )
     bad = good + "\n@given(st.integers())\ndef test_wrong(x):\n    assert inc(x) < 100\n"
     assert judge(gate, {"inc": source}, ["inc"], {"inc": good}).passed
     verdict = judge(gate, {"inc": source}, ["inc"], {"inc": bad})
@@ -139,7 +151,9 @@ def test_unchanged_functions_are_not_tested(gate):
 
 def test_ten_functions_are_tested_in_under_five_seconds_warm(gate):
     functions = {
-        f"f{i}": module(f"f{i}", f"return [v * {i} for v in xs if v > lo]", "xs: list[int], lo: int", "list[int]")
+        f"f{i}": module(
+            f"f{i}", f"return [v * {i} for v in xs if v > lo]", "xs: list[int], lo: int", "list[int]"
+        )
         for i in range(10)
     }
     judge(gate, functions, ["f0"])  # warm: the worker has hypothesis imported

@@ -53,14 +53,17 @@ def test_a_reply_with_the_request_id_is_returned_and_stale_ones_are_skipped():
     assert client.request({"op": "ping"}, 1.0) == {"id": 1, "ok": True, "value_json": "3"}
 
 
-@pytest.mark.parametrize("data, why", [
-    (framed(b"not json at all"), "not JSON"),
-    (framed(pickle.dumps({"id": 1})), "not JSON"),
-    (framed(b"[1, 2, 3]"), "not a JSON object"),
-    (struct.pack(">I", MAX_REPLY + 1) + b"x", "limit"),
-    (framed(b"[" * 100_000 + b"]" * 100_000), "not JSON"),
-    (b"", "exited"),
-])
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        (framed(b"not json at all"), "not JSON"),
+        (framed(pickle.dumps({"id": 1})), "not JSON"),
+        (framed(b"[1, 2, 3]"), "not a JSON object"),
+        (struct.pack(">I", MAX_REPLY + 1) + b"x", "limit"),
+        (framed(b"[" * 100_000 + b"]" * 100_000), "not JSON"),
+        (b"", "exited"),
+    ],
+)
 def test_anything_but_a_json_object_frame_kills_the_worker(data, why):
     transport = Replay(data)
     client = WorkerClient(transport)
