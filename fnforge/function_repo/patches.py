@@ -9,16 +9,13 @@ rejected steps all keep their candidate commits, so any of them can be exported.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fnforge.function_repo.errors import RepoError
 from fnforge.function_repo.review import waiting
-
-if TYPE_CHECKING:
-    from fnforge.function_repo.repo import FunctionRepo
+from fnforge.function_repo.store import StepStore
 
 
-def candidate_range(repo: FunctionRepo, n: int) -> tuple[str, str]:
+def candidate_range(repo: StepStore, n: int) -> tuple[str, str]:
     """(base, tip) of step n's candidate commits: waiting, merged, rejected, or a rollback."""
     for w in waiting(repo):
         if w.step == n:
@@ -36,7 +33,7 @@ def candidate_range(repo: FunctionRepo, n: int) -> tuple[str, str]:
     return base or f"{tip}^", tip
 
 
-def export_patches(repo: FunctionRepo, n: int, out: Path | str) -> list[Path]:
+def export_patches(repo: StepStore, n: int, out: Path | str) -> list[Path]:
     """Write step n's candidate as `git format-patch` files in `out`; the paths, in order."""
     base, tip = candidate_range(repo, n)
     out = Path(out).resolve()

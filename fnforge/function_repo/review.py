@@ -20,17 +20,15 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fnforge.function_repo import steps as porcelain
 from fnforge.function_repo.actions import parse_actions
 from fnforge.function_repo.candidate import Candidate, StepResult, run_gates
 from fnforge.function_repo.errors import RepoError
 from fnforge.function_repo.history import NOTES_REF, one_line
+from fnforge.function_repo.store import StepStore
 from fnforge.protocol import CandidateView, Gate, Verdict
-
-if TYPE_CHECKING:
-    from fnforge.function_repo.repo import FunctionRepo
 
 AWAITING = "awaiting review"
 REVIEW_GATE = "review"
@@ -103,7 +101,7 @@ class WaitingCandidate:
         }  # fmt: skip
 
 
-def waiting(repo: FunctionRepo, run: str | None = None) -> list[WaitingCandidate]:
+def waiting(repo: StepStore, run: str | None = None) -> list[WaitingCandidate]:
     """The candidates awaiting review (of one run, or all), oldest step first, in one git call."""
     branches = {ref: (r, n) for r, n, ref in repo.candidate_branches() if run is None or r == run}
     if not branches:
@@ -129,7 +127,7 @@ def waiting(repo: FunctionRepo, run: str | None = None) -> list[WaitingCandidate
     return sorted(found, key=lambda w: w.step)
 
 
-def waiting_step(repo: FunctionRepo, n: int) -> WaitingCandidate:
+def waiting_step(repo: StepStore, n: int) -> WaitingCandidate:
     """The waiting candidate of step n; RepoError saying what step n is instead."""
     for w in waiting(repo):
         if w.step == n:
@@ -144,7 +142,7 @@ def waiting_step(repo: FunctionRepo, n: int) -> WaitingCandidate:
     raise RepoError(f"step {n} is not waiting for review: it was already {what}")
 
 
-def reviewer_identity(repo: FunctionRepo) -> str:
+def reviewer_identity(repo: StepStore) -> str:
     """`Name <email>` of the git user running the review (git's own identity rules)."""
     ident = repo.git.run("var", "GIT_COMMITTER_IDENT", identity=True)
     return ident.rsplit(">", 1)[0] + ">" if ">" in ident else ident
@@ -163,7 +161,7 @@ class _Recorded:
 
 
 def hold(
-    repo: FunctionRepo, candidate: Candidate, gates: Sequence[Gate], note_extra: dict[str, Any] | None = None
+    repo: StepStore, candidate: Candidate, gates: Sequence[Gate], note_extra: dict[str, Any] | None = None
 ) -> StepResult:
     """Gate a candidate for human review: a failure is recorded as `judge` records it; a
     candidate that passes every gate stays on its branch with an "awaiting review" note."""
@@ -197,7 +195,7 @@ def hold(
         )  # fmt: skip
 
 
-def _candidate(repo: FunctionRepo, w: WaitingCandidate, commit: str, base: str) -> Candidate:
+def _candidate(repo: StepStore, w: WaitingCandidate, commit: str, base: str) -> Candidate:
     """The waiting candidate as the gates and `judge` see it, at `commit` made from `base`."""
     return Candidate(
         step=w.step, run=w.run, functions=repo.functions(commit), tests=repo.tests(commit),
@@ -215,7 +213,7 @@ def _decided_note(w: WaitingCandidate, review: dict[str, Any]) -> dict[str, Any]
     return extra
 
 
-def replay_onto(repo: FunctionRepo, w: WaitingCandidate, head: str) -> str:
+def replay_onto(repo: StepStore, w: WaitingCandidate, head: str) -> str:
     """The candidate's commits replayed onto `head` (one per action, messages kept); the new tip.
 
     Each commit's tree is a three-way merge of head and that commit over the candidate's
@@ -242,7 +240,7 @@ def replay_onto(repo: FunctionRepo, w: WaitingCandidate, head: str) -> str:
 
 
 def approve(
-    repo: FunctionRepo, n: int, *, message: str = "", regate: Callable[[], Sequence[Gate]] | None = None,
+    repo: StepStore, n: int, *, message: str = "", regate: Callable[[], Sequence[Gate]] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> StepResult:  # fmt: skip
     """Merge waiting step n as an automatic acceptance would, with `Fnforge-Reviewed-By`.
@@ -292,7 +290,7 @@ def approve(
             raise
 
 
-def reject(repo: FunctionRepo, n: int, reason: str) -> StepResult:
+def reject(repo: StepStore, n: int, reason: str) -> StepResult:
     """Record waiting step n as rejected at gate `review` with the reviewer's reason."""
     reason = " ".join(str(reason or "").split())
     if not reason:
@@ -310,7 +308,7 @@ def reject(repo: FunctionRepo, n: int, reason: str) -> StepResult:
         )  # fmt: skip
 
 
-def stop_line(repo: FunctionRepo) -> str:
+def stop_line(repo: StepStore) -> str:
     """One line: how many candidates wait for review and what to run (empty when none wait)."""
     found = waiting(repo)
     if not found:
