@@ -19,15 +19,15 @@ Last line: RESULT tasks=<n> local_per_s=<n> ray1_per_s=<n> ray2_per_s=<n> driver
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+from generated_tasks import peak_rss_mb, write_arithmetic_tasks  # noqa: E402
 
 from fnforge.config import AgentSettings, ExecutorSettings, SandboxSettings, Settings  # noqa: E402
 from fnforge.engine.background import BackgroundLoop  # noqa: E402
@@ -65,24 +65,6 @@ def function_set() -> dict[str, str]:
     return {"solve": SOLVE, **{f"helper_{i}": HELPER.format(i=i) for i in range(1, 10)}}
 
 
-def write_tasks(path: Path, n: int) -> None:
-    """n generated problems in GSM8K's JSONL form, streamed to disk."""
-    with path.open("w", encoding="utf-8") as f:
-        for i in range(n):
-            a, b, c = i % 97, (i // 97) % 89 + 1, i % 13 + 2
-            row = {
-                "id": f"q{i}",
-                "question": f"What is {a} plus {b} times {c}?",
-                "answer": f"#### {a + b * c}",
-            }
-            f.write(json.dumps(row) + "\n")
-
-
-def rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def evaluate(settings, pool, evaluator, tasks, log_path: Path, executor=None) -> tuple[float, int]:
     """Tasks per second and correct answers of one evaluation."""
     with BackgroundLoop(threads=settings.training.concurrency + 8) as loop:
@@ -117,7 +99,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tasks.jsonl"
-        write_tasks(path, args.tasks)
+        write_arithmetic_tasks(path, args.tasks)
         tasks = evaluator.load(path)
         print(f"{len(tasks)} generated tasks, direct mode, a 10-function set, chunks of {args.chunk}")
 
@@ -159,7 +141,7 @@ def main() -> None:
             finally:
                 ray.shutdown()
                 cluster.shutdown()
-    rss = rss_mb()
+    rss = peak_rss_mb()
     print(f"ray2/ray1 = {per_s[2] / per_s[1]:.2f}; driver peak RSS {rss:.0f} MB")
     print(
         f"RESULT tasks={len(tasks)} local_per_s={local_per_s:.1f} ray1_per_s={per_s[1]:.1f} "

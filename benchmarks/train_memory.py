@@ -19,9 +19,7 @@ Last line: RESULT steps=<n> rss_step5_mb=<n> rss_step50_mb=<n> growth=<ratio>
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import sys
 import tempfile
 import threading
@@ -32,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests")]
 
+from generated_tasks import peak_rss_mb, write_arithmetic_tasks  # noqa: E402
 from llm_server import LLMServer, tool_calls  # noqa: E402
 
 from fnforge.engine.trainer import train  # noqa: E402
@@ -111,24 +110,6 @@ class Optimizer:
         )
 
 
-def write_tasks(path: Path, start: int, n: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for i in range(start, start + n):
-            a, b, c = i % 97, (i // 97) % 89 + 1, i % 13 + 2
-            row = {
-                "id": f"q{i}",
-                "question": f"What is {a} plus {b} times {c}?",
-                "answer": f"#### {a + b * c}",
-            }
-            f.write(json.dumps(row) + "\n")
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory so far (Linux reports KiB); children not included."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=50)
@@ -147,7 +128,7 @@ def main() -> None:
                 server.requests.clear()
                 server.headers.clear()
             step = kw["step"]
-            marks[step] = peak_mb()
+            marks[step] = peak_rss_mb()
             if step in (1, 5) or step % 10 == 0:
                 print(
                     f"step {step:3d}: {'accepted' if kw['accepted'] else 'rejected'} "
@@ -159,8 +140,8 @@ def main() -> None:
         root = Path(tmp) / "fns"
         config = CONFIG.format(base_url=server.base_url, steps=args.steps, backend=args.backend)
         repo = FunctionRepo.init(root, config_text=config)
-        write_tasks(root / "data" / "train.jsonl", 0, 8 * args.steps)
-        write_tasks(root / "data" / "val.jsonl", 100_000, args.val)
+        write_arithmetic_tasks(root / "data" / "train.jsonl", 8 * args.steps)
+        write_arithmetic_tasks(root / "data" / "val.jsonl", args.val, start=100_000)
         repo.git.run("add", "data")
         repo.git.run("commit", "-q", "-m", "generated tasks")
         print(f"{args.steps} steps, {args.val} validation tasks, direct mode, zero-latency optimizer")

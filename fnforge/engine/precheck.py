@@ -69,8 +69,9 @@ class PrecheckGate:
             return Verdict.ok(self.name, f"fixes {len(fixed)} of the {m} batch tasks the head failed", **kw)
         return Verdict.fail(
             self.name,
-            f"fixes none of the {m} batch tasks the head failed; validation not run "
-            f"(about {details['calls_saved_estimate']} model calls saved)",
+            # the reason is part of the decision a resumed or replayed run must repeat exactly, so
+            # it names nothing that depends on this process's caches (the saving is in the note)
+            f"fixes none of the {m} batch tasks the head failed; validation on {len(self.val_tasks)} tasks not run",
             **kw,
         )
 

@@ -326,11 +326,7 @@ class Trainer:
         t_opt = time.perf_counter()
         llm2 = exp.llm.usage.copy() if exp.llm else Usage()
         note = {
-            "made_by": "trainer",
-            "position": position,
-            "epoch": epoch,
-            "batch": [str(t.id) for t in batch],
-            "train": train_eval.summary(),
+            **_note_start(position, epoch, batch, train_eval),
             "learn_from": learn_note,
             "optimizer": {
                 "attempts": proposal.attempts,
@@ -415,11 +411,7 @@ class Trainer:
     ) -> StepOutcome:
         """Record a step whose batch (and recent batches) the head solves: no optimizer, no gates."""
         note = {
-            "made_by": "trainer",
-            "position": position,
-            "epoch": epoch,
-            "batch": [str(t.id) for t in batch],
-            "train": train_eval.summary(),
+            **_note_start(position, epoch, batch, train_eval),
             "learn_from": {"source": "skipped", "failures": 0},
             "transcripts": str(log.path.relative_to(self.exp.root)),
         }
@@ -467,6 +459,17 @@ def _complexity(functions: dict[str, str]) -> dict[str, Any] | None:
         return set_complexity(functions)
     except Exception:  # noqa: BLE001 - an analysis must never fail a step
         return None
+
+
+def _note_start(position: int, epoch: int, batch: Sequence[Any], train_eval: Any) -> dict[str, Any]:
+    """What every trainer step's note opens with: where in the schedule, the batch, its score."""
+    return {
+        "made_by": "trainer",
+        "position": position,
+        "epoch": epoch,
+        "batch": [str(t.id) for t in batch],
+        "train": train_eval.summary(),
+    }
 
 
 def _summary(r: Any, functions: list[str] | None = None) -> StepSummary:

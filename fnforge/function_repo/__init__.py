@@ -13,7 +13,7 @@ from fnforge.function_repo.errors import ActionError, RepoError, RepoLocked
 from fnforge.function_repo.export import export_tools_json, export_wheel
 from fnforge.function_repo.history import StepRecord
 from fnforge.function_repo.repo import FunctionRepo
-from fnforge.function_repo.schema import tool_schema
+from fnforge.function_repo.schema import defaulted_parameters, tool_schema
 from fnforge.function_repo.static_gate import StaticGate
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "parse_actions",
     "run_gates",
     "tool_schema",
+    "defaulted_parameters",
 ]

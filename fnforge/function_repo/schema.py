@@ -69,6 +69,17 @@ def parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[ast.arg
     return [(arg, default) for arg, default in pairs if arg.arg not in {"self", "cls"}]
 
 
+def defaulted_parameters(source: str, name: str | None = None) -> list[str]:
+    """The parameters of a module's public function that have a default.
+
+    Strict-mode schemas list every parameter as required (the default is named in its
+    description), so a model always passes them all; a caller that checks arguments for
+    a client other than a model (`fnforge serve`) may still let these be left out.
+    """
+    fn = public_function(ast.parse(source), name)
+    return [] if fn is None else [arg.arg for arg, default in parameters(fn) if default is not None]
+
+
 def _default_text(default: ast.expr) -> str:
     try:
         return json.dumps(ast.literal_eval(default))

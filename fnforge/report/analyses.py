@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +76,8 @@ def complexity_png(points: list[ComplexityPoint]) -> bytes:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
+    from fnforge.report.chart import png_of
+
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100)
     try:
         xs = [p.step for p in points]
@@ -111,10 +112,7 @@ def complexity_png(points: list[ComplexityPoint]) -> bytes:
         more = twin.get_legend_handles_labels()
         left.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper left")
         right.legend(fontsize=8, loc="upper left")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
+        return png_of(fig)
     finally:
         plt.close(fig)
 

@@ -7,6 +7,7 @@ file that any browser shows, with no script to run and nothing fetched from the 
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import matplotlib
 
@@ -132,9 +133,14 @@ def learning_curve_png(steps: list[StepView], title: str = "Validation score per
         ax.grid(True, alpha=0.3)
         if steps:
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=5, fontsize=8, frameon=False)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
+        return png_of(fig)
     finally:
         plt.close(fig)
+
+
+def png_of(fig: Any) -> bytes:
+    """A finished matplotlib figure as PNG bytes (laid out tight), for embedding in the page."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

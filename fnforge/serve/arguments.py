@@ -4,10 +4,13 @@ A wrong call costs a worker round trip and comes back as a Python TypeError from
 sandbox; checked here, it costs microseconds and the caller learns which argument is wrong
 in the schema's own words. The check is jsonschema's (Draft 2020-12, the dialect pydantic
 writes), plus one rule the schema leaves open: a name the function does not take is refused.
+The derived schemas follow OpenAI's strict mode, which lists every parameter as required; a
+parameter with a Python default may still be left out here, and the default applies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -19,11 +22,14 @@ from fnforge.serve.errors import ServeError
 class ArgumentCheck:
     """The compiled check of one tool's arguments; `problem(args)` says what is wrong, or None."""
 
-    def __init__(self, schema: dict[str, Any], tool: str = "the tool"):
+    def __init__(self, schema: dict[str, Any], tool: str = "the tool", optional: Iterable[str] = ()):
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as e:
             raise ServeError(f"{tool}: its derived schema is not valid JSON Schema ({e.message})") from None
+        leave_out = set(optional)
+        if leave_out and "required" in schema:
+            schema = {**schema, "required": [n for n in schema["required"] if n not in leave_out]}
         self._validator = Draft202012Validator(schema)
         self._names = set(schema.get("properties", {}))
 

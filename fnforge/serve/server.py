@@ -17,6 +17,7 @@ from mcp import types
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
+from fnforge.function_repo import defaulted_parameters
 from fnforge.sandbox import CallResult, SandboxPool
 from fnforge.serve.arguments import ArgumentCheck
 from fnforge.serve.call_queue import Busy, CallQueue
@@ -50,7 +51,11 @@ class FunctionServer:
         self.queue = queue
         self._checks = {
             entry["function"]["name"]: ArgumentCheck(
-                entry["function"]["parameters"], entry["function"]["name"]
+                entry["function"]["parameters"],
+                entry["function"]["name"],
+                optional=defaulted_parameters(
+                    served.functions[entry["function"]["name"]], entry["function"]["name"]
+                ),
             )
             for entry in served.tools
         }

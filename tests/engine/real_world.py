@@ -167,7 +167,7 @@ def make_model(records: list[dict[str, Any]], *, rate_limit_every: int = 40) -> 
 
 def config_text(base_url: str) -> str:
     """fnforge.toml of the realistic run: the reply limits and a context window set too large."""
-    cfg = base.config_text(base_url, patience=7)
+    cfg = base.config_text(base_url, patience=7, extra_training=base.PAPER_RULES)
     cfg = cfg.replace(
         "max_retries = 2\n",
         f"max_retries = 2\nmax_tokens = {AGENT_MAX_TOKENS}\noptimizer_max_tokens = {OPTIMIZER_MAX_TOKENS}\n"

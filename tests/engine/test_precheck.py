@@ -35,9 +35,7 @@ def test_precheck_rejects_without_validation_and_saves_its_requests(tmp_path, do
     repo, on, result = agent_requests_of_one_step(tmp_path / "on", True, docker_pool)
     (step,) = result.steps
     assert not step.accepted and step.gate == "precheck"
-    assert step.reason == (
-        "fixes none of the 4 batch tasks the head failed; validation not run (about 24 model calls saved)"
-    )
+    assert step.reason == ("fixes none of the 4 batch tasks the head failed; validation on 8 tasks not run")
     # 4 batch tasks x 1 request (no tools: a guess) + 4 pre-check tasks x 2 (tool call, then answer)
     assert on == 4 + 8
     note = json.loads(repo.git.run("notes", "--ref", "fnforge", "show", "refs/fnforge/rejected/r1/step-1"))

@@ -99,7 +99,10 @@ def tools_repo(
     path: Path, records: list[dict], base_url: str, extra: str = "", val: slice = slice(8, 16)
 ) -> FunctionRepo:
     """A GSM8K repository for the scripted world: 8 training problems and (by default) 8 validation ones."""
-    text = world.config_text(base_url).replace("max_steps = 10", "max_steps = 3") + extra
+    text = world.config_text(base_url, extra_training=world.PAPER_RULES).replace(
+        "max_steps = 10", "max_steps = 3"
+    )
+    text += extra
     repo = FunctionRepo.init(path, config_text=text)
     world.write_split(path / "data" / "train.jsonl", records[:8])
     world.write_split(path / "data" / "val.jsonl", records[val])
@@ -117,6 +120,7 @@ def direct_repo(path: Path, extra: str = "", backend: str = "docker") -> Functio
     repo = FunctionRepo.init(path, config_text=config + extra)
     shutil.copy(EXAMPLES / "tabmwp" / "train.json", repo.root / "data" / "train.json")
     shutil.copy(EXAMPLES / "tabmwp" / "val.json", repo.root / "data" / "val.json")
+    shutil.copy(EXAMPLES / "tabmwp" / "test.json", repo.root / "data" / "test.json")
     shutil.copy(EXAMPLES / "demo_edits.json", repo.root / "demo_edits.json")
     repo.git.run("add", "data", "demo_edits.json")
     repo.git.run("commit", "-q", "-m", "demo data and edits")

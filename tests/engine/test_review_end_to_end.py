@@ -86,7 +86,9 @@ def server(datasets_dir):
 def waiting_repo(tmp_path_factory, server) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """A repository whose `fnforge train` stopped with two candidates awaiting review."""
     root = tmp_path_factory.mktemp("review") / "fns"
-    config = world.config_text(server.base_url, extra_training='review = "human"\nreview_queue = 2\n')
+    config = world.config_text(
+        server.base_url, extra_training=world.PAPER_RULES + 'review = "human"\nreview_queue = 2\n'
+    )
     repo = FunctionRepo.init(root, config_text=config)
     world.write_split(root / "data" / "train.jsonl", server.records[:8])
     world.write_split(root / "data" / "val.jsonl", server.records[8:])
@@ -143,7 +145,7 @@ def test_approve_one_reject_the_other_and_resume_to_early_stop(waiting_repo, tmp
     t = trailers(root, "main")
     assert t["Fnforge-Reviewed-By"] == [REVIEWER] and t["Fnforge-Action"] == ["add calculate"]
     assert t["Fnforge-Decision"] == [
-        "accepted: validation improved 0.000 -> 1.000 on 8 tasks (8 fixed, 0 broken)"
+        "accepted: validation improved 0.000 -> 1.000 on 8 tasks (8 fixed, 0 broken); rule improves: 1.000 > 0.000"
     ]
     assert t["Fnforge-Score"] == ["0.0 -> 1.0"] and t["Fnforge-Run"] == ["r1"] and t["Fnforge-Step"] == ["1"]
     rejected = fnforge("reject", "2", "--repo", str(root), "--reason", REASON)
@@ -179,7 +181,10 @@ def test_approving_after_the_head_moved_reruns_the_real_gates_against_it(waiting
     res = last_json(out)
     assert (res["gate"], res["score_before"], res["score_after"]) == ("validation", 1.0, 1.0)
     assert [v["gate"] for v in res["verdicts"]] == ["static", "policy", "property", "validation"]
-    assert res["reason"] == "no improvement: 1.000 -> 1.000 on 8 tasks (0 fixed, 0 broken)"
+    assert (
+        res["reason"]
+        == "no improvement: 1.000 -> 1.000 on 8 tasks (0 fixed, 0 broken); rule improves: 1.000 <= 1.000"
+    )
     repo = FunctionRepo.open(root)
     rec = repo.step(2)
     assert rec.note["review"]["regated_against"] == head and rec.note["base"] == head

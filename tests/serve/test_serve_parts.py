@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 import fnforge
-from fnforge.function_repo import tool_schema
+from fnforge.function_repo import defaulted_parameters, tool_schema
 from fnforge.serve import ArgumentCheck, Busy, CallQueue, ServeError, is_loopback, require_token_off_loopback
 
 SOURCE = '''def table_mean(rows: list[dict[str, float]], column: str, digits: int | None = None) -> float:
@@ -26,7 +26,15 @@ SOURCE = '''def table_mean(rows: list[dict[str, float]], column: str, digits: in
 
 
 def _check() -> ArgumentCheck:
-    return ArgumentCheck(tool_schema(SOURCE, "table_mean")["function"]["parameters"])
+    schema = tool_schema(SOURCE, "table_mean")["function"]["parameters"]
+    return ArgumentCheck(schema, optional=defaulted_parameters(SOURCE, "table_mean"))
+
+
+def test_a_parameter_without_a_default_cannot_be_left_out_though_the_schema_requires_all():
+    schema = tool_schema(SOURCE, "table_mean")["function"]["parameters"]
+    assert sorted(schema["required"]) == ["column", "digits", "rows"]  # strict mode: every one listed
+    assert ArgumentCheck(schema).problem({"rows": [], "column": "x"}) == "'digits' is a required property"
+    assert _check().problem({"rows": []}) == "'column' is a required property"
 
 
 def test_arguments_matching_the_derived_schema_pass():
