@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -35,8 +36,10 @@ def test_wheel_installs_into_a_fresh_venv_and_its_functions_run(repo, tmp_path):
         " 'version': t.__version__, 'tools': t.TOOLS}))\n"
         "import importlib.util; assert importlib.util.find_spec('fnforge') is None\n"
     )
+    # a fresh venv means no PYTHONPATH either (a checkout on it would make fnforge importable)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, cwd=tmp_path
+        [str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env
     )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
