@@ -244,6 +244,11 @@ def call(worker, req):
                 "type": "OutputLimit",
                 "message": f"the call printed more than {worker.output_limit} bytes; killed",
             }
+        elif child is None:
+            # The set's processes were gone before any child started this call (its "started"
+            # comes before user code runs): nothing ran, so the host may load it and retry.
+            holder.alive = False
+            error = {"type": "NotLoaded", "message": "the set's process ended before the call started"}
         else:
             error = worker.crash_error(status, oom_before)
         reply.update(ok=False, error=error)
