@@ -174,8 +174,10 @@ def call(worker, req):
     result = child = status = why = None
     try:
         write_all(holder.to_fd, frame(msg), deadline)
-    except (TimeoutError, OSError):
+    except TimeoutError:
         why = "timeout"
+    except OSError:  # no process reads the set's request pipe: its holder and spares are gone
+        why = "crashed"
     while result is None and why is None:
         left = deadline - time.monotonic()
         if left <= 0:
