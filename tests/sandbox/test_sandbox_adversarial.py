@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-from sandbox_helpers import assert_healthy, fn, ok_value
+import pytest
+from sandbox_helpers import CRASHES, assert_healthy, crash_then_call, fn, ok_value
 
 from fnforge.sandbox.worker.holder import SPARES
 from fnforge.sandbox.worker.loaded_sets import MAX_HOLDERS
@@ -148,6 +149,28 @@ def test_os_exit_is_a_crash_value(pool):
     with survives(pool):
         res = pool.call(fn("bye", "import os\nos._exit(3)"), "bye", {})
         assert res.error.type == "Crashed" and "status 3" in res.error.message
+
+
+@pytest.mark.parametrize("crash", sorted(CRASHES))
+def test_the_call_after_a_crash_runs_in_the_same_loaded_set(pool, crash):
+    # os._exit(3) once made the holder quit (3 was its "set closed" status), so 9 of 30
+    # next calls failed as "its parent was killed"; now no exit status reaches the holder.
+    with survives(pool):
+        failures, parents = crash_then_call(pool, crash, rounds=20)
+        assert failures == []
+        assert len(parents) == 1, f"the set's holder was replaced: parents {parents}"
+
+
+def test_the_call_after_one_that_killed_its_holder_is_answered(pool):
+    functions = {
+        **fn("regicide", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nreturn 1"),
+        **fn("after", "return 2"),
+    }
+    with survives(pool):
+        for i in range(20):
+            pool.call(functions, "regicide", {})  # returns or not: its holder is gone either way
+            res = pool.call(functions, "after", {})
+            assert res.ok and res.value == 2, f"round {i}: {res.error}"  # limit: the set is loaded again
 
 
 def test_ctypes_segfault_is_a_crash_value(pool):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import warnings
 
-from sandbox_helpers import assert_healthy, fn, ok_value
+import pytest
+from sandbox_helpers import CRASHES, assert_healthy, crash_then_call, fn, ok_value
 
 from fnforge.config import SandboxSettings
 from fnforge.sandbox import WeakSandboxWarning, open_pool
@@ -34,6 +35,13 @@ def test_os_exit_and_segfault_are_crash_values(process_pool):
     res = process_pool.call(fn("segv", "import ctypes\nreturn ctypes.string_at(0)"), "segv", {})
     assert res.error.type == "Crashed" and "SIGSEGV" in res.error.message
     assert_healthy(process_pool)
+
+
+@pytest.mark.parametrize("crash", sorted(CRASHES))
+def test_the_call_after_a_crash_runs_in_the_same_loaded_set(process_pool, crash):
+    failures, parents = crash_then_call(process_pool, crash, rounds=20)
+    assert failures == []
+    assert len(parents) == 1, f"the set's holder was replaced: parents {parents}"
 
 
 def test_memory_over_the_address_space_limit_is_a_memory_limit(process_pool):

@@ -114,7 +114,9 @@ def call_child(c2h_r, turn_r, res_w, took_w, load_errors, limits):
         os._exit(0)  # the holder is gone
     req, _ = read_frame_blocking(c2h_r)
     if req is None:
-        os._exit(3)  # the worker closed the set: the holder ends too
+        # The worker closed the set. Its holder learns that from its own "go" pipe, never
+        # from this exit status: user code chooses its exit status too (os._exit(n)).
+        os._exit(0)
     os.close(c2h_r)
     os.close(turn_r)
     os.write(took_w, b"t")

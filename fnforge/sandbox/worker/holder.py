@@ -94,6 +94,9 @@ def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
     it took a request, fork replacements when the worker says "go" (after a call's answer
     has left, so the fork never competes with that call) or at once when a spare died
     unused, and report each child's exit status. It never runs user code again.
+
+    It ends only when the worker lets go of the set (end of file on `go_r`): a child's exit
+    status says nothing about that, since a call may end its process with any status.
     """
     child_setup([c2h_r, h2c_w, go_r, res_w], out_w)
     os.setpgid(0, 0)
@@ -127,6 +130,9 @@ def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
             ready = select.select([go_r, wake_r] + spares.watched(), [], [])[0]
         except InterruptedError:
             continue
+        go = go_r in ready and read_ready(go_r)
+        if go_r in ready and not go:
+            os._exit(0)  # the worker let go of this set (its request pipe is closed too)
         if spares.watched() and spares.watched()[0] in ready and not spares.took():
             spares.fill()  # first pass the turn (the next request may be waiting), then refill
         if wake_r in ready:
@@ -139,11 +145,7 @@ def holder_main(modules, c2h_r, h2c_w, go_r, out_w, res_w, limits):
             if pid == 0:
                 break
             write_all(h2c_w, frame({"kind": "done", "pid": pid, "status": status}))
-            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3:
-                os._exit(0)
             if spares.retire(pid):
                 spares.fill()  # it died before it took a request: never leave the set short
-        if go_r in ready:
-            if not read_ready(go_r):
-                os._exit(0)  # the worker let go of this set
+        if go:
             spares.fill()

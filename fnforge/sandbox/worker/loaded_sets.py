@@ -174,8 +174,10 @@ def call(worker, req):
     result = child = status = why = None
     try:
         write_all(holder.to_fd, frame(msg), deadline)
-    except (TimeoutError, OSError):
+    except TimeoutError:
         why = "timeout"
+    except OSError:  # no process reads the set's request pipe: its holder and spares are gone
+        why = "crashed"
     while result is None and why is None:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -244,6 +246,11 @@ def call(worker, req):
                 "type": "OutputLimit",
                 "message": f"the call printed more than {worker.output_limit} bytes; killed",
             }
+        elif child is None:
+            # The set's processes were gone before any child started this call (its "started"
+            # comes before user code runs): nothing ran, so the host may load it and retry.
+            holder.alive = False
+            error = {"type": "NotLoaded", "message": "the set's process ended before the call started"}
         else:
             error = worker.crash_error(status, oom_before)
         reply.update(ok=False, error=error)
