@@ -105,14 +105,10 @@ class Scorer:
         executor: Executor | None = None,
         repeats: int = 1,
     ):
-        self.settings = settings
-        self.llm = llm
-        self.pool = pool
-        self.evaluator = evaluator
+        self.evaluator = evaluator  # its categories break a score down
         self.background = background
-        self.concurrency = concurrency or settings.training.concurrency
         self.executor = executor or LocalExecutor(
-            settings, llm=llm, pool=pool, evaluator=evaluator, concurrency=self.concurrency
+            settings, llm=llm, pool=pool, evaluator=evaluator, concurrency=concurrency
         )
         self.repeats = max(1, repeats)  # rollouts per task, except a train batch the optimizer reads
         self._cache: OrderedDict[tuple[str, str], Evaluation] = OrderedDict()
@@ -122,10 +118,12 @@ class Scorer:
 
     def cached(self, functions: Mapping[str, str], tasks: Sequence[Any]) -> Evaluation | None:
         """A score computed earlier for the same set and tasks, if any (and still kept)."""
-        key = (set_hash(functions), tasks_hash(tasks))
+        return self._hit((set_hash(functions), tasks_hash(tasks)))
+
+    def _hit(self, key: tuple[str, str]) -> Evaluation | None:
         hit = self._cache.get(key)
         if hit is not None:
-            self._cache.move_to_end(key)
+            self._cache.move_to_end(key)  # recently used: the head's score stays kept
         return hit
 
     def score(
@@ -140,10 +138,6 @@ class Scorer:
 
         `keep_transcripts=True` returns the transcripts in memory too (never from the cache).
         """
-        if not keep_transcripts:
-            hit = self.cached(functions, tasks)
-            if hit is not None:
-                return hit
         return self.background.run(
             self.ascore(functions, tasks, split=split, keep_transcripts=keep_transcripts)
         )
@@ -160,8 +154,8 @@ class Scorer:
         from fnforge.evaluators import Score
 
         key = (set_hash(functions), tasks_hash(tasks))
-        if not keep_transcripts and key in self._cache:
-            return self._cache[key]
+        if not keep_transcripts and (hit := self._hit(key)) is not None:
+            return hit
         t0 = time.perf_counter()
         repeats = 1 if keep_transcripts else self.repeats
 
