@@ -30,7 +30,9 @@ from fnforge.config import SandboxSettings
 from fnforge.engine.experiment import Experiment
 from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposer, StepSummary, make_proposer
-from fnforge.engine.transcripts import TranscriptLog
+from fnforge.engine.precheck import PrecheckGate, failed_tasks
+from fnforge.engine.splits import shared_task
+from fnforge.engine.transcripts import TranscriptLog, runs_dir
 from fnforge.engine.validation import StepAborted, ValidationGate, validation_gate
 from fnforge.function_repo.review import hold, stop_line, waiting
 
@@ -113,16 +115,14 @@ def latest_run(repo: Any) -> str | None:
 
 def started_run(repo: Any) -> str | None:
     """A run that was started but died before recording any step (its transcript folder exists)."""
-    from fnforge.engine.transcripts import runs_dir
-
-    known = {r.run for r in repo.steps(include_rejected=True)}
+    known = {r.run for r in all_records(repo)}
     folders = [p for p in runs_dir(repo.root).glob("*") if p.is_dir() and p.name not in known]
     return max(folders, key=lambda p: p.stat().st_mtime).name if folders else None
 
 
 def next_run_name(repo: Any) -> str:
     """A fresh run name: train-1, train-2, ..."""
-    runs = {r.run for r in repo.steps(include_rejected=True)}
+    runs = {r.run for r in all_records(repo)}
     n = 1
     while f"train-{n}" in runs:
         n += 1
@@ -161,8 +161,6 @@ def candidate_gates(sandbox: SandboxSettings, pool: Any) -> list[Any]:
 
 def training_gates(exp: Experiment, validation: ValidationGate) -> list[Any]:
     """The gates of a training step, cheapest first: static, policy, property, precheck, validation."""
-    from fnforge.engine.precheck import PrecheckGate
-
     precheck = [PrecheckGate(exp.scorer, exp.val_tasks)] if exp.settings.training.precheck else []
     return [*candidate_gates(exp.settings.sandbox, exp.pool), *precheck, validation]
 
@@ -186,8 +184,6 @@ class Trainer:
         self.proposer = proposer or make_proposer(self.settings, exp.root, exp.llm)
         self.validation = validation_gate(exp.scorer, exp.val_tasks, self.settings)
         self.gates = gates(exp, self.validation)
-        from fnforge.engine.precheck import PrecheckGate
-
         self.precheck = next((g for g in self.gates if isinstance(g, PrecheckGate)), None)
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
@@ -389,11 +385,10 @@ class Trainer:
         the head scored on them again), or the batch is skipped (`"skip"`, or when the recent
         batches are solved too); `"ask"` asks the optimizer anyway, as before.
         """
-        from fnforge.engine.precheck import failed_tasks
-
         how = self.settings.training.solved_batch
-        if failed_tasks(batch, train_eval) or how == "ask":
-            return batch, train_eval, {"source": "batch", "failures": len(failed_tasks(batch, train_eval))}
+        failures = failed_tasks(batch, train_eval)
+        if failures or how == "ask":
+            return batch, train_eval, {"source": "batch", "failures": len(failures)}
         if how == "recent":
             here = {str(t.id) for t in batch}
             recent = [t for b in self.schedule[max(0, position - RECENT_BATCHES) : position] for t in b]
@@ -434,8 +429,6 @@ class Trainer:
     def _arm_precheck(self, batch: Sequence[Any], train_eval: Any, note: dict[str, Any] | None) -> None:
         """Give the pre-check gate (if on) this step's failed batch tasks and note."""
         if self.precheck is not None:
-            from fnforge.engine.precheck import failed_tasks
-
             self.precheck.tasks = failed_tasks(batch, train_eval) if train_eval is not None else []
             self.precheck.note = note
             if train_eval is not None and batch:
@@ -495,7 +488,7 @@ def train(
     pool: Any = None,
 ) -> TrainingResult:
     """Train a function repository: a new run, or `resume=True` to continue one."""
-    known = {r.run for r in repo.steps(include_rejected=True)}
+    known = {r.run for r in all_records(repo)}  # a run whose steps all wait for review exists too
     if resume:
         # a supervisor restarts `--resume` after any crash, also one before the first step was
         # recorded: then there is nothing to continue, and the run starts (and says so)
@@ -510,8 +503,6 @@ def train(
             raise TrainingError(
                 f"run {run!r} exists; continue it with --resume or start another with --run NAME"
             )
-    from fnforge.engine.transcripts import runs_dir
-
     (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
     with Experiment(repo, offline=offline, pool=pool) as exp:
         refuse_shared_tasks(exp)
@@ -523,8 +514,6 @@ def refuse_shared_tasks(exp: Experiment) -> None:
 
     The test tasks are read here only to compare them; the trainer never receives them.
     """
-    from fnforge.engine.splits import shared_task
-
     splits = {"train": exp.train_tasks, "val": exp.val_tasks}
     if exp.settings.data.test:
         splits["test"] = exp.sealed_test_tasks()
