@@ -167,27 +167,18 @@ def hold(
     candidate that passes every gate stays on its branch with an "awaiting review" note."""
     with repo.lock():
         verdicts = run_gates(gates, candidate)
-        if not verdicts or not all(v.passed for v in verdicts):
+        passed, _, reason, before, after = porcelain.verdict_outcome(verdicts)
+        if not verdicts or not passed:
             return porcelain.judge(repo, candidate, [_Recorded(v) for v in verdicts], note_extra)
-        before = after = None
-        for v in verdicts:
-            if v.score_before is not None or v.score_after is not None:
-                before, after = v.score_before, v.score_after
-        val = [v for v in verdicts if v.gate == "validation"]
-        reason = (val[-1].reason if val else "") or (
-            f"passed {', '.join(v.gate for v in verdicts)}; validation did not run"
-        )
-        note = {k: v for k, v in (note_extra or {}).items()}
-        note.update({
+        note = porcelain.step_note({
             "step": candidate.step, "run": candidate.run, "kind": "step", "base": candidate.base_sha,
             "candidate": candidate.commit_sha, "actions": [a.brief() for a in candidate.actions],
             "verdicts": [v.model_dump() for v in verdicts], "decision": AWAITING, "state": AWAITING,
             "gate": None, "reason": reason, "score_before": before, "score_after": after,
             "notices": candidate.notices, "changed": candidate.changed, "removed": candidate.removed,
             _PENDING_ACTIONS: [a.model_dump() for a in candidate.actions],
-            "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        })  # fmt: skip
-        repo.git.add_note(candidate.commit_sha, json.dumps(note, default=str, sort_keys=True))
+        }, note_extra)  # fmt: skip
+        repo.git.add_note(candidate.commit_sha, note)
         return StepResult(
             step=candidate.step, run=candidate.run, accepted=False, gate=None, reason=reason,
             verdicts=verdicts, score_before=before, score_after=after, commit=candidate.commit_sha,

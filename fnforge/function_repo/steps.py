@@ -45,7 +45,8 @@ def _check_run(run: str) -> None:
         )
 
 
-def _note(fields: dict[str, Any], extra: dict[str, Any] | None) -> str:
+def step_note(fields: dict[str, Any], extra: dict[str, Any] | None) -> str:
+    """A step's JSON note: its own fields, the time, and the caller's extra keys (never overriding)."""
     note = dict(fields)
     note["time"] = datetime.now(UTC).isoformat(timespec="seconds")
     for k, v in (extra or {}).items():
@@ -120,7 +121,7 @@ def propose(repo: StepStore, actions: Sequence[Any], run: str = "manual") -> Can
         )  # fmt: skip
 
 
-def _outcome(verdicts: list[Verdict]) -> tuple[bool, str | None, str, float | None, float | None]:
+def verdict_outcome(verdicts: list[Verdict]) -> tuple[bool, str | None, str, float | None, float | None]:
     """(accepted, failing gate, reason, score before, score after) from the verdicts."""
     before = after = None
     for v in verdicts:
@@ -167,7 +168,7 @@ def judge(
         if current != candidate.commit_sha:
             raise RepoError(f"candidate {candidate.branch} is gone or moved; propose the step again")
         verdicts = run_gates(gates, candidate)
-        accepted, gate, reason, before, after = _outcome(verdicts)
+        accepted, gate, reason, before, after = verdict_outcome(verdicts)
         summaries = [a.summary for a in candidate.actions]
         fields = {
             "step": candidate.step, "run": candidate.run, "kind": "step", "base": candidate.base_sha,
@@ -176,7 +177,7 @@ def judge(
             "gate": gate, "reason": reason, "score_before": before, "score_after": after,
             "notices": candidate.notices,
         }  # fmt: skip
-        note = _note(fields, note_extra)
+        note = step_note(fields, note_extra)
         trailers = [("Fnforge-Run", candidate.run), ("Fnforge-Step", str(candidate.step))]
         trailers += [("Fnforge-Action", s) for s in summaries]
         trailers.append(("Fnforge-Score", f"{format_score(before)} -> {format_score(after)}"))
@@ -231,7 +232,7 @@ def record_rejection(
             ("Fnforge-Decision", f"rejected: {gate}: {reason}"),
         ]  # fmt: skip
         commit = repo.git.commit_tree(tree, [head], message(f"Reject step {n}: {gate}: {reason}", trailers))
-        repo.git.add_note(commit, _note(fields, note_extra))
+        repo.git.add_note(commit, step_note(fields, note_extra))
         repo.git.move_ref(f"{REJECTED_PREFIX}/{run}/step-{n}", commit, None)
         return StepResult(
             step=n, run=run, accepted=False, gate=gate, reason=reason, verdicts=[verdict],
@@ -333,7 +334,7 @@ def rollback(repo: StepStore, n: int, run: str = "manual") -> StepResult:
         trailers += [("Fnforge-Score", "n/a -> n/a"), ("Fnforge-Decision", f"accepted: {reason}")]
         body = f"This reverts commit {rec.commit} (git revert -m 1), undoing step {n}."
         commit = repo.git.commit_tree(tree, [head], message(f"Roll back step {n}", trailers, body))
-        repo.git.add_note(commit, _note(fields, None))
+        repo.git.add_note(commit, step_note(fields, None))
         _advance_branch(repo, head, commit)
         return StepResult(
             step=k, run=run, accepted=True, gate=None, reason=reason, verdicts=[], score_before=None,
