@@ -9,32 +9,17 @@ order, every merge really raised the validation score, and nothing ever asked a 
 from __future__ import annotations
 
 import json
-import re
-import shutil
 from pathlib import Path
 
-from fnforge.engine.trainer import train
-from fnforge.function_repo import FunctionRepo
+from demo_world import EXAMPLES, direct_repo
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from fnforge.engine.trainer import train
 
 
 def test_scripted_edits_replay_in_direct_mode_and_merge_only_improvements(
     tmp_path: Path, docker_pool
 ) -> None:
-    config = (EXAMPLES / "demo-fnforge.toml").read_text()
-    config = re.sub(
-        r"(?m)^base_url = .*$", 'base_url = "http://127.0.0.1:9/v1"  # nothing listens here', config
-    )
-    config = re.sub(r"(?m)^backend = .*$", 'backend = "docker"', config)
-    config = re.sub(r"(?m)^max_steps = .*$", "max_steps = 3", config)
-    repo = FunctionRepo.init(tmp_path / "fns", config_text=config)
-    shutil.copy(EXAMPLES / "tabmwp" / "train.json", repo.root / "data" / "train.json")
-    shutil.copy(EXAMPLES / "tabmwp" / "val.json", repo.root / "data" / "val.json")
-    shutil.copy(EXAMPLES / "tabmwp" / "test.json", repo.root / "data" / "test.json")
-    shutil.copy(EXAMPLES / "demo_edits.json", repo.root / "demo_edits.json")
-    repo.git.run("add", "data", "demo_edits.json")
-    repo.git.run("commit", "-q", "-m", "demo data and edits")
+    repo = direct_repo(tmp_path / "fns")
     script = json.loads((EXAMPLES / "demo_edits.json").read_text())
 
     result = train(repo, run="demo", pool=docker_pool)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import threading
 from pathlib import Path
 
 import gsm8k_world as world
 import pytest
+from demo_world import direct_repo
 from llm_server import LLMServer
 
 from fnforge.engine.experiment import Experiment, ExperimentError
@@ -34,7 +34,6 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import ray  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SECRET = "sk-ray-SECRET-never-on-a-worker-51c2"
 RAY = '\n[executor]\nkind = "ray"\ntasks_per_chunk = 2\n'
 
@@ -108,22 +107,6 @@ def tools_repo(
     world.write_split(path / "data" / "val.jsonl", records[val])
     repo.git.run("add", "data")
     repo.git.run("commit", "-q", "-m", "generated problems")
-    return repo
-
-
-def direct_repo(path: Path, extra: str = "", backend: str = "docker") -> FunctionRepo:
-    """The demo's TabMWP repository in direct mode, its reviewed edits standing in for the optimizer."""
-    config = (EXAMPLES / "demo-fnforge.toml").read_text()
-    config = re.sub(r"(?m)^base_url = .*$", 'base_url = "http://127.0.0.1:9/v1"', config)
-    config = re.sub(r"(?m)^backend = .*$", f'backend = "{backend}"', config)
-    config = re.sub(r"(?m)^max_steps = .*$", "max_steps = 3", config)
-    repo = FunctionRepo.init(path, config_text=config + extra)
-    shutil.copy(EXAMPLES / "tabmwp" / "train.json", repo.root / "data" / "train.json")
-    shutil.copy(EXAMPLES / "tabmwp" / "val.json", repo.root / "data" / "val.json")
-    shutil.copy(EXAMPLES / "tabmwp" / "test.json", repo.root / "data" / "test.json")
-    shutil.copy(EXAMPLES / "demo_edits.json", repo.root / "demo_edits.json")
-    repo.git.run("add", "data", "demo_edits.json")
-    repo.git.run("commit", "-q", "-m", "demo data and edits")
     return repo
 
 
