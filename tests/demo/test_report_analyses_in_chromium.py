@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from demo_helpers import CHROMIUM, CHROMIUM_FLAGS
-from playwright.sync_api import sync_playwright
+from demo_helpers import chromium_page
 
 from fnforge.function_repo import FunctionRepo
 from fnforge.report import collect
@@ -54,27 +53,18 @@ def test_the_steps_record_complexity_and_the_curve_starts_at_step_zero(demo_repo
 
 def test_chromium_shows_complexity_test_scores_and_transfer(demo_report, tmp_path) -> None:
     _, page_file = demo_report
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1200, "height": 1400},
-        )  # fmt: skip
-        try:
-            page = context.new_page()
-            page.goto(page_file.resolve().as_uri(), wait_until="load")
-            charts = page.evaluate(
-                "() => ['learning-curve', 'complexity-chart'].map(id => { const i = document.getElementById(id);"
-                " return {complete: i.complete, w: i.naturalWidth, h: i.naturalHeight,"
-                " top: i.getBoundingClientRect().top}; })"
-            )
-            tests = page.evaluate(
-                "() => Array.from(document.querySelectorAll('#test-scores tbody tr'))"
-                ".map(r => Array.from(r.cells).map(c => c.innerText))"
-            )
-            facts = page.evaluate("() => document.getElementById('complexity-facts').innerText")
-            transfer = page.evaluate("() => document.getElementById('transfer-none').innerText")
-        finally:
-            context.close()
+    with chromium_page(page_file, tmp_path / "profile") as (page, _):
+        charts = page.evaluate(
+            "() => ['learning-curve', 'complexity-chart'].map(id => { const i = document.getElementById(id);"
+            " return {complete: i.complete, w: i.naturalWidth, h: i.naturalHeight,"
+            " top: i.getBoundingClientRect().top}; })"
+        )
+        tests = page.evaluate(
+            "() => Array.from(document.querySelectorAll('#test-scores tbody tr'))"
+            ".map(r => Array.from(r.cells).map(c => c.innerText))"
+        )
+        facts = page.evaluate("() => document.getElementById('complexity-facts').innerText")
+        transfer = page.evaluate("() => document.getElementById('transfer-none').innerText")
     curve, complexity = charts
     assert curve["complete"] and complexity["complete"] and complexity["w"] >= 600 and complexity["h"] >= 250
     assert curve["top"] < complexity["top"]  # right after the learning curve

@@ -6,8 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from demo_helpers import CHROMIUM, CHROMIUM_FLAGS
-from playwright.sync_api import sync_playwright
+from demo_helpers import CHROMIUM, CHROMIUM_FLAGS, chromium_page
 
 from fnforge.report import write_report
 
@@ -17,34 +16,20 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_chromium_shows_the_chart_and_the_steps_table(reported_repo, tmp_path):
     page_file = write_report(reported_repo, tmp_path / "report.html")
     shot = tmp_path / "report.png"
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),  # a fresh profile each run
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1200, "height": 1400},
+    with chromium_page(page_file, tmp_path / "chromium-profile") as (page, requests):
+        chart = page.evaluate(
+            "() => { const i = document.getElementById('learning-curve');"
+            " return {complete: i.complete, w: i.naturalWidth, h: i.naturalHeight,"
+            " shown: i.getBoundingClientRect().width}; }"
         )
-        try:
-            page = context.new_page()
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(page_file.resolve().as_uri(), wait_until="load")
-            chart = page.evaluate(
-                "() => { const i = document.getElementById('learning-curve');"
-                " return {complete: i.complete, w: i.naturalWidth, h: i.naturalHeight,"
-                " shown: i.getBoundingClientRect().width}; }"
-            )
-            rows = page.evaluate(
-                "() => Array.from(document.querySelectorAll('#steps tbody tr'))"
-                ".map(r => [r.dataset.step, r.querySelector('td.decision').innerText])"
-            )
-            decision_color = page.evaluate(
-                "() => getComputedStyle(document.querySelector('tr.rejected td.decision')).color"
-            )
-            page.screenshot(path=str(shot), full_page=True)
-        finally:
-            context.close()
+        rows = page.evaluate(
+            "() => Array.from(document.querySelectorAll('#steps tbody tr'))"
+            ".map(r => [r.dataset.step, r.querySelector('td.decision').innerText])"
+        )
+        decision_color = page.evaluate(
+            "() => getComputedStyle(document.querySelector('tr.rejected td.decision')).color"
+        )
+        page.screenshot(path=str(shot), full_page=True)
     assert chart["complete"] and chart["w"] >= 600 and chart["h"] >= 250 and chart["shown"] > 300
     assert rows == [["1", "accepted"], ["2", "rejected"], ["3", "accepted"], ["4", "rejected"],
                     ["5", "rollback of step 3"]]  # fmt: skip

@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from demo_helpers import CHROMIUM, CHROMIUM_FLAGS, ScoredValidation, demo_steps
-from playwright.sync_api import sync_playwright
+from demo_helpers import ScoredValidation, chromium_page, demo_steps
 
 from fnforge.function_repo import FunctionRepo, StaticGate
 from fnforge.function_repo import review as rv
@@ -42,19 +41,8 @@ def reviewed_repo(tmp_path, monkeypatch) -> Path:
 
 
 def open_in_chromium(page_file: Path, profile: Path, script: str):
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1200, "height": 1400},
-        )  # fmt: skip
-        try:
-            page = context.new_page()
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(page_file.resolve().as_uri(), wait_until="load")
-            return page.evaluate(script), [u for u in requests if not u.startswith(("file:", "data:"))]
-        finally:
-            context.close()
+    with chromium_page(page_file, profile) as (page, requests):
+        return page.evaluate(script), [u for u in requests if not u.startswith(("file:", "data:"))]
 
 
 def test_the_report_marks_reviewed_steps_and_who_reviewed_them(reviewed_repo, tmp_path) -> None:
