@@ -158,8 +158,8 @@ def test_an_enormous_exponent_is_not_computed_on_the_host() -> None:
     assert time.monotonic() - start < 5.0 * 2 + 2.0
 
 
-# References in the forms of the competition MATH set (Hendrycks et al.), which the shared
-# Minerva file does not cover: every agent style must be right, every perturbation wrong.
+# References in the forms of the competition MATH set (Hendrycks et al.), which the Minerva
+# slice in tests/data does not cover: every agent style must be right, every perturbation wrong.
 COMPETITION_REFERENCES = [
     "\\frac{1}{4}",
     "5",
