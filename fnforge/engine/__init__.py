@@ -1,7 +1,7 @@
 """The engine: trains an agent's function set with the seed paper's AgentOptimizer loop.
 
 It sits on top of the other three parts (function_repo, sandbox, evaluators) and is the
-only part that talks to language models (through `llm.LLMClient`, the one module that
+only part that talks to language models (through `llm.LLMClient`; only the `llm` package
 imports `openai`). The public surface:
 
     from fnforge.engine import (train, Trainer, TrainingResult, TrainingError, Experiment,
