@@ -35,9 +35,11 @@ _EXPORTS = {
     "LLMOptimizer": "optimizer",
     "ScriptedProposer": "optimizer",
     "Scorer": "evaluation",
-    "Executor": "executor",
-    "LocalExecutor": "executor",
-    "TaskOutcome": "executor",
+    "Executor": "executors.base",
+    "LocalExecutor": "executors.local",
+    "TaskOutcome": "executors.base",
+    "choose_executor": "experiment",
+    "ChatModel": "llm",
 }
 
 __all__ = sorted(_EXPORTS)
