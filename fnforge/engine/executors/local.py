@@ -69,6 +69,7 @@ class LocalExecutor(Executor):
         self.concurrency = concurrency or settings.training.concurrency
 
     async def run(self, request: RolloutRequest) -> RolloutReport:
+        """Every task (times its repeats) as its own asyncio task, `concurrency` at a time."""
         from fnforge.engine.agent import make_agent
 
         before = self.llm.usage.copy() if self.llm is not None else Usage()

@@ -211,6 +211,7 @@ class RayExecutor(Executor):
     # ------------------------------------------------------------ run
 
     async def run(self, request: RolloutRequest) -> RolloutReport:
+        """Hand the tasks out to the nodes in chunks, rerun a lost node's chunks elsewhere."""
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.refresh_nodes)  # nodes that joined since; drop the dead
         if self._gateway is not None:
