@@ -119,6 +119,7 @@ class Proposal:
     errors: list[str] = field(default_factory=list)
     no_change: bool = False  # the optimizer said it has no edit (error is then NO_EDIT)
     prompt_tokens: int = 0  # the estimated size of the (last) prompt sent
+    cut: bool = False  # the last reply was cut at optimizer_max_tokens (error then says so)
 
 
 class Proposer(ABC):
@@ -194,6 +195,7 @@ class LLMOptimizer(Proposer):
         feedback: str | None = None  # the one re-ask message, replaced on each retry
         shrunk = False
         attempt = 0
+        last_cut = False  # the last reply was cut at the reply limit
 
         def done(error: str, **kw: Any) -> Proposal:
             return Proposal(
@@ -231,6 +233,7 @@ class LLMOptimizer(Proposer):
             except LLMRefused as e:
                 errors.append(f"refused: {e.provider_message}")
                 return done(f"request refused by the provider: {e.provider_message}")
+            last_cut = reply.cut
             if reply.cut:
                 errors.append(f"reply cut at {llm.optimizer_max_tokens} tokens")
                 feedback = (
@@ -253,8 +256,8 @@ class LLMOptimizer(Proposer):
                 f"Your edits could not be used: {errors[-1]}. Propose again, at most {max_actions} "
                 "edits, as tool calls (or call no_change if you have no edit to propose)."
             )
-        if errors[-1].startswith("reply cut at"):
-            return done(errors[-1])
+        if last_cut:
+            return done(errors[-1], cut=True)
         return done(f"malformed optimizer output after {tries} attempts: {errors[-1]}")
 
 

@@ -230,8 +230,9 @@ def test_rate_limits_wait_as_asked_saying_so_and_then_pause_the_run(tmp_path: Pa
                 await client.close()
             return a, b
 
-        with pytest.raises(LLMUnavailable, match="rate limited.*--resume.*max_wait_s"):
+        with pytest.raises(LLMUnavailable, match="rate limited.*--resume.*max_wait_s") as err:
             asyncio.run(go())
+    assert err.value.rate_limited
     assert lines == ["rate limited, waiting 1 s"]  # the 30 s wait is over max_wait_s: not waited
     assert server.count == 4 and 1.0 <= client.usage.waited_s < 2.0
 

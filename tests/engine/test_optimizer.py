@@ -240,7 +240,7 @@ def test_cut_replies_are_re_asked_for_fewer_edits_then_rejected_with_the_limit(t
     with LLMServer(lambda b: cut) as server:
         settings = _settings(server.base_url)
         proposal = asyncio.run(LLMOptimizer(LLMClient(settings.llm, None), settings).propose(_ctx()))
-    assert proposal.actions is None and proposal.error == "reply cut at 8192 tokens"
+    assert proposal.actions is None and proposal.error == "reply cut at 8192 tokens" and proposal.cut
     assert server.count == 2 and "fewer or shorter edits" in server.requests[1]["messages"][-1]["content"]
     assert server.requests[0]["max_tokens"] == 8192
 
@@ -261,6 +261,7 @@ def test_no_change_and_refusals_end_the_step_without_retries(tmp_path: Path) -> 
             settings = _settings(server.base_url)
             proposal = asyncio.run(LLMOptimizer(LLMClient(settings.llm, None), settings).propose(_ctx()))
         assert proposal.actions is None and proposal.error.startswith(reason), proposal.error
+        assert not proposal.cut
         assert server.count == requests
         if requests == 2:  # asked again once, with a prompt half the size
             a, b = (len(r["messages"][0]["content"]) for r in server.requests)

@@ -222,6 +222,48 @@ def test_offline_on_ray_without_a_cache_is_the_clients_one_clear_error(
     assert repo.steps(include_rejected=True) == [] and repo.candidate_branches() == []
 
 
+def test_an_offline_cache_miss_arrives_on_a_ray_worker_as_the_cache_miss_type(
+    tmp_path: Path, cluster
+) -> None:
+    import asyncio
+
+    from fnforge.config import LLMSettings
+    from fnforge.engine.executors.ray.relay import Gateway, LLMRelay
+    from fnforge.engine.llm import LLMClient
+
+    def ask_relay_on_a_worker(relay, settings):
+        """On a Ray worker: ask once through the relay; the type (and module) of what was raised."""
+        import asyncio
+
+        from fnforge.engine.executors.ray.relay import RelayedLLM
+
+        try:
+            asyncio.run(RelayedLLM(relay, settings).chat([{"role": "user", "content": "7+5?"}]))
+        except Exception as exc:  # noqa: BLE001 - the test reads what arrived
+            return type(exc).__module__, type(exc).__name__, str(exc)
+        return None
+
+    settings = LLMSettings()
+    relay = ray.remote(LLMRelay).options(max_concurrency=100).remote()
+    gateway = Gateway(relay, LLMClient(settings, tmp_path / "cache", offline=True))
+    worker = ray.remote(ask_relay_on_a_worker)  # a local function: pickled by value, runs in a worker process
+
+    async def run():
+        gateway.ensure_running()
+        try:
+            return await asyncio.wrap_future(worker.remote(relay, settings).future())
+        finally:
+            gateway.stop(asyncio.get_running_loop())
+
+    try:
+        arrived = asyncio.run(run())
+    finally:
+        ray.kill(relay)
+    assert arrived is not None and arrived[:2] == ("fnforge.engine.llm.errors", LLMCacheMiss.__name__)
+    assert "offline: no cached reply" in arrived[2]
+    assert isinstance(gateway.failure, LLMCacheMiss)  # the driver raises the very same error
+
+
 def test_an_unreachable_cluster_is_one_line_naming_the_setting(
     tmp_path: Path, cluster, records, server
 ) -> None:

@@ -200,7 +200,7 @@ class LLMClient:
                     backoff = min(self.max_backoff_s, self.backoff_s * (2**limited))
                     delay = asked or backoff * (0.5 + random.random() / 2)
                     if waited + delay > self.settings.max_wait_s:
-                        raise self._unavailable(exc, f"rate limited for {waited:.0f} s") from None
+                        raise self._unavailable(exc, f"rate limited for {waited:.0f} s", rate_limited=True) from None
                     limited += 1
                     self.usage.retries += 1
                     if self.on_wait is not None and delay >= 1.0:
@@ -219,13 +219,14 @@ class LLMClient:
                 self.usage.waited_s += delay
                 await asyncio.sleep(delay)
 
-    def _unavailable(self, exc: BaseException, how: str) -> LLMUnavailable:
+    def _unavailable(self, exc: BaseException, how: str, *, rate_limited: bool = False) -> LLMUnavailable:
         status = getattr(exc, "status_code", None)
         what = f"HTTP {status}" if status else type(exc).__name__
         return LLMUnavailable(
             f"LLM endpoint {self.settings.base_url} still busy or down ({what}, {how}); "
             "the run stops here as interrupted: continue it later with `fnforge train --resume`"
-            + (" or raise [llm] max_wait_s" if "rate limited" in how else "")
+            + (" or raise [llm] max_wait_s" if rate_limited else ""),
+            rate_limited=rate_limited,
         )
 
     def _explain(self, exc: BaseException, attempt: int) -> LLMError:

@@ -40,7 +40,12 @@ class LLMUnavailable(LLMError):
 
     Nothing is wrong with the setup or the request: the run stops as interrupted and
     `fnforge train --resume` continues it later (cached replies cost nothing then).
+    `rate_limited` says whether it kept answering 429 (rather than failing or not answering).
     """
+
+    def __init__(self, text: str, *, rate_limited: bool = False):
+        super().__init__(text)
+        self.rate_limited = rate_limited
 
 
 REFUSAL_CONTEXT = "context_length"

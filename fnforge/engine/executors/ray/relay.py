@@ -16,18 +16,24 @@ in it until the driver's `pump` (a coroutine on the driver's event loop, running
 evaluation runs) takes the request, calls `LLMClient.chat(...)` with the same arguments, and
 posts the answer back. `RelayedLLM` is what a worker's agent holds instead of a client: a
 `ChatModel` (`llm/chat_model.py`), the very protocol the driver's `LLMClient` meets.
+
+A failure crosses as a `RelayedFailure`: its `kind` names which `LLMError` it was (a key of
+`RELAYED_KINDS`), so the worker raises the very type the driver's client raised (an offline
+cache miss arrives as `LLMCacheMiss`, a refusal as `LLMRefused` with the provider's message).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from fnforge.config import LLMSettings
 from fnforge.engine.llm import (
     SEED_OFFSET,
     ChatModel,
+    LLMCacheMiss,
     LLMContextLength,
     LLMError,
     LLMRefused,
@@ -39,6 +45,41 @@ from fnforge.engine.llm import (
 TAKE_MAX = 256  # requests the driver takes from the relay at a time
 TAKE_WAIT_S = 0.5  # how long one take waits for a first request
 
+# the kinds of model failure a worker re-raises as their own type; a subclass before its base
+RELAYED_KINDS: dict[str, type[LLMError]] = {
+    "context_length": LLMContextLength,
+    "refused": LLMRefused,
+    "cache_miss": LLMCacheMiss,
+    "unavailable": LLMUnavailable,
+    "error": LLMError,
+}
+
+
+@dataclass(frozen=True)
+class RelayedFailure:
+    """A failure on the driver as a value that crosses to the worker: its kind, text, provider message."""
+
+    kind: str  # a key of RELAYED_KINDS, or "other" for an error that is no LLMError (a bug)
+    message: str
+    provider_message: str = ""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> RelayedFailure:
+        """The failure for an exception the driver's client raised."""
+        for kind, error_type in RELAYED_KINDS.items():
+            if isinstance(exc, error_type):
+                return cls(kind, str(exc), getattr(exc, "provider_message", ""))
+        return cls("other", f"{type(exc).__name__}: {exc}")
+
+    def error(self) -> Exception:
+        """The exception to raise on the worker: the same type as on the driver."""
+        error_type = RELAYED_KINDS.get(self.kind)
+        if error_type is None:
+            return RuntimeError(self.message)
+        if issubclass(error_type, LLMRefused):
+            return error_type(self.message, self.provider_message or self.message)
+        return error_type(self.message)
+
 
 class LLMRelay:
     """The relay actor (made remote by the executor): a queue of asks and a future per ask."""
@@ -49,7 +90,7 @@ class LLMRelay:
         self._ids = itertools.count(1)
 
     async def ask(self, request: dict[str, Any]) -> tuple[str, Any]:
-        """Called by a worker: wait for the driver's answer, ("ok", Reply) or ("error", kind, text)."""
+        """Called by a worker: wait for the driver's answer, ("ok", Reply) or ("error", RelayedFailure)."""
         rid = next(self._ids)
         future = asyncio.get_running_loop().create_future()
         self._waiting[rid] = future
@@ -86,7 +127,7 @@ class LLMRelay:
         n = 0
         for future in list(self._waiting.values()):
             if not future.done():
-                future.set_result(("error", "LLMError", message))
+                future.set_result(("error", RelayedFailure("error", message)))
                 n += 1
         return n
 
@@ -133,18 +174,10 @@ class RelayedLLM(ChatModel):
             **{k: v for k, v in options.items() if v is not None},
         }
         result = await self.relay.ask.remote(request)
-        if result[0] == "ok":
-            return result[1]
-        _, kind, text, *extra = result
-        if kind in ("LLMRefused", "LLMContextLength"):  # this request only: the task records it
-            raise (LLMContextLength if kind == "LLMContextLength" else LLMRefused)(
-                text, extra[0] if extra else text
-            )
-        if kind == "LLMUnavailable":
-            raise LLMUnavailable(text)
-        if kind == "LLMError":
-            raise LLMError(text)
-        raise RuntimeError(f"{kind}: {text}")
+        status, value = result
+        if status == "ok":
+            return value
+        raise value.error()  # a refusal fails this task only; the agent records it
 
     async def close(self) -> None:
         """Nothing to close: the connections are the driver's."""
@@ -186,15 +219,14 @@ class Gateway:
     async def _serve(self, rid: int, request: dict[str, Any]) -> None:
         offset = SEED_OFFSET.set(int(request.pop("seed_offset", 0)))
         try:
-            result: tuple[Any, ...] = ("ok", await self.llm.chat(**request))
+            result: tuple[str, Any] = ("ok", await self.llm.chat(**request))
         except LLMRefused as exc:  # one request refused: the asking task fails, the run goes on
-            result = ("error", type(exc).__name__, str(exc), exc.provider_message)
+            result = ("error", RelayedFailure.of(exc))
         except LLMError as exc:
             self.failure = exc
-            kind = "LLMUnavailable" if isinstance(exc, LLMUnavailable) else "LLMError"
-            result = ("error", kind, str(exc))
+            result = ("error", RelayedFailure.of(exc))
         except Exception as exc:  # noqa: BLE001 - the worker's task records it as its error
-            result = ("error", type(exc).__name__, str(exc))
+            result = ("error", RelayedFailure.of(exc))
         finally:
             SEED_OFFSET.reset(offset)
         self.relay.answer.remote(rid, result)
