@@ -143,6 +143,75 @@ def _block(name: str, source: str) -> str:
     return f"## functions/{name}.py\n```python\n{source.rstrip()}\n```"
 
 
+class _PromptParts:
+    """The parts of one prompt that can give way, and the fill of the template with what is left."""
+
+    def __init__(self, ctx: OptimizerContext, settings: Settings, budget_chars: int):
+        self.ctx, self.settings = ctx, settings
+        rng = random.Random(f"{ctx.seed}:{ctx.position}")
+        ordered = sorted(ctx.transcripts, key=lambda t: t.task_id)
+        failed = [t for t in ordered if not t.correct]
+        self.failures = _sampled(failed, FAILURES_SHOWN, budget_chars * 2 // 3, rng)
+        self.successes = _sampled([t for t in ordered if t.correct], SUCCESSES_SHOWN, budget_chars // 3, rng)
+        self.history = [s.render() for s in ctx.history][-HISTORY_SHOWN:]
+        self.omitted_history = len(ctx.history) - len(self.history)
+        self.names = sorted(ctx.functions)
+        self.full = {n: _block(n, ctx.functions[n]) for n in self.names}
+        self.shown = dict(self.full)
+        self.stubbed: list[str] = []
+        involved = involved_functions(failed, self.names)
+        by_size = sorted(self.names, key=lambda n: -len(self.full[n]))
+        # bodies give way uninvolved first, then involved, the largest first within each
+        self.to_stub = [n for n in by_size if n not in involved] + [n for n in by_size if n in involved]
+
+    def fill(self) -> str:
+        """prompts/optimizer.txt filled with the parts as they stand."""
+        ctx = self.ctx
+        functions = "\n\n".join(self.shown[n] for n in self.names) or "(none yet: the agent has no functions)"
+        notes = []
+        if self.stubbed:
+            notes.append(
+                f"(to fit the prompt, {len(self.stubbed)} function(s) show only signature and docstring: "
+                f"{', '.join(sorted(self.stubbed))})"
+            )
+        lines = list(self.history)
+        if self.omitted_history:
+            lines.insert(0, f"- ({self.omitted_history} earlier steps not shown)")
+        packages = ", ".join(sorted(ctx.packages))
+        return (
+            Template(prompt_file("optimizer.txt"))
+            .safe_substitute(
+                task_name=ctx.task_name,
+                task_example=ctx.task_example.strip() or "(no example)",
+                function_count=len(ctx.functions),
+                functions="\n\n".join([*notes, functions]),
+                history="\n".join(lines) or "(this is the first step)",
+                train_score="n/a" if ctx.train_score is None else f"{ctx.train_score:.3f}",
+                failures="\n\n".join(self.failures) or "(none)",
+                successes="\n\n".join(self.successes) or "(none)",
+                max_actions=self.settings.training.max_actions,
+                stdlib=", ".join(sorted(m for m in ctx.stdlib if not m.startswith("_")))
+                or "(the standard library)",
+                packages=f"; and these packages: {packages}" if packages else "",
+            )
+            .strip()
+        )
+
+    def give_way(self) -> int | None:
+        """Drop the next part in the stated order; the tokens it saved, or None when none is left."""
+        if self.history:
+            self.omitted_history += 1
+            return estimate_tokens(self.history.pop(0)) + 1
+        if self.successes or self.failures:
+            return estimate_tokens((self.successes or self.failures).pop()) + 2
+        if self.to_stub:
+            name = self.to_stub.pop(0)
+            self.shown[name] = _block(name, function_stub(name, self.ctx.functions[name]))
+            self.stubbed.append(name)
+            return estimate_tokens(self.full[name]) - estimate_tokens(self.shown[name])
+        return None
+
+
 def render_prompt(
     ctx: OptimizerContext,
     settings: Settings,
@@ -154,80 +223,18 @@ def render_prompt(
 
     `budget_chars` bounds the sampled transcripts before any token budget applies.
     """
-    rng = random.Random(f"{ctx.seed}:{ctx.position}")
-    ordered = sorted(ctx.transcripts, key=lambda t: t.task_id)
-    failed = [t for t in ordered if not t.correct]
-    failures = _sampled(failed, FAILURES_SHOWN, budget_chars * 2 // 3, rng)
-    successes = _sampled([t for t in ordered if t.correct], SUCCESSES_SHOWN, budget_chars // 3, rng)
-    history = [s.render() for s in ctx.history][-HISTORY_SHOWN:]
-    omitted_history = len(ctx.history) - len(history)
-    names = sorted(ctx.functions)
-    full = {n: _block(n, ctx.functions[n]) for n in names}
-    shown = dict(full)
-    involved = involved_functions(failed, names)
-    stubbed: list[str] = []
-
-    def fill() -> str:
-        functions = "\n\n".join(shown[n] for n in names) or "(none yet: the agent has no functions)"
-        notes = []
-        if stubbed:
-            notes.append(
-                f"(to fit the prompt, {len(stubbed)} function(s) show only signature and docstring: "
-                f"{', '.join(sorted(stubbed))})"
-            )
-        lines = list(history)
-        if omitted_history:
-            lines.insert(0, f"- ({omitted_history} earlier steps not shown)")
-        packages = ", ".join(sorted(ctx.packages))
-        return (
-            Template(prompt_file("optimizer.txt"))
-            .safe_substitute(
-                task_name=ctx.task_name,
-                task_example=ctx.task_example.strip() or "(no example)",
-                function_count=len(ctx.functions),
-                functions="\n\n".join([*notes, functions]),
-                history="\n".join(lines) or "(this is the first step)",
-                train_score="n/a" if ctx.train_score is None else f"{ctx.train_score:.3f}",
-                failures="\n\n".join(failures) or "(none)",
-                successes="\n\n".join(successes) or "(none)",
-                max_actions=settings.training.max_actions,
-                stdlib=", ".join(sorted(m for m in ctx.stdlib if not m.startswith("_")))
-                or "(the standard library)",
-                packages=f"; and these packages: {packages}" if packages else "",
-            )
-            .strip()
-        )
-
-    prompt = fill()
+    parts = _PromptParts(ctx, settings, budget_chars)
+    prompt = parts.fill()
     if budget_tokens is None:
         return prompt
-    uninvolved = sorted((n for n in names if n not in involved), key=lambda n: -len(full[n]))
-    rest = sorted((n for n in names if n in involved), key=lambda n: -len(full[n]))
-    to_stub = [*uninvolved, *rest]
-
-    def give_way() -> int | None:
-        """Drop the next part in the stated order; the tokens it saved, or None when none is left."""
-        nonlocal omitted_history
-        if history:
-            omitted_history += 1
-            return estimate_tokens(history.pop(0)) + 1
-        if successes or failures:
-            return estimate_tokens((successes or failures).pop()) + 2
-        if to_stub:
-            name = to_stub.pop(0)
-            shown[name] = _block(name, function_stub(name, ctx.functions[name]))
-            stubbed.append(name)
-            return estimate_tokens(full[name]) - estimate_tokens(shown[name])
-        return None
-
     # each part's size is known, so the cuts are arithmetic; the render then checks the sum
     over = estimate_tokens(prompt) - budget_tokens
     while over > 0:
         while over > 0:
-            saved = give_way()
+            saved = parts.give_way()
             if saved is None:
-                return fill()
+                return parts.fill()
             over -= saved
-        prompt = fill()
+        prompt = parts.fill()
         over = estimate_tokens(prompt) - budget_tokens
     return prompt
