@@ -10,7 +10,9 @@ the store see the same compact outcomes. How a run is spread:
   chunks at a time and the next as one finishes, so faster nodes take more; results stream
   back as chunks finish and progress is reported on the driver;
 - agents reach the model through the driver's own client (`relay.py`): one cache, the
-  key never leaves the driver;
+  key never leaves the driver; when the driver starts Ray itself (`address = "auto"` and no
+  cluster answers), Ray's processes start from an environment without the key
+  (`start_local_ray`), so not even `/proc/<pid>/environ` of a Ray process holds it;
 - a node lost mid-evaluation (its actor dies) takes no score with it: its chunks are sent to
   another node, up to `MAX_CHUNK_RETRIES` times each. A rerun task asks the model the same
   requests, which the driver's cache now answers, so the score equals an undisturbed run's.
@@ -22,10 +24,12 @@ Ray is imported only in this package (`executors/ray/`), and this package only w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import warnings
 from collections import OrderedDict
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,11 +64,38 @@ class ClusterUnavailable(SandboxUnavailable):
     """
 
 
-def connect(address: str) -> bool:
+def secret_names(settings: Settings) -> set[str]:
+    """The environment variables Ray's processes must not inherit: `[llm] api_key_env`, any *API_KEY*."""
+    return {settings.llm.api_key_env} | {name for name in os.environ if "API_KEY" in name.upper()}
+
+
+@contextlib.contextmanager
+def environ_without(names: Collection[str]) -> Iterator[None]:
+    """This process's environment without `names` for the duration (what a child started now inherits)."""
+    saved = {name: os.environ.pop(name) for name in list(os.environ) if name in names}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def start_local_ray(secrets: Collection[str]) -> None:
+    """Start a Ray instance on this machine whose processes never see the variables `secrets` names.
+
+    `ray.init()` starts the GCS, the raylet and their agents as children that inherit the
+    driver's environment at that moment, and the raylet starts every worker from its own; so
+    the driver's environment is without those variables while Ray starts, and whole again after.
+    """
+    with environ_without(secrets):
+        ray.init(include_dashboard=False)
+
+
+def connect(address: str, secrets: Collection[str] = ()) -> bool:
     """Join the cluster at `address` ("auto" or "[ray://]host:port"); True when this call started Ray.
 
     A process already connected (a test's cluster) is used as it is. An address that does not
     answer fails at once with one line naming `[executor] address`, never after a long hang.
+    With "auto" and no cluster running, Ray is started here, without the variables `secrets`.
     """
     if ray.is_initialized():
         return False
@@ -88,7 +119,7 @@ def connect(address: str) -> bool:
     try:  # "auto": the cluster this machine belongs to, else a fresh one on this machine
         ray.init(address="auto", include_dashboard=False)
     except ConnectionError:
-        ray.init(include_dashboard=False)
+        start_local_ray(secrets)
     return True
 
 
@@ -126,7 +157,7 @@ class RayExecutor(Executor):
         self.evaluator = evaluator
         self.address = address or settings.executor.address
         self.chunk_size = settings.executor.tasks_per_chunk
-        self._started_ray = connect(self.address)
+        self._started_ray = connect(self.address, secret_names(settings))
         self._here = ray.get_runtime_context().get_node_id()
         self._relay = (
             ray.remote(LLMRelay)
