@@ -51,19 +51,22 @@ def next_run_name(repo: Any) -> str:
     return f"train-{n}"
 
 
+def improved_after(record: Any) -> int:
+    """The step after which an accepted record improved the set: its own, or, approved by a
+    person later, the last step taken when they approved it (patience counts from then)."""
+    review = (getattr(record, "note", None) or {}).get("review") or {}
+    return max(record.step, int(review.get("after_step") or 0))
+
+
 def progress_state(records: Sequence[Any]) -> tuple[int, int]:
     """(position in the batch schedule, steps since the last improvement) of a run so far.
 
     Interrupted steps do not advance the schedule or count against patience: their batch is
-    redone on resume.
+    redone on resume. A candidate awaiting review counts for neither: whether it improves is
+    the reviewer's call; once approved, it is an improvement made when it was approved.
     """
-    position = 0
-    since = 0
-    for r in records:
-        if r.gate == INTERRUPTED:
-            continue
-        position += 1
-        if getattr(r, "waiting", False):  # its batch is done; whether it improves is the reviewer's call
-            continue
-        since = 0 if r.accepted else since + 1
-    return position, since
+    counted = [r for r in records if r.gate != INTERRUPTED]
+    decided = [r for r in counted if not getattr(r, "waiting", False)]
+    last = max((improved_after(r) for r in decided if r.accepted), default=0)
+    since = sum(1 for r in decided if not r.accepted and r.step > last)
+    return len(counted), since

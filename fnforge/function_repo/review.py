@@ -11,6 +11,8 @@ When the set's branch moved since the candidate was made (another step was appro
 first), `approve` replays the candidate's commits onto the new head (a three-way merge per
 commit, as `git rebase` would) and runs the gates it is *given* again against that head;
 when the commits no longer apply cleanly it refuses and the candidate keeps waiting. The
+commits as proposed, which the note names (`replayed_from`), stay reachable under
+`refs/fnforge/replayed/<run>/step-<n>`, so `git gc` cannot prune them. The
 store never composes gates itself (DESIGN.md "who owns what"): the caller passes them.
 """
 
@@ -34,6 +36,7 @@ AWAITING = "awaiting review"
 REVIEW_GATE = "review"
 REVIEWED_BY = "Fnforge-Reviewed-By"
 _PENDING_ACTIONS = "pending_actions"  # the full actions, kept only while the candidate waits
+REPLAYED_PREFIX = "refs/fnforge/replayed"  # a replayed candidate's commits as proposed, kept reachable
 
 
 @dataclass(frozen=True)
@@ -197,11 +200,29 @@ def _candidate(repo: StepStore, w: WaitingCandidate, commit: str, base: str) -> 
     )  # fmt: skip
 
 
+def _review_record(repo: StepStore, state: str, reviewer: str, message: str) -> dict[str, Any]:
+    """The note's record of a person's decision; `after_step` is the last step taken when it was made.
+
+    A decision is made between steps, not at its candidate's step: the trainer counts patience
+    from an approval at `after_step` (an approval is an improvement made then), and an offline
+    replay applies the decision at the same point of the run.
+    """
+    return {
+        "state": state, "reviewer": reviewer, "message": message,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"), "after_step": repo.next_step() - 1,
+    }  # fmt: skip
+
+
 def _decided_note(w: WaitingCandidate, review: dict[str, Any]) -> dict[str, Any]:
     """The waiting note's extras (the trainer's figures) for `judge`, plus the review record."""
     extra = {k: v for k, v in w.note.items() if k not in (_PENDING_ACTIONS, "state", "changed", "removed")}
     extra["review"] = review
     return extra
+
+
+def replayed_ref(w: WaitingCandidate) -> str:
+    """Where the commits of a candidate replayed onto a moved head stay reachable (`replayed_from`)."""
+    return f"{REPLAYED_PREFIX}/{w.run}/step-{w.step}"
 
 
 def replay_onto(repo: StepStore, w: WaitingCandidate, head: str) -> str:
@@ -244,8 +265,7 @@ def approve(
         repo.ensure_clean()
         w = waiting_step(repo, n)
         reviewer = reviewer_identity(repo)
-        review = {"state": "approved", "reviewer": reviewer, "message": message or "",
-                  "time": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+        review = _review_record(repo, "approved", reviewer, message or "")
         trailers = [(REVIEWED_BY, reviewer)]
         head = repo.head()
         if head == w.base:
@@ -268,6 +288,8 @@ def approve(
             cand = _candidate(repo, w, tip, head)
             review.update(regated_against=head, replayed_from=w.commit)
             repo.git.move_ref(f"refs/heads/{w.branch}", tip, w.commit)
+            # the note names the commits as proposed: a ref keeps them from `git gc`
+            repo.git.move_ref(replayed_ref(w), w.commit, None)
         try:
             return porcelain.judge(
                 repo, cand, gates, _decided_note(w, review), extra_trailers=trailers, body=message or ""
@@ -278,6 +300,7 @@ def approve(
                 == cand.commit_sha
             ):
                 repo.git.move_ref(f"refs/heads/{w.branch}", w.commit, cand.commit_sha)
+                repo.git.delete_ref(replayed_ref(w))
             raise
 
 
@@ -289,8 +312,7 @@ def reject(repo: StepStore, n: int, reason: str) -> StepResult:
     with repo.lock():
         w = waiting_step(repo, n)
         reviewer = reviewer_identity(repo)
-        review = {"state": "rejected", "reviewer": reviewer, "message": reason,
-                  "time": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+        review = _review_record(repo, "rejected", reviewer, reason)
         verdicts = [Verdict(**v) for v in w.verdicts]
         verdicts.append(Verdict.fail(REVIEW_GATE, reason, details={"reviewer": reviewer}))
         return porcelain.judge(
@@ -314,6 +336,6 @@ def stop_line(repo: StepStore) -> str:
 
 
 __all__ = [
-    "AWAITING", "REVIEWED_BY", "REVIEW_GATE", "WaitingCandidate", "approve", "hold",
-    "reject", "replay_onto", "reviewer_identity", "stop_line", "waiting", "waiting_step",
+    "AWAITING", "REPLAYED_PREFIX", "REVIEWED_BY", "REVIEW_GATE", "WaitingCandidate", "approve", "hold",
+    "reject", "replay_onto", "replayed_ref", "reviewer_identity", "stop_line", "waiting", "waiting_step",
 ]  # fmt: skip

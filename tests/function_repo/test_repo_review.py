@@ -124,6 +124,36 @@ def test_approve_on_a_moved_head_replays_the_candidate_and_runs_the_given_gates_
     assert n["review"]["regated_against"] == head and n["base"] == head
 
 
+def test_a_replayed_candidates_commits_as_proposed_survive_git_gc(repo) -> None:
+    hold(repo, [add("mean_of")])
+    hold(repo, [add("sum_of")], after=0.4)
+    proposed = git(repo.root, "rev-parse", "fnforge/r/step-2").strip()
+    rv.approve(repo, 1)
+    rv.approve(repo, 2, regate=lambda: [StaticGate(), ScoreGate(0.5, 0.7)])
+    assert note(repo, "main")["review"]["replayed_from"] == proposed
+    git(repo.root, "reflog", "expire", "--expire=now", "--all")
+    git(repo.root, "gc", "-q", "--prune=now")
+    # what the note points at is still there, under the replayed ref, with its own note
+    assert git(repo.root, "cat-file", "-t", proposed).strip() == "commit"
+    assert git(repo.root, "rev-parse", "refs/fnforge/replayed/r/step-2").strip() == proposed
+    assert note(repo, proposed)["state"] == "awaiting review"
+    assert [r.step for r in repo.steps(include_rejected=True)] == [1, 2]  # no extra step in the history
+
+
+def test_patience_counts_from_an_approval_not_from_the_approved_step(repo) -> None:
+    from fnforge.engine.run_records import progress_state, run_records
+
+    hold(repo, [add("mean_of")], before=0.0, after=0.5)
+    for name in ("a_of", "b_of", "c_of"):  # three steps without improvement while step 1 waits
+        hold(repo, [add(name)], before=0.0, after=0.0)
+    assert progress_state(run_records(repo, "r")) == (4, 3)
+    rv.approve(repo, 1)
+    assert repo.step(1).note["review"]["after_step"] == 4
+    assert progress_state(run_records(repo, "r")) == (4, 0)  # the approval is the last improvement
+    hold(repo, [add("d_of")], before=0.5, after=0.5)
+    assert progress_state(run_records(repo, "r")) == (5, 1)
+
+
 def test_a_re_gate_can_reject_and_a_conflict_refuses_with_the_candidate_still_waiting(repo) -> None:
     hold(repo, [add("mean_of")])
     hold(repo, [add("mean_of", body="return sum(xs) / len(xs)")])  # the same function, other code
