@@ -52,11 +52,12 @@ def result(obj: Any, human: str | None = None) -> None:
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Stop the command with one line on stderr and the given exit code.
+    """Stop the command with one line on stderr and the given exit code: the one error exit.
 
-    The message is plain text: `[data] train` in it is shown, not taken as markup.
+    The message is plain text on one line (its whitespace collapsed, never wrapped, never a
+    traceback): `[data] train` in it is shown, not taken as markup.
     """
-    err_console.print(f"[red]error:[/red] {escape(message)}")
+    err_console.print(f"[red]error:[/red] {escape(' '.join(str(message).split()))}", emoji=False)
     raise SystemExit(code)
 
 

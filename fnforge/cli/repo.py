@@ -8,8 +8,7 @@ stderr and exit code 2; `apply` exits 0 when the step was accepted and 1 when re
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -18,59 +17,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from fnforge.cli.app import app
-from fnforge.cli.output import MODE, UsageError, console, progress, result
-from fnforge.config import ConfigError
-from fnforge.function_repo import ActionError, FunctionRepo, RepoError, StepRecord, StepResult, load_actions
-
-_REPO_OPTION = typer.Option(
-    Path("."), "--repo", "-r", help="The function repository (made by `fnforge init`)."
-)
-
-
-def _die(message: str, code: int = 2) -> None:
-    """One plain line on stderr (never wrapped, never a traceback), then exit."""
-    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    try:
-        yield
-    except (RepoError, ActionError, ConfigError) as e:
-        _die(str(e))
-
-
-def _open(path: Path) -> FunctionRepo:
-    return FunctionRepo.open(path)
-
-
-def _score(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
-def _verdict_lines(verdicts: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for v in verdicts:
-        mark = "[green]pass[/green]" if v.get("passed") else "[red]FAIL[/red]"
-        took = f" ({v.get('duration_s', 0):.2f}s)" if v.get("duration_s") else ""
-        lines.append(f"  {mark} {escape(str(v.get('gate')))}: {escape(str(v.get('reason', '')))}{took}")
-    return lines
-
-
-def _step_text(res: StepResult) -> str:
-    head = (
-        f"[green]step {res.step} accepted[/green]: {escape(res.reason)}"
-        if res.accepted
-        else f"[red]step {res.step} rejected[/red] at gate {escape(str(res.gate))}: {escape(res.reason)}"
-    )
-    lines = [head, f"  actions: {escape(', '.join(res.actions)) or '-'}"]
-    lines += _verdict_lines([v.model_dump() for v in res.verdicts])
-    if res.score_before is not None or res.score_after is not None:
-        lines.append(f"  score: {_score(res.score_before)} -> {_score(res.score_after)}")
-    lines += [f"  [yellow]note[/yellow]: {escape(n)}" for n in res.notices]
-    lines.append(f"  commit {res.commit[:10]}")
-    return "\n".join(lines)
+from fnforge.cli.output import MODE, UsageError, console, fail, progress, result
+from fnforge.cli.repo_access import REPO_OPTION, open_repo, user_errors
+from fnforge.cli.step_view import score_text, step_text, verdict_lines
+from fnforge.function_repo import FunctionRepo, RepoError, StepRecord, load_actions
 
 
 def _record_dict(rec: StepRecord) -> dict[str, Any]:
@@ -84,7 +34,7 @@ def init_command(
     config: Path = typer.Option(None, "--config", help="Use this fnforge.toml instead of the template."),
 ) -> None:
     """Create a function repository: a git repo with fnforge.toml, functions/, tests/ and data/."""
-    with _user_errors():
+    with user_errors():
         text = None
         if config is not None:
             try:
@@ -105,7 +55,7 @@ def init_command(
 @app.command("apply")
 def apply_command(
     edits: Path = typer.Argument(..., help="JSON file with a list of actions (add/revise/remove_function)."),
-    repo: Path = _REPO_OPTION,
+    repo: Path = REPO_OPTION,
     run: str = typer.Option("manual", "--run", help="Run name recorded in the trailers and branch names."),
     no_validate: bool = typer.Option(
         False, "--no-validate", help="Judge by the gates before validation only."
@@ -114,8 +64,8 @@ def apply_command(
     """Apply hand-written actions as one step, through the gates; exit 0 accepted, 1 rejected."""
     from fnforge.cli.gates import default_gates
 
-    with _user_errors():
-        fr = _open(repo)
+    with user_errors():
+        fr = open_repo(repo)
         actions = load_actions(edits)
         with fr.lock(), ExitStack() as stack:
             for line in fr.recover():
@@ -128,21 +78,27 @@ def apply_command(
             except Exception as e:  # a gate that cannot start (no Docker, no image): one line, exit 2
                 raise RepoError(f"cannot set up the gates: {type(e).__name__}: {e}") from None
             res = fr.run_step(actions, gates, run=run)
-    result(res.as_dict(), _step_text(res))
+    result(res.as_dict(), step_text(res))
     raise typer.Exit(0 if res.accepted else 1)
 
 
 @app.command("log")
 def log_command(
-    repo: Path = _REPO_OPTION,
+    repo: Path = REPO_OPTION,
     all_steps: bool = typer.Option(False, "--all", "-a", help="Include rejected steps."),
 ) -> None:
-    """The steps: number, decision, gate and reason, score before -> after, actions."""
-    with _user_errors():
-        records = _open(repo).steps(include_rejected=all_steps)
+    """The steps: number, decision, gate and reason, score before -> after, actions; and the
+    candidates awaiting review (`[training] review = "human"`) in their place."""
+    from fnforge.function_repo.review import waiting
+
+    with user_errors():
+        fr = open_repo(repo)
+        records: list[Any] = sorted(
+            [*fr.steps(include_rejected=all_steps), *waiting(fr)], key=lambda r: r.step
+        )
     if MODE.json_lines:
         for rec in records:
-            result(_record_dict(rec))
+            result(rec.as_dict() if getattr(rec, "waiting", False) else _record_dict(rec))
         return
     if not records:
         result([], "No steps yet." + ("" if all_steps else " (`--all` also lists rejected steps)"))
@@ -152,10 +108,15 @@ def log_command(
         table.add_column(col, overflow="fold")
     for rec in records:
         decision = "[green]accepted[/green]" if rec.accepted else "[red]rejected[/red]"
+        why = rec.reason if rec.accepted else f"{rec.gate}: {rec.reason}"
         if rec.kind == "rollback":
             decision = "[yellow]rollback[/yellow]"
-        why = rec.reason if rec.accepted else f"{rec.gate}: {rec.reason}"
-        score = f"{_score(rec.score_before)} -> {_score(rec.score_after)}"
+        if getattr(rec, "waiting", False):
+            decision = "[yellow]awaiting review[/yellow]"
+            why = (
+                f"passed every gate: `fnforge approve {rec.step}` or `fnforge reject {rec.step} --reason ...`"
+            )
+        score = f"{score_text(rec.score_before)} -> {score_text(rec.score_after)}"
         if rec.score_before is None and rec.score_after is None:
             score = "n/a"
         table.add_row(
@@ -167,11 +128,17 @@ def log_command(
 @app.command("show")
 def show_command(
     step: int = typer.Argument(..., help="Step number (see `fnforge log --all`)."),
-    repo: Path = _REPO_OPTION,
+    repo: Path = REPO_OPTION,
 ) -> None:
-    """One step: its actions, every gate's verdict, the note's extras, and its diff."""
-    with _user_errors():
-        fr = _open(repo)
+    """One step (or candidate awaiting review): its actions, every gate's verdict, the note's extras, its diff."""
+    from fnforge.function_repo.review import candidate_diff, waiting
+
+    with user_errors():
+        fr = open_repo(repo)
+        waits = [w for w in waiting(fr) if w.step == step]
+        if waits:
+            _show_waiting(waits[0], candidate_diff(fr, waits[0]))
+            return
         rec = fr.step(step)
         diff = fr.step_diff(step)
     if MODE.json_lines:
@@ -181,9 +148,9 @@ def show_command(
     lines = [
         f"[bold]step {rec.step}[/bold] ({rec.kind}, run {escape(rec.run)}) commit {rec.commit[:10]}",
         f"  decision: {escape(verdict)}",
-        f"  score: {_score(rec.score_before)} -> {_score(rec.score_after)}",
+        f"  score: {score_text(rec.score_before)} -> {score_text(rec.score_after)}",
         f"  actions: {escape(', '.join(rec.actions)) or '-'}",
-        *_verdict_lines(rec.note.get("verdicts", [])),
+        *verdict_lines(rec.note.get("verdicts", [])),
         *[f"  [yellow]note[/yellow]: {escape(n)}" for n in rec.note.get("notices", [])],
     ]
     core = {"step", "run", "kind", "base", "candidate", "actions", "verdicts", "decision", "gate", "reason"}
@@ -194,15 +161,32 @@ def show_command(
     typer.echo(diff)
 
 
+def _show_waiting(w: Any, diff: str) -> None:
+    """`fnforge show N` of a candidate awaiting review: what `review` shows of it, and what to run."""
+    if MODE.json_lines:
+        result({**w.as_dict(), "diff": diff})
+        return
+    lines = [
+        f"[bold]step {w.step}[/bold] (run {escape(w.run)}) on branch {escape(w.branch)} commit {w.commit[:10]}",
+        f"  decision: [yellow]awaiting review[/yellow] (passed every gate): {escape(w.reason)}",
+        f"  score: {score_text(w.score_before)} -> {score_text(w.score_after)}",
+        f"  actions: {escape(', '.join(w.actions)) or '-'}",
+        *verdict_lines(w.verdicts),
+        f"  next: `fnforge approve {w.step}` or `fnforge reject {w.step} --reason ...`",
+    ]
+    console.print("\n".join(lines))
+    typer.echo(diff)
+
+
 @app.command("diff")
 def diff_command(
     a: str = typer.Argument(..., help="Step number (0 = the first commit), branch or commit."),
     b: str = typer.Argument(..., help="Step number, branch or commit."),
-    repo: Path = _REPO_OPTION,
+    repo: Path = REPO_OPTION,
 ) -> None:
     """The function set's diff (functions/ and tests/) between two steps."""
-    with _user_errors():
-        text = _open(repo).diff(a, b)
+    with user_errors():
+        text = open_repo(repo).diff(a, b)
     if MODE.json_lines:
         result({"a": a, "b": b, "diff": text})
     else:
@@ -212,12 +196,12 @@ def diff_command(
 @app.command("rollback")
 def rollback_command(
     step: int = typer.Argument(..., help="The accepted step to undo."),
-    repo: Path = _REPO_OPTION,
+    repo: Path = REPO_OPTION,
     run: str = typer.Option("manual", "--run", help="Run name recorded in the trailers."),
 ) -> None:
     """Undo an accepted step (`git revert -m 1` of its merge), recorded as a new step."""
-    with _user_errors():
-        res = _open(repo).rollback(step, run=run)
+    with user_errors():
+        res = open_repo(repo).rollback(step, run=run)
     for line in res.recovered:
         progress(f"recovered: {escape(line)}", recovered=line)
     result(
@@ -229,7 +213,7 @@ def rollback_command(
 
 @app.command("export")
 def export_command(
-    repo: Path = _REPO_OPTION,
+    repo: Path = REPO_OPTION,
     format: str = typer.Option("wheel", "--format", "-f", help="wheel | tools-json | patch | mcp-config"),
     out: Path = typer.Option(
         None,
@@ -251,14 +235,14 @@ def export_command(
     from fnforge.function_repo.export import export_tools_json, export_wheel
 
     if format not in {"wheel", "tools-json", "patch", "mcp-config"}:
-        _die(f"--format {format!r} is not known; use wheel, tools-json, patch or mcp-config")
+        fail(f"--format {format!r} is not known; use wheel, tools-json, patch or mcp-config")
     if format == "mcp-config":
         _export_mcp_config(repo, out, name, ref)
         return
     if (format == "patch") != (step is not None):
-        _die("--step N goes with --format patch (and patch needs --step N): which step's candidate to write")
-    with _user_errors():
-        fr = _open(repo)
+        fail("--step N goes with --format patch (and patch needs --step N): which step's candidate to write")
+    with user_errors():
+        fr = open_repo(repo)
         if format == "patch":
             from fnforge.function_repo.patches import export_patches
 
@@ -283,8 +267,8 @@ def _export_mcp_config(repo: Path, out: Path | None, name: str | None, ref: str 
     from fnforge.function_repo.export import import_name
     from fnforge.serve import mcp_config
 
-    with _user_errors():
-        fr = _open(repo)
+    with user_errors():
+        fr = open_repo(repo)
         if ref is not None:
             fr.resolve(ref)  # a wrong ref fails here, not later inside the client
         root = fr.root

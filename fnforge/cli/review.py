@@ -20,26 +20,27 @@ from rich.syntax import Syntax
 
 from fnforge.cli.app import app
 from fnforge.cli.output import MODE, UsageError, console, progress, result, set_mode
-from fnforge.cli.repo import _REPO_OPTION, _open, _score, _step_text, _user_errors, _verdict_lines
+from fnforge.cli.repo_access import REPO_OPTION, open_repo, user_errors
+from fnforge.cli.step_view import score_text, step_text, verdict_lines
 from fnforge.function_repo import RepoError
 
 
 @app.command("review")
 def review_command(
-    repo: Path = _REPO_OPTION,
+    repo: Path = REPO_OPTION,
     json_out: bool = typer.Option(False, "--json", help="Print the candidates as JSON, diffs plain."),
     html_out: Path = typer.Option(None, "--html", help="Also write them as one self-contained HTML page."),
 ) -> None:
     """The candidates awaiting review: actions, gate verdicts, score change, diff, and what to run."""
-    from fnforge.function_repo.review import waiting
+    from fnforge.function_repo.review import candidate_diff, waiting
 
     if json_out:
         set_mode(quiet=MODE.quiet, json_lines=True)
-    with _user_errors():
-        fr = _open(repo)
+    with user_errors():
+        fr = open_repo(repo)
         found = waiting(fr)
         head = fr.head()
-        diffs = {w.step: fr.git.run("diff", w.base, w.commit, "--", "functions", "tests") for w in found}
+        diffs = {w.step: candidate_diff(fr, w) for w in found}
         if html_out is not None:
             from fnforge.report.review_page import write_review_page
 
@@ -63,8 +64,8 @@ def review_command(
             f"[bold]step {w.step}[/bold] (run {escape(w.run)}) [yellow]awaiting review[/yellow] "
             f"on branch {escape(w.branch)}",
             f"  actions: {escape(', '.join(w.actions)) or '-'}",
-            *_verdict_lines(w.verdicts),
-            f"  score: {_score(w.score_before)} -> {_score(w.score_after)} "
+            *verdict_lines(w.verdicts),
+            f"  score: {score_text(w.score_before)} -> {score_text(w.score_after)} "
             f"({len(flipped['fixed'])} fixed, {len(flipped['broken'])} broken)",
             *[f"  [yellow]note[/yellow]: {escape(n)}" for n in w.note.get("notices", [])],
         ]
@@ -88,7 +89,7 @@ def review_command(
 @app.command("approve")
 def approve_command(
     step: int = typer.Argument(..., help="The waiting step to merge (see `fnforge review`)."),
-    repo: Path = _REPO_OPTION,
+    repo: Path = REPO_OPTION,
     message: str = typer.Option(
         "", "--message", "-m", help="The reviewer's words, kept in the merge commit."
     ),
@@ -102,8 +103,8 @@ def approve_command(
     from fnforge.cli.gates import default_gates
     from fnforge.function_repo.review import approve
 
-    with _user_errors():
-        fr = _open(repo)
+    with user_errors():
+        fr = open_repo(repo)
         with ExitStack() as stack:
 
             def regate() -> list:
@@ -115,14 +116,14 @@ def approve_command(
             res = approve(fr, step, message=message, regate=regate, progress=lambda m: progress(escape(m)))
     trailer = "--format=%(trailers:key=Fnforge-Reviewed-By,valueonly)"
     data = {**res.as_dict(), "reviewed_by": fr.git.run("log", "-1", trailer, res.commit).strip()}
-    result(data, _step_text(res) + f"\n  reviewed by {escape(data['reviewed_by'])}")
+    result(data, step_text(res) + f"\n  reviewed by {escape(data['reviewed_by'])}")
     raise typer.Exit(0 if res.accepted else 1)
 
 
 @app.command("reject")
 def reject_command(
     step: int = typer.Argument(..., help="The waiting step to refuse (see `fnforge review`)."),
-    repo: Path = _REPO_OPTION,
+    repo: Path = REPO_OPTION,
     reason: str = typer.Option(
         None, "--reason", help="Why: recorded at gate `review` and shown to the optimizer in later steps."
     ),
@@ -130,6 +131,6 @@ def reject_command(
     """Record a waiting candidate as rejected at gate `review`, with the reviewer's reason."""
     from fnforge.function_repo.review import reject
 
-    with _user_errors():
-        res = reject(_open(repo), step, reason or "")
-    result(res.as_dict(), _step_text(res))
+    with user_errors():
+        res = reject(open_repo(repo), step, reason or "")
+    result(res.as_dict(), step_text(res))

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fnforge.cli.app import app
-from fnforge.cli.output import MODE, console, progress, result
+from fnforge.cli.output import MODE, console, fail, progress, result
 from fnforge.config import CONFIG_NAME, ConfigError, SandboxSettings, load_settings
 
 sandbox_app = typer.Typer(
@@ -32,12 +32,6 @@ _REPO = typer.Option(
 _BACKEND = typer.Option(
     None, "--backend", help="auto | docker | process (default: from fnforge.toml, else auto)."
 )
-
-
-def fail(message: str, code: int = 2) -> None:
-    """One unwrapped line on stderr (what happened, what to do), then exit with `code`."""
-    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
-    raise typer.Exit(code)
 
 
 def _settings(repo: Path, backend: str | None = None) -> SandboxSettings:

@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 
 from fnforge.cli.app import app
-from fnforge.cli.output import MODE, err_console, result
+from fnforge.cli.output import MODE, err_console, fail, result
 from fnforge.config import ConfigError
 from fnforge.function_repo import FunctionRepo, RepoError
 
@@ -27,11 +27,6 @@ _TOKEN_HELP = (
     "(clients send `Authorization: Bearer <token>`); without it the server refuses to start. "
     "When the variable is set, loopback binds require the token too."
 )
-
-
-def _die(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
-    raise typer.Exit(code)
 
 
 def _say(message: str) -> None:
@@ -82,11 +77,11 @@ def serve_command(
     from fnforge.sandbox import SandboxUnavailable, open_pool
 
     if transport not in ("stdio", "http"):
-        _die(f"--transport {transport!r} is not known; use stdio or http")
+        fail(f"--transport {transport!r} is not known; use stdio or http")
     if not 0 <= port <= 65535:
-        _die(f"--port {port} is not a TCP port; use 0..65535")
+        fail(f"--port {port} is not a TCP port; use 0..65535")
     if queue is not None and queue < 0:
-        _die(f"--queue {queue} must be 0 or more")
+        fail(f"--queue {queue} must be 0 or more")
     token = os.environ.get(serving.TOKEN_ENV) or None
     sock = None
     try:
@@ -98,7 +93,7 @@ def serve_command(
         if transport == "http":
             sock = serving.bind_socket(host, port)
     except (RepoError, ConfigError, serving.ServeError) as e:
-        _die(str(e))
+        fail(str(e))
     _stop_on_sigterm()
     waiting = settings.serve.queue if queue is None else queue
     _say(f"starting {settings.sandbox.pool} sandbox workers for {len(served.functions)} tools "
@@ -117,9 +112,9 @@ def serve_command(
 
             anyio.run(serving.serve_http, server.mcp, sock, host, token, listening)
     except SandboxUnavailable as e:
-        _die(str(e), code=1)
+        fail(str(e), code=1)
     except serving.ServeError as e:
-        _die(str(e))
+        fail(str(e))
     finally:
         if sock is not None:
             sock.close()

@@ -97,7 +97,7 @@ class WaitingCandidate:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for `fnforge review --json` (without the diff)."""
         return {
-            "step": self.step, "run": self.run, "state": AWAITING, "branch": self.branch,
+            "step": self.step, "run": self.run, "state": AWAITING, "decision": AWAITING, "branch": self.branch,
             "commit": self.commit, "base": self.base, "actions": self.actions, "reason": self.reason,
             "score_before": self.score_before, "score_after": self.score_after, "flipped": self.flipped,
             "verdicts": self.verdicts, "notices": list(self.note.get("notices", [])),
@@ -128,6 +128,11 @@ def waiting(repo: StepStore, run: str | None = None) -> list[WaitingCandidate]:
         if note is not None and int(note.get("step", -1)) == n:
             found.append(WaitingCandidate(n, r, ref.removeprefix("refs/heads/"), sha, note["base"], note))
     return sorted(found, key=lambda w: w.step)
+
+
+def candidate_diff(repo: StepStore, w: WaitingCandidate) -> str:
+    """What a waiting candidate changes in the set (functions/ and tests/) against its base."""
+    return repo.git.run("diff", w.base, w.commit, "--", "functions", "tests")
 
 
 def waiting_step(repo: StepStore, n: int) -> WaitingCandidate:
@@ -336,6 +341,6 @@ def stop_line(repo: StepStore) -> str:
 
 
 __all__ = [
-    "AWAITING", "REPLAYED_PREFIX", "REVIEWED_BY", "REVIEW_GATE", "WaitingCandidate", "approve", "hold",
+    "AWAITING", "REPLAYED_PREFIX", "REVIEWED_BY", "REVIEW_GATE", "WaitingCandidate", "approve", "candidate_diff", "hold",
     "reject", "replay_onto", "replayed_ref", "reviewer_identity", "stop_line", "waiting", "waiting_step",
 ]  # fmt: skip

@@ -17,7 +17,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer
 
 from fnforge.function_repo import FunctionRepo
-from fnforge.function_repo.review import WaitingCandidate, waiting
+from fnforge.function_repo.review import WaitingCandidate, candidate_diff, waiting
 
 _FORMATTER = HtmlFormatter(cssclass="hl", style="default")
 _STYLE = """
@@ -59,10 +59,7 @@ def _candidate_block(w: WaitingCandidate, diff: str, root: Path) -> str:
 def render_review_page(repo: FunctionRepo) -> str:
     """The page as one HTML string."""
     found = waiting(repo)
-    blocks = [
-        _candidate_block(w, repo.git.run("diff", w.base, w.commit, "--", "functions", "tests"), repo.root)
-        for w in found
-    ]
+    blocks = [_candidate_block(w, candidate_diff(repo, w), repo.root) for w in found]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     title = f"fnforge review: {html.escape(Path(repo.root).name)}"
     return (

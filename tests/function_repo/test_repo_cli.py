@@ -148,7 +148,7 @@ def test_a_dirty_work_tree_is_refused(fns, tmp_path):
     assert cli("rollback", "1", "--repo", str(fns)).returncode == 2
 
 
-def test_log_reads_the_whole_history_with_one_git_process(fns, tmp_path):
+def test_log_reads_the_whole_history_with_one_git_process_and_the_waiting_candidates_with_one(fns, tmp_path):
     real = shutil.which("git")
     shim = tmp_path / "shim" / "git"
     shim.parent.mkdir()
@@ -157,4 +157,5 @@ def test_log_reads_the_whole_history_with_one_git_process(fns, tmp_path):
     env = {"PATH": f"{shim.parent}:{os.environ['PATH']}"}
     proc = cli("--json", "log", "--all", "--repo", str(fns), env=env)
     assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 2
-    assert (tmp_path / "calls").read_text().split() == ["log"]
+    # one `git log` for every step, one `for-each-ref` for candidates awaiting review (none here)
+    assert (tmp_path / "calls").read_text().split() == ["log", "for-each-ref"]

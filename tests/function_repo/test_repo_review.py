@@ -226,6 +226,26 @@ def test_cli_review_json_approve_reject_and_the_one_line_errors(repo) -> None:
     assert empty.returncode == 0 and "No candidates await review." in empty.stdout
 
 
+def test_log_and_show_list_the_candidates_awaiting_review(repo) -> None:
+    hold(repo, [add("mean_of")])
+    hold(repo, [add("max_of")], before=0.0, after=0.0)  # rejected at validation
+    log = cli("log", "--repo", str(repo.root))
+    assert log.returncode == 0, log.stderr
+    rows = [[c.strip() for c in line.split("│")] for line in log.stdout.splitlines() if line[:1].isdigit()]
+    assert [(r[0], r[2]) for r in rows] == [("1", "awaiting review")]  # rejected ones need --all
+    assert "fnforge approve 1" in log.stdout
+    every = cli("--json", "log", "--all", "--repo", str(repo.root))
+    lines = [json.loads(x) for x in every.stdout.splitlines()]
+    assert [(x["step"], x["decision"]) for x in lines] == [(1, "awaiting review"), (2, "rejected")]
+    shown = cli("show", "1", "--repo", str(repo.root))
+    assert shown.returncode == 0, shown.stderr
+    assert "decision: awaiting review (passed every gate)" in shown.stdout
+    assert "fnforge approve 1` or `fnforge reject 1 --reason" in shown.stdout
+    assert "+def mean_of(xs: list[float]) -> float:" in shown.stdout
+    as_json = json.loads(cli("--json", "show", "1", "--repo", str(repo.root)).stdout.splitlines()[-1])
+    assert as_json["state"] == "awaiting review" and as_json["diff"].startswith("diff --git a/functions/mean_of.py")
+
+
 def test_cli_approve_refuses_a_candidate_that_no_longer_applies(repo) -> None:
     hold(repo, [add("mean_of")])
     hold(repo, [add("mean_of", body="return sum(xs) / len(xs)")])
