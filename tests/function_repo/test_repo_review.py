@@ -243,7 +243,9 @@ def test_log_and_show_list_the_candidates_awaiting_review(repo) -> None:
     assert "fnforge approve 1` or `fnforge reject 1 --reason" in shown.stdout
     assert "+def mean_of(xs: list[float]) -> float:" in shown.stdout
     as_json = json.loads(cli("--json", "show", "1", "--repo", str(repo.root)).stdout.splitlines()[-1])
-    assert as_json["state"] == "awaiting review" and as_json["diff"].startswith("diff --git a/functions/mean_of.py")
+    assert as_json["state"] == "awaiting review" and as_json["diff"].startswith(
+        "diff --git a/functions/mean_of.py"
+    )
 
 
 def test_cli_approve_refuses_a_candidate_that_no_longer_applies(repo) -> None:

@@ -200,7 +200,9 @@ class LLMClient:
                     backoff = min(self.max_backoff_s, self.backoff_s * (2**limited))
                     delay = asked or backoff * (0.5 + random.random() / 2)
                     if waited + delay > self.settings.max_wait_s:
-                        raise self._unavailable(exc, f"rate limited for {waited:.0f} s", rate_limited=True) from None
+                        raise self._unavailable(
+                            exc, f"rate limited for {waited:.0f} s", rate_limited=True
+                        ) from None
                     limited += 1
                     self.usage.retries += 1
                     if self.on_wait is not None and delay >= 1.0:
