@@ -25,9 +25,10 @@ def candidate_gates(sandbox: SandboxSettings, pool: Any) -> list[Any]:
     their settings live here once.
     """
     from fnforge.function_repo import StaticGate
-    from fnforge.sandbox import PolicyGate, PropertyGate, image_packages
+    from fnforge.sandbox import PolicyGate, PropertyGate
 
-    return [StaticGate(), PolicyGate(image_packages(sandbox)), PropertyGate(pool, sandbox)]
+    # the packages the pool's own sandbox offers: the policy allows what the property tests can import
+    return [StaticGate(), PolicyGate(pool.packages()), PropertyGate(pool, sandbox)]
 
 
 def training_gates(

@@ -144,18 +144,10 @@ class Trainer:
             self.settings.training.epochs,
             self.settings.training.seed,
         )
-        try:
-            from fnforge.sandbox import image_packages
+        from fnforge.sandbox import STDLIB_ALLOWED
 
-            self.packages = list(image_packages(self.settings.sandbox))
-        except Exception:  # noqa: BLE001 - the prompt then names no extra packages
-            self.packages = []
-        try:
-            from fnforge.sandbox.policy import STDLIB_ALLOWED
-
-            self.stdlib = sorted(STDLIB_ALLOWED)
-        except ImportError:
-            self.stdlib = []
+        self.packages = exp.pool.packages()  # what the sandbox the candidates run in offers
+        self.stdlib = sorted(STDLIB_ALLOWED)
 
     def train(self) -> TrainingResult:
         """Step until a stop condition holds; every step is recorded in the repository."""

@@ -4,16 +4,20 @@ Everything an LLM or a user wrote runs here and nowhere else. The rest of fnforg
 against this surface only:
 
     from fnforge.sandbox import (CallResult, SandboxPool, open_pool, build_image, image_packages,
-        PolicyGate, PropertyGate, SandboxUnavailable)
+        PolicyGate, PropertyGate, SandboxUnavailable, STDLIB_ALLOWED)
+
+A pool says which third-party packages its sandbox offers (`SandboxPool.packages()`, its
+backend's answer): the engine asks the pool it runs in rather than reading the image.
 """
 
 from fnforge.sandbox.image import build_image, image_packages
-from fnforge.sandbox.policy import PolicyGate
+from fnforge.sandbox.policy import STDLIB_ALLOWED, PolicyGate
 from fnforge.sandbox.pool import SandboxPool, WeakSandboxWarning, open_pool
 from fnforge.sandbox.property_gate import PropertyGate
 from fnforge.sandbox.results import CallError, CallResult, PropertyFailure, PropertyReport, SandboxUnavailable
 
 __all__ = [
+    "STDLIB_ALLOWED",
     "CallError",
     "CallResult",
     "PolicyGate",

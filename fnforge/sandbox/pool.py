@@ -72,6 +72,10 @@ class SandboxPool:
         """ "docker" or "process": which isolation answers the calls."""
         return self.backend.name
 
+    def packages(self) -> list[str]:
+        """Third-party packages code may import in this pool's sandbox (what its backend says)."""
+        return self.backend.packages()
+
     # ------------------------------------------------------------ workers
 
     _last_error = ""
