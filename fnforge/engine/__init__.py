@@ -1,12 +1,29 @@
 """The engine: trains an agent's function set with the seed paper's AgentOptimizer loop.
 
 It sits on top of the other three parts (function_repo, sandbox, evaluators) and is the
-only part that talks to language models (through `llm.LLMClient`; only the `llm` package
-imports `openai`). The public surface:
+only part that talks to language models (only the `llm` package imports `openai`, only
+`executors/ray/` imports `ray`). What it holds, one job a module:
 
-    from fnforge.engine import (train, Trainer, TrainingResult, TrainingError, Experiment,
-        LLMClient, LLMError, LLMCacheMiss, ValidationGate, validation_for_apply,
-        make_agent, Transcript, LLMOptimizer, ScriptedProposer)
+- the loop: `trainer` (steps until a stop condition, resumable from git), `run_records`
+  (where a run stands: steps, patience), `schedule` (the seeded batches), `step_gates`
+  (a step's gates, cheapest first), `step_notes` (what a step records and the optimizer
+  reads back), `replay` (an offline rerun of a finished run, compared step by step);
+- the optimizer: `optimizer` (proposals from a model or a reviewed script),
+  `optimizer_prompt` (its prompt within a token budget), `prompt_files` and `prompts/`
+  (the templates), `tokens` (offline token counts);
+- judging a candidate: `acceptance` (the rules, pure functions), `precheck` (the cheap look
+  first), `validation` (better than the head on validation) and `validation_order` (the one
+  seeded order of validation tasks);
+- running the agent: `agent`, `agent_base` and `react` (the three modes), `toolbox` (a set
+  as sandboxed tools), `evaluation` (the `Scorer`), `executors/` (where rollouts run: local
+  or Ray), `transcripts` (what the agent did), `llm/` (the model client and its cache);
+- around them: `experiment` (an opened experiment: settings, tasks, pool, client, scorer),
+  `splits` (no task in two splits), `transfer` (scores where a set was not trained) and
+  `background` (the event loop synchronous code awaits on).
+
+The names other parts import lazily from here are `__all__`:
+
+    from fnforge.engine import train, Experiment, LLMClient, Scorer, choose_executor, ...
 
 Modules are imported on first use so that `import fnforge.engine` stays cheap for the CLI.
 """

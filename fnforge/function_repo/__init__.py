@@ -3,6 +3,8 @@
 Every proposed edit is a commit on a candidate branch; an accepted step is a `--no-ff`
 merge into the set's branch; a rejected one stays under `refs/fnforge/rejected/`; JSON
 notes under `refs/notes/fnforge` and commit trailers tell the whole story to plain git.
+With `[training] review = "human"` a candidate that passes every gate waits for a person
+instead (`review.py`, the human review gate: `hold`, `approve`, `reject`, `waiting`).
 This part imports only fnforge.protocol and fnforge.config, never sandbox, evaluators or
 engine: those give it gates through the protocol instead.
 """
