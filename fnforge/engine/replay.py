@@ -5,7 +5,8 @@ repository: it clones it into a scratch directory at the commit the run started 
 the notes and rejected refs of the steps before it, so the optimizer sees the same
 history), copies the reply cache, trains the same run there with `offline=True` (a cache
 miss is an error, zero HTTP requests), and compares every step's decision, gate, reason,
-actions and function tree with the recorded ones.
+actions and function tree with the recorded ones. A person's review decisions are in the
+notes too, and are made again at the points they were made (`review_replay.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fnforge.engine.llm import cache_dir
+from fnforge.engine.review_replay import RecordedReviews
 from fnforge.engine.run_records import INTERRUPTED, run_records
 from fnforge.engine.trainer import Progress, TrainingError, TrainingResult
 
@@ -97,7 +99,19 @@ def replay(repo: Any, run: str, *, pool: Any = None, progress: Progress | None =
                 (clone / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source / rel, clone / rel)
         replica = FunctionRepo.open(clone)
-        training = train(replica, run=run, offline=True, pool=pool, progress=progress)
+        reviews = RecordedReviews(records)
+        if reviews:  # a person's decisions let the run go on: stop where the recorded run stopped
+            steps = len([r for r in records if r.gate != INTERRUPTED])
+            t = replica.settings.training.model_copy(update={"max_steps": steps})
+            replica.settings = replica.settings.model_copy(update={"training": t})
+        training = train(
+            replica,
+            run=run,
+            offline=True,
+            pool=pool,
+            progress=progress,
+            between_steps=reviews.apply if reviews else None,
+        )
         want, got = decisions(repo, run), decisions(replica, run)
     differences = []
     for i in range(max(len(want), len(got))):

@@ -123,8 +123,10 @@ class Trainer:
         run: str,
         proposer: Proposer | None = None,
         progress: Progress | None = None,
+        between_steps: Callable[[Trainer], None] | None = None,
     ):
         self.exp = exp
+        self.between_steps = between_steps  # before each step: e.g. a replay's recorded review decisions
         self.repo = exp.repo
         self.settings = exp.settings
         self.run = run
@@ -159,6 +161,8 @@ class Trainer:
                 self.progress("recovered", what=line)
             self.repo.ensure_clean()  # say it now, not after a step's evaluation
             while True:
+                if self.between_steps is not None:
+                    self.between_steps(self)
                 # step records carry their notes (flipped task lists grow with the validation
                 # set): derive what is needed and hold none of them through the step
                 position, since = progress_state(run_records(self.repo, self.run))
@@ -395,6 +399,7 @@ def train(
     offline: bool = False,
     progress: Progress | None = None,
     pool: Any = None,
+    between_steps: Callable[[Trainer], None] | None = None,
 ) -> TrainingResult:
     """Train a function repository: a new run, or `resume=True` to continue one."""
     known = {r.run for r in all_records(repo)}  # a run whose steps all wait for review exists too
@@ -415,7 +420,7 @@ def train(
     (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
     with Experiment(repo, offline=offline, pool=pool) as exp:
         refuse_shared_tasks(exp)
-        return Trainer(exp, run=run, progress=progress).train()
+        return Trainer(exp, run=run, progress=progress, between_steps=between_steps).train()
 
 
 def refuse_shared_tasks(exp: Experiment) -> None:
