@@ -113,9 +113,7 @@ def log_command(
             decision = "[yellow]rollback[/yellow]"
         if getattr(rec, "waiting", False):
             decision = "[yellow]awaiting review[/yellow]"
-            why = (
-                f"passed every gate: `fnforge approve {rec.step}` or `fnforge reject {rec.step} --reason ...`"
-            )
+            why = "passed every gate; see `fnforge review`"
         score = f"{score_text(rec.score_before)} -> {score_text(rec.score_after)}"
         if rec.score_before is None and rec.score_after is None:
             score = "n/a"

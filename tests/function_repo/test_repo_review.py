@@ -233,7 +233,7 @@ def test_log_and_show_list_the_candidates_awaiting_review(repo) -> None:
     assert log.returncode == 0, log.stderr
     rows = [[c.strip() for c in line.split("│")] for line in log.stdout.splitlines() if line[:1].isdigit()]
     assert [(r[0], r[2]) for r in rows] == [("1", "awaiting review")]  # rejected ones need --all
-    assert "fnforge approve 1" in log.stdout
+    assert "see `fnforge review`" in log.stdout
     every = cli("--json", "log", "--all", "--repo", str(repo.root))
     lines = [json.loads(x) for x in every.stdout.splitlines()]
     assert [(x["step"], x["decision"]) for x in lines] == [(1, "awaiting review"), (2, "rejected")]
