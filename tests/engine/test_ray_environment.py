@@ -96,8 +96,12 @@ def _is_ray_core(seen: list[str]) -> bool:
     )
 
 
-def test_no_ray_process_of_the_two_node_test_cluster_holds_the_key(tmp_path: Path, docker_pool) -> None:
-    assert KEY_ENV not in os.environ  # the cluster runs before the driver has its key, as after `ray start`
+def test_no_ray_process_of_the_two_node_test_cluster_holds_the_key(
+    tmp_path: Path, docker_pool, monkeypatch
+) -> None:
+    monkeypatch.delenv(
+        KEY_ENV, raising=False
+    )  # the cluster runs before the driver has its key, as after `ray start`
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     cluster.add_node(num_cpus=1)
     ray.init(address=cluster.address)
@@ -111,15 +115,16 @@ def test_no_ray_process_of_the_two_node_test_cluster_holds_the_key(tmp_path: Pat
     assert holding == []
 
 
-def test_no_ray_process_that_the_driver_starts_itself_holds_the_key(tmp_path: Path, docker_pool) -> None:
+def test_no_ray_process_that_the_driver_starts_itself_holds_the_key(
+    tmp_path: Path, docker_pool, monkeypatch
+) -> None:
     secret = f"sk-ray-{uuid.uuid4().hex}"
-    os.environ[KEY_ENV] = secret  # exported before the run, as a user does
+    monkeypatch.setenv(KEY_ENV, secret)  # exported before the run, as a user does
     try:
         start_local_ray({KEY_ENV})  # what `address = "auto"` does when no cluster answers
         assert os.environ[KEY_ENV] == secret  # the driver keeps its own
         seen, holding = _train_reading_ray_processes(tmp_path, docker_pool, secret)
     finally:
         ray.shutdown()
-        os.environ.pop(KEY_ENV, None)
     assert _is_ray_core(seen), seen
     assert holding == []
