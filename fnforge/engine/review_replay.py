@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fnforge.engine.run_records import decided_at
 from fnforge.engine.validation import validation_gate
 from fnforge.function_repo.review import approve, reject, waiting
 
@@ -34,15 +35,18 @@ class RecordedReviews:
     """The decisions of one recorded run, made again in a replica at the points they were made."""
 
     def __init__(self, records: Sequence[Any]):
-        found = []
-        for r in records:
-            review = (getattr(r, "note", None) or {}).get("review") or {}
-            if review.get("state") in ("approved", "rejected"):
-                after = int(review.get("after_step") or r.step)
-                found.append(
-                    RecordedReview(r.step, review["state"] == "approved", review.get("message", ""), after)
-                )
-        self.pending = sorted(found, key=lambda d: (d.after_step, d.step))
+        decided = [
+            r
+            for r in records
+            if ((r.note or {}).get("review") or {}).get("state") in ("approved", "rejected")
+        ]
+        self.pending = []
+        for r in sorted(decided, key=decided_at):  # in the order the person made them
+            review = r.note["review"]
+            after = int(review.get("after_step") or r.step)
+            self.pending.append(
+                RecordedReview(r.step, review["state"] == "approved", review.get("message", ""), after)
+            )
 
     def __bool__(self) -> bool:
         return bool(self.pending)

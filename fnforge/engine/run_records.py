@@ -51,11 +51,14 @@ def next_run_name(repo: Any) -> str:
     return f"train-{n}"
 
 
-def improved_after(record: Any) -> int:
-    """The step after which an accepted record improved the set: its own, or, approved by a
-    person later, the last step taken when they approved it (patience counts from then)."""
+def decided_at(record: Any) -> tuple[int, int, str, int]:
+    """When a decided record's decision was made, as a sort key: at its own step, or, when a
+    person decided it later, after the last step taken then (`after_step`), in the order
+    they decided (their time stamp)."""
     review = (getattr(record, "note", None) or {}).get("review") or {}
-    return max(record.step, int(review.get("after_step") or 0))
+    if review.get("after_step") is not None:
+        return (int(review["after_step"]), 1, str(review.get("time", "")), record.step)
+    return (record.step, 0, "", record.step)
 
 
 def progress_state(records: Sequence[Any]) -> tuple[int, int]:
@@ -63,10 +66,12 @@ def progress_state(records: Sequence[Any]) -> tuple[int, int]:
 
     Interrupted steps do not advance the schedule or count against patience: their batch is
     redone on resume. A candidate awaiting review counts for neither: whether it improves is
-    the reviewer's call; once approved, it is an improvement made when it was approved.
+    the reviewer's call. A decision a person made counts when they made it: an approval is an
+    improvement then (a run that stopped early while it waited goes on after `--resume`),
+    a rejection a step without one.
     """
     counted = [r for r in records if r.gate != INTERRUPTED]
-    decided = [r for r in counted if not getattr(r, "waiting", False)]
-    last = max((improved_after(r) for r in decided if r.accepted), default=0)
-    since = sum(1 for r in decided if not r.accepted and r.step > last)
+    since = 0
+    for r in sorted((r for r in counted if not getattr(r, "waiting", False)), key=decided_at):
+        since = 0 if r.accepted else since + 1
     return len(counted), since
