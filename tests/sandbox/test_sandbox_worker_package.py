@@ -19,6 +19,7 @@ from fnforge.sandbox.process_backend import ProcessTransport
 from fnforge.sandbox.transport import WorkerClient
 
 MAX_LINES = 400
+MAX_FUNCTION_LINES = 80
 
 
 def _modules() -> list[Path]:
@@ -46,6 +47,18 @@ def test_each_module_is_one_small_concept():
     sizes = {p.name: len(p.read_text().splitlines()) for p in _modules()}
     assert max(sizes.values()) <= MAX_LINES, sizes
     assert all(ast.get_docstring(ast.parse(p.read_text())) for p in _modules())
+
+
+def test_no_function_of_the_worker_is_longer_than_80_lines():
+    """Long functions hid their state in strings (the old `call`, 129 lines): phases instead."""
+    lengths = {}
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lengths[f"{path.name}:{node.name}"] = node.end_lineno - node.lineno + 1
+    assert len(lengths) >= 40, lengths  # the reader saw the package's functions, methods included
+    too_long = {name: n for name, n in lengths.items() if n > MAX_FUNCTION_LINES}
+    assert not too_long, too_long
 
 
 def test_a_bare_copy_of_the_folder_serves_calls_under_an_isolated_interpreter(tmp_path):
