@@ -23,7 +23,7 @@ from typing import Any
 from fnforge.config import SandboxSettings
 from fnforge.sandbox.backend import RUNNER_PATH, Sandbox
 from fnforge.sandbox.results import CallResult, PropertyFailure, PropertyReport, SandboxUnavailable
-from fnforge.sandbox.transport import WorkerClient, WorkerLost
+from fnforge.sandbox.transport import RequestNotSent, WorkerClient, WorkerLost, WorkerSilent
 
 GRACE_S = 3.0  # the host waits this much longer than the worker's own deadline
 START_TIMEOUT_S = 30.0
@@ -119,7 +119,7 @@ class SandboxPool:
                 w = self._start()
             except Exception as e:
                 self._idle.put(None)
-                raise WorkerLost(f"could not start a sandbox worker: {type(e).__name__}: {e}") from None
+                raise RequestNotSent(f"could not start a sandbox worker: {type(e).__name__}: {e}") from None
         try:
             yield w
         finally:
@@ -166,12 +166,18 @@ class SandboxPool:
                         reply = w.request(message, timeout + GRACE_S)
                 except WorkerLost as e:
                     return CallResult.failed(
-                        "Timeout" if "did not answer" in str(e) else "Crashed",
+                        "Timeout" if isinstance(e, WorkerSilent) else "Crashed",
                         f"{e}; the worker was replaced",
                         duration_s=time.monotonic() - started,
+                        retryable=isinstance(e, RequestNotSent),
                     )
         except WorkerLost as e:
-            return CallResult.failed("Crashed", str(e), duration_s=time.monotonic() - started)
+            return CallResult.failed(
+                "Crashed",
+                str(e),
+                duration_s=time.monotonic() - started,
+                retryable=isinstance(e, RequestNotSent),
+            )
         return _call_result(reply)
 
     def _load(self, w: WorkerClient, key: str, functions: Mapping[str, str]) -> CallResult | None:
@@ -265,7 +271,11 @@ def _call_result(reply: dict[str, Any]) -> CallResult:
         return CallResult(ok=True, value=value, stdout=stdout, duration_s=duration)
     error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
     return CallResult.failed(
-        str(error.get("type", "Crashed")), str(error.get("message", "")), stdout=stdout, duration_s=duration
+        str(error.get("type", "Crashed")),
+        str(error.get("message", "")),
+        stdout=stdout,
+        duration_s=duration,
+        retryable=reply.get("retryable") is True,  # the worker's word: no child took the call
     )
 
 

@@ -92,8 +92,8 @@ class LoadedSets:
             message = f"importing the function set did not finish within {timeout:g}s"
             return {"ok": False, "error": {"type": "Timeout", "message": message}}
         self.reap()
-        err = self.table.crash_error(self.table.exited.get(holder.pid), oom_before)
-        err["message"] = "importing the function set: " + err["message"].replace("the call", "the import")
+        err = self.table.crash_error(self.table.exited.get(holder.pid), oom_before, what="the import")
+        err["message"] = "importing the function set: " + err["message"]
         return {"ok": False, "error": err}
 
     # -- call
@@ -124,7 +124,10 @@ class LoadedSets:
         self.finish(key, call)
 
     def classify(self, key, holder, call):
-        """The answer's outcome: the child's value or error, or what cut the call short."""
+        """The answer's outcome: the child's value or error, or what cut the call short.
+
+        `retryable: true` in the reply says that no child took the call (nothing of it ran).
+        """
         if call.answered:
             if "error" in call.result:
                 return {"ok": False, "error": call.result["error"]}
@@ -135,9 +138,9 @@ class LoadedSets:
             if call.child is None:  # the holder never handed the request to a child: it is stuck
                 self.drop(key)
                 message = f"the call did not start within {call.timeout:g}s (its set's process was stuck)"
-                message += "; replaced it"
-            else:
-                message = f"the call did not finish within {call.timeout:g}s; killed"
+                error = {"type": "Timeout", "message": message + "; replaced it"}
+                return {"ok": False, "error": error, "retryable": True}  # nothing ran: safe to repeat
+            message = f"the call did not finish within {call.timeout:g}s; killed"
             return {"ok": False, "error": {"type": "Timeout", "message": message}}
         if call.ending is Ending.OUTPUT:
             message = f"the call printed more than {self.output_limit} bytes; killed"

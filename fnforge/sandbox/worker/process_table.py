@@ -57,31 +57,34 @@ class ProcessTable:
         use = memory_use()
         return bool(use and use[1] and use[0] > use[1] // 2)
 
-    def crash_error(self, status, oom_before=-1):
-        """Name what ended a child that did not answer: the memory limit, a signal, an exit."""
+    def crash_error(self, status, oom_before=-1, what="the call"):
+        """Name what ended a child that did not answer: the memory limit, a signal, an exit.
+
+        `what` is the work the child was doing ("the call", "the import"), as the message says it.
+        """
         oom_now = self.oom_count()
         if oom_before >= 0 and oom_now > oom_before:
             return {
                 "type": "MemoryLimit",
-                "message": "the call went over the sandbox memory limit and was killed",
+                "message": f"{what} went over the sandbox memory limit and was killed",
             }
         if status is None:
             return {
                 "type": "Crashed",
-                "message": "the call's process died without returning (its parent was killed)",
+                "message": f"{what}'s process died without returning (its parent was killed)",
             }
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
             if sig == signal.SIGXCPU:
-                return {"type": "Timeout", "message": "the call used up its CPU time limit"}
+                return {"type": "Timeout", "message": f"{what} used up its CPU time limit"}
             if sig == signal.SIGKILL and self.limits.get("as_bytes"):
                 return {
                     "type": "MemoryLimit",
-                    "message": "the call was killed (SIGKILL), most likely over the memory limit",
+                    "message": f"{what} was killed (SIGKILL), most likely over the memory limit",
                 }
-            return {"type": "Crashed", "message": f"the call's process was killed by {name}"}
+            return {"type": "Crashed", "message": f"{what}'s process was killed by {name}"}
         return {
             "type": "Crashed",
-            "message": f"the call's process exited with status {os.WEXITSTATUS(status)} without returning",
+            "message": f"{what}'s process exited with status {os.WEXITSTATUS(status)} without returning",
         }
