@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fnforge.config import SandboxSettings
-from fnforge.sandbox.backend import RUNNER_PATH, Sandbox
+from fnforge.sandbox.backend import RUNNER_MODULES, Sandbox
 from fnforge.sandbox.results import CallResult, PropertyFailure, PropertyReport, SandboxUnavailable
 from fnforge.sandbox.transport import RequestNotSent, WorkerClient, WorkerLost, WorkerSilent
 
@@ -52,7 +52,7 @@ class SandboxPool:
         self._closed = False
         self._lock = threading.Lock()
         self._replacing: list[threading.Thread] = []
-        self._runner = RUNNER_PATH.read_text(encoding="utf-8")
+        self._runner = [[p.stem, p.read_text(encoding="utf-8")] for p in RUNNER_MODULES]
         self._started = 0
         with ThreadPoolExecutor(max_workers=min(size, 8)) as ex:
             workers = list(ex.map(lambda _i: self._start_or_none(), range(size)))

@@ -1,21 +1,26 @@
 """The property-test host: runs the runner the host sends in a fresh child, under watchdogs.
 
-The runner (fnforge/sandbox/proprunner.py, sent as source with each `proptest` request)
-announces every example before calling it; the worker kills the child when one example
-overruns its limit or the whole run overruns its budget, and says which in the reply:
+The runner (fnforge/sandbox/proprunner.py and its sibling proptypes.py, sent as sources
+with each `proptest` request and imported here as the package `fnforge_proptest`) announces
+every example before calling it; the worker kills the child when one example overruns its
+limit or the whole run overruns its budget, and says which in the reply (an `Overrun`):
 `budget_exhausted` is true when the overall budget ran out.
 """
 
 import enum
 import os
 import select
+import sys
 import time
+import types
 
 from .call_child import error_of, flush_std
 from .function_set import install_functions
 from .output import CapturedOutput
 from .processes import apply_rlimits, child_setup, die_with_parent, fork, set_oom_score
 from .protocol import FrameReader, frame, write_all
+
+RUNNER_PACKAGE = "fnforge_proptest"
 
 
 class Overrun(enum.Enum):
@@ -35,13 +40,12 @@ def proptest_child(req, modules, res_w, limits):
         apply_rlimits(limits)
     try:
         install_errors = install_functions(modules)
-        runner = {"__name__": "fnforge_proptest"}
-        exec(compile(req["runner"], "fnforge_proptest.py", "exec"), runner)
+        runner = load_runner(req["runner"])
 
         def emit(obj):
             write_all(res_w, frame(obj))
 
-        report = runner["run"](
+        report = runner.run(
             modules=modules,
             tests=req.get("tests", {}),
             changed=req.get("changed", []),
@@ -56,6 +60,23 @@ def proptest_child(req, modules, res_w, limits):
         flush_std()
         write_all(res_w, frame({"kind": "report", "error": error_of(e)}))
     os._exit(0)
+
+
+def load_runner(sources):
+    """Import the runner's modules ([name, source] pairs, imports first) as the package
+    `fnforge_proptest`, so they import one another as siblings; the last one is the runner."""
+    package = types.ModuleType(RUNNER_PACKAGE)
+    package.__path__ = []
+    sys.modules[RUNNER_PACKAGE] = package
+    module = None
+    for name, source in sources:
+        module = types.ModuleType(f"{RUNNER_PACKAGE}.{name}")
+        module.__package__ = RUNNER_PACKAGE
+        module.__file__ = f"{RUNNER_PACKAGE}/{name}.py"
+        sys.modules[module.__name__] = module
+        setattr(package, name, module)
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module
 
 
 def proptest(req, table, output_limit, sweep):
