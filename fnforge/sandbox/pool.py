@@ -9,7 +9,6 @@ background; the request that caused it gets the error as a value.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import threading
@@ -21,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fnforge.config import SandboxSettings
+from fnforge.protocol import set_hash
 from fnforge.sandbox.backend import RUNNER_MODULES, Sandbox
 from fnforge.sandbox.results import CallResult, PropertyFailure, PropertyReport, SandboxUnavailable
 from fnforge.sandbox.transport import RequestNotSent, WorkerClient, WorkerLost, WorkerSilent
@@ -31,14 +31,6 @@ START_TIMEOUT_S = 30.0
 
 class WeakSandboxWarning(UserWarning):
     """The process backend is in use: functions are not isolated by a container."""
-
-
-def set_id(functions: Mapping[str, str]) -> str:
-    """The content hash of a function set (the worker caches loaded sets by it)."""
-    h = hashlib.sha256()
-    for name in sorted(functions):
-        h.update(name.encode() + b"\0" + functions[name].encode() + b"\0")
-    return h.hexdigest()[:32]
 
 
 class SandboxPool:
@@ -151,7 +143,7 @@ class SandboxPool:
             return CallResult.failed(
                 "NameError", f"no function {name!r} in the set; it has {sorted(functions)}"
             )
-        key = set_id(functions)
+        key = set_hash(functions)  # the worker keeps a loaded set by it
         message = {"op": "call", "set": key, "name": name, "args": args, "timeout": timeout}
         try:
             with self._worker() as w:

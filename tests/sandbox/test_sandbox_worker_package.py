@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fnforge.protocol import set_hash
 from fnforge.sandbox.backend import WORKER_DIR, WORKER_MAIN
-from fnforge.sandbox.pool import set_id
 from fnforge.sandbox.process_backend import ProcessTransport
 from fnforge.sandbox.transport import WorkerClient
 
@@ -75,14 +75,14 @@ def test_a_bare_copy_of_the_folder_serves_calls_under_an_isolated_interpreter(tm
     try:
         assert client.request({"op": "ping"}, 10)["ok"]
         functions = {"twice": 'def twice(x: int) -> int:\n    """Double."""\n    return 2 * x\n'}
-        key = set_id(functions)
+        key = set_hash(functions)
         assert client.request({"op": "load", "set": key, "modules": functions, "timeout": 10}, 15)["ok"]
         reply = client.request(
             {"op": "call", "set": key, "name": "twice", "args": {"x": 21}, "timeout": 5}, 10
         )
         assert reply["ok"] and json.loads(reply["value_json"]) == 42
         leak = 'def leak() -> str:\n    """Where am I."""\n    import sys\n    return repr(sys.path)\n'
-        key = set_id({"leak": leak})
+        key = set_hash({"leak": leak})
         assert client.request({"op": "load", "set": key, "modules": {"leak": leak}, "timeout": 10}, 15)["ok"]
         reply = client.request({"op": "call", "set": key, "name": "leak", "args": {}, "timeout": 5}, 10)
         assert reply["ok"] and str(folder) not in reply["value_json"]  # the folder is not on sys.path
