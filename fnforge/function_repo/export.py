@@ -96,6 +96,12 @@ def step_of(repo: FunctionRepo, sha: str) -> int:
     return 0
 
 
+def set_version(step: int, commit: str) -> str:
+    """The version of a set at a step: `0.<step>+step<step>.g<commit[:12]>` (PEP 440, local part
+    naming the commit). The wheel export and the MCP server both report this one string."""
+    return f"0.{step}+step{step}.g{commit[:12]}"
+
+
 def export_tools_json(repo: FunctionRepo, out: Path | str, ref: Ref = None) -> Path:
     """Write the set's tool schemas as a JSON list (a directory gets `tools.json`)."""
     out = Path(out)
@@ -123,7 +129,7 @@ def export_wheel(
         )
     pkg = import_name(package_name or repo.root.name)
     step = step_of(repo, sha)
-    version = f"0.{step}+step{step}.g{sha[:12]}"
+    version = set_version(step, sha)
     schemas = tools(functions)
     files: dict[str, bytes] = {}
     for name, src in functions.items():
