@@ -36,8 +36,8 @@ class CallInFlight:
         self.timeout = float(req.get("timeout", 5))
         self.started = started
         self.deadline = started + self.timeout
-        self.request = {"id": req["id"], "name": req["name"], "args": json.dumps(req.get("args", {}))}
-        self.request["timeout"] = self.timeout
+        args = json.dumps(req.get("args", {}))
+        self.request = {"id": req["id"], "name": req["name"], "args": args, "timeout": self.timeout}
         self.oom_before = oom_before
         self.output = output  # CapturedOutput of the set's pipe for this call
         self.child = None  # pid of the call child that took the request
