@@ -112,9 +112,15 @@ class _ChainChecker:
                     continue
                 for alias in node.names:
                     if alias.name == "*":
-                        self.bad(node, f"`from {node.module} import *` hides what it binds; import the names you use", "import")
+                        self.bad(
+                            node,
+                            f"`from {node.module} import *` hides what it binds; import the names you use",
+                            "import",
+                        )
                         continue
-                    self.check_chain(node, node.module, (alias.name,), f"from {node.module} import {alias.name}")
+                    self.check_chain(
+                        node, node.module, (alias.name,), f"from {node.module} import {alias.name}"
+                    )
                     self.bind(alias.asname or alias.name, (node.module, (alias.name,)))
 
     def importable(self, node: ast.AST, module: str) -> bool:
@@ -124,7 +130,11 @@ class _ChainChecker:
         parts = module.split(".")
         private = next((p for p in parts if p.startswith("_") and p != "__future__"), None)
         if private is not None:
-            self.bad(node, f"imports {module}, whose part {private!r} is private (starts with '_'); import the public module", "private")
+            self.bad(
+                node,
+                f"imports {module}, whose part {private!r} is private (starts with '_'); import the public module",
+                "private",
+            )
             return False
         if not self.facts.knows(module):
             self.bad(node, f"imports {module}, which does not import in the sandbox image", "import")
@@ -161,7 +171,11 @@ class _ChainChecker:
         for i, attr in enumerate(names):
             if i in holds_module and attr.startswith("_") and attr not in ALLOWED_DUNDERS:
                 held = module if i == 0 else next(r.reaches for r in routes if r.steps == i)
-                self.bad(node, f"`{written}` reads {attr!r}, private to module {held} (starts with '_'); use its public names", "private")
+                self.bad(
+                    node,
+                    f"`{written}` reads {attr!r}, private to module {held} (starts with '_'); use its public names",
+                    "private",
+                )
                 return
         for route in routes:
             if route.forbidden:
@@ -188,14 +202,22 @@ class _ChainChecker:
             if self.is_maximal(node):
                 for module, names in refs:
                     self.check_chain(node, module, names, written)
-            held = sorted({m for m, names in refs if self.facts.module_held(m, list(names))})
+            held = sorted({h for m, names in refs if (h := self.facts.module_held(m, list(names)))})
             if not held:
                 continue
             ctx = getattr(self.parents.get(node), "ctx", None)
             if isinstance(self.parents.get(node), ast.Attribute) and not isinstance(ctx, ast.Load):
-                self.bad(node, f"sets or deletes an attribute of module {held[0]} (`{ast.unparse(self.parents[node])}`); keep your own state in a local", "module-value")
+                self.bad(
+                    node,
+                    f"sets or deletes an attribute of module {held[0]} (`{ast.unparse(self.parents[node])}`); keep your own state in a local",
+                    "module-value",
+                )
             elif not self.module_use_is_followed(node):
-                self.bad(node, f"uses module {held[0]} (`{written}`) as a value, which the policy cannot follow; use its attributes where you need them (`{written}.<name>`)", "module-value")
+                self.bad(
+                    node,
+                    f"uses module {held[0]} (`{written}`) as a value, which the policy cannot follow; use its attributes where you need them (`{written}.<name>`)",
+                    "module-value",
+                )
 
     def is_maximal(self, node: ast.AST) -> bool:
         parent = self.parents.get(node)
@@ -221,7 +243,11 @@ class _ChainChecker:
         func = node.func
         if isinstance(func, ast.Name) and func.id in ATTRIBUTE_CALLS and func.id not in self.refs:
             if func.id != "hasattr" and len(node.args) >= 2 and not _is_str(node.args[1]):
-                self.bad(node, f"{func.id}() with a computed attribute name, which the policy cannot follow; write the attribute out (`obj.name`) or keep the values in a dict", "dynamic")
+                self.bad(
+                    node,
+                    f"{func.id}() with a computed attribute name, which the policy cannot follow; write the attribute out (`obj.name`) or keep the values in a dict",
+                    "dynamic",
+                )
             return
         callee = {".".join([m, *names]) for m, names in self.resolve(func)}
         getter = next(iter(callee & NAME_GETTERS), None)
@@ -229,9 +255,15 @@ class _ChainChecker:
             return
         for arg in node.args:
             if not _is_str(arg):
-                self.bad(node, f"{getter}() with a computed name, which the policy cannot follow; write the attribute out", "dynamic")
+                self.bad(
+                    node,
+                    f"{getter}() with a computed name, which the policy cannot follow; write the attribute out",
+                    "dynamic",
+                )
             elif any(part.startswith("_") for part in arg.value.split(".")):
-                self.bad(node, f"{getter}({arg.value!r}) reaches a private attribute; use public names", "private")
+                self.bad(
+                    node, f"{getter}({arg.value!r}) reaches a private attribute; use public names", "private"
+                )
 
 
 def _is_str(node: ast.AST) -> bool:

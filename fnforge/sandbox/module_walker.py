@@ -37,7 +37,9 @@ def import_everything(allowed, deadline):
         except BaseException as e:  # noqa: BLE001 - any failure means "not importable here"
             failed[top] = f"{type(e).__name__}: {e}"[:200]
             continue
-        for info in pkgutil.walk_packages(getattr(module, "__path__", None) or [], top + ".", lambda _n: None):
+        for info in pkgutil.walk_packages(
+            getattr(module, "__path__", None) or [], top + ".", lambda _n: None
+        ):
             if time.monotonic() > deadline:
                 failed[info.name] = "not imported: the walk ran out of time"
                 continue
@@ -52,17 +54,17 @@ def import_everything(allowed, deadline):
 
 def own_attributes(value):
     """The attributes an object holds itself (a class: along its MRO), without running descriptors."""
-    if isinstance(value, type):
-        merged = {}
-        for base in reversed(value.__mro__):
-            with contextlib.suppress(TypeError):
-                merged.update(vars(base))
-        return merged
     try:
+        if issubclass(type(value), type):
+            merged = {}
+            for base in reversed(value.__mro__):
+                with contextlib.suppress(TypeError):
+                    merged.update(vars(base))
+            return merged
         found = vars(value)
-    except TypeError:
+    except Exception:  # noqa: BLE001 - an object whose __dict__ is a trap holds nothing we follow
         return {}
-    return found if isinstance(found, dict) else {}
+    return found if type(found) is dict else {}
 
 
 def module_paths(module):
@@ -73,7 +75,7 @@ def module_paths(module):
     for depth in range(1, MAX_DEPTH + 1):
         deeper = []
         for path, value in frontier:
-            if isinstance(value, types.ModuleType):
+            if issubclass(type(value), types.ModuleType):
                 name = getattr(value, "__name__", None)
                 found[".".join(path)] = name if isinstance(name, str) else "?"
                 continue
@@ -91,11 +93,11 @@ def samples(module):
     for key, value in sorted(own_attributes(module).items()):
         if not isinstance(key, str) or key.startswith("_") or not key.isidentifier():
             continue
-        if isinstance(value, types.ModuleType):
+        if issubclass(type(value), types.ModuleType):
             continue
-        if isinstance(value, type):
+        if issubclass(type(value), type):
             kind = "class"
-        elif isinstance(value, types.FunctionType | types.BuiltinFunctionType):
+        elif issubclass(type(value), types.FunctionType | types.BuiltinFunctionType):
             kind = "function"
         elif type(value) in SAMPLE_TYPES:
             kind = "constant"
@@ -116,11 +118,16 @@ def walk(allowed, budget_s):
         loaded = {
             m.__name__: m
             for m in list(sys.modules.values())
-            if isinstance(m, types.ModuleType)
+            if issubclass(type(m), types.ModuleType)
             and isinstance(getattr(m, "__name__", None), str)
             and m.__name__.split(".")[0] in allowed
         }
-        modules = {name: module_paths(m) for name, m in sorted(loaded.items())}
+        modules = {}
+        for name, loaded_module in sorted(loaded.items()):
+            try:
+                modules[name] = module_paths(loaded_module)
+            except Exception as e:  # noqa: BLE001 - left out, so the policy refuses to import it
+                failed[name] = f"not walked: {type(e).__name__}: {e}"[:200]
         picked = {top: samples(loaded[top]) for top in sorted(allowed) if top in loaded}
     return {
         "format": 1,
