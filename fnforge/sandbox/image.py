@@ -184,15 +184,18 @@ def _cached_facts(image_key: str, allowed: list[str], run: Callable[[], str], sa
         partial = path.with_suffix(f".{os.getpid()}.tmp")
         partial.write_text(facts.to_json())
         partial.replace(path)
+        for stale in path.parent.glob(f"{image_key[:32]}-*.json"):  # from an older walker or allow-list
+            if stale != path:
+                stale.unlink(missing_ok=True)
     _FACTS[key] = facts
     return facts
 
 
 def _walk_in_image(client, image_id: str, allowed: list[str]) -> str:
-    out = client.containers.run(
+    """The walker's stdout, read from the attach stream (a log driver may cut a long line)."""
+    container = client.containers.create(
         image_id,
         ["python3", "-c", WALKER.read_text(), json.dumps(allowed), str(WALK_BUDGET_S)],
-        remove=True,
         network_mode="none",
         read_only=True,
         tmpfs={"/tmp": "size=16m"},
@@ -201,9 +204,15 @@ def _walk_in_image(client, image_id: str, allowed: list[str]) -> str:
         user=f"{SANDBOX_UID}:{SANDBOX_UID}",
         environment={},
         mem_limit="1g",
-        stdout=True,
-        stderr=False,
+        labels={LABEL_SANDBOX: "module-walker"},
     )
+    try:
+        stream = container.attach(stdout=True, stderr=False, stream=True, logs=True)
+        container.start()
+        out = b"".join(stream)
+        container.wait(timeout=WALK_BUDGET_S + 120)
+    finally:
+        container.remove(force=True)
     return out.decode("utf-8", "replace")
 
 
