@@ -85,7 +85,12 @@ class _ChainChecker:
         self.refs: dict[str, set[Ref]] = {}
         self.problems: list[dict] = []
         self._seen: set[tuple[int, str]] = set()
-        self.parents = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+        self.nodes: list[ast.AST] = [tree]  # every node, walked once: the gate runs on every candidate
+        self.parents: dict[ast.AST, ast.AST] = {}
+        for parent in self.nodes:  # grows while it is read: a breadth-first walk
+            for child in ast.iter_child_nodes(parent):
+                self.parents[child] = parent
+                self.nodes.append(child)
 
     def bad(self, node: ast.AST, message: str, rule: str) -> None:
         line = getattr(node, "lineno", 0)
@@ -101,7 +106,7 @@ class _ChainChecker:
 
     def bind_imports(self) -> None:
         """Bind each imported name to the module or attribute it names; judge the import itself."""
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if self.importable(node, alias.name):
@@ -143,11 +148,11 @@ class _ChainChecker:
 
     def bind_assignments(self) -> None:
         """Follow `y = <reference>` (and `y: T = ...`, `(y := ...)`) until nothing new is bound."""
+        assignments = [a for a in map(_simple_assignment, self.nodes) if a[1] is not None]
         for _ in range(8):
             changed = False
-            for node in ast.walk(self.tree):
-                targets, value = _simple_assignment(node)
-                for ref in self.resolve(value) if value is not None else set():
+            for targets, value in assignments:
+                for ref in self.resolve(value):
                     for target in targets:
                         changed |= self.bind(target, ref)
             if not changed:
@@ -164,9 +169,13 @@ class _ChainChecker:
             return {(m, (*names, attribute[1])) for m, names in self.resolve(attribute[0])}
         return set()
 
-    def check_chain(self, node: ast.AST, module: str, names: tuple[str, ...], written: str) -> None:
-        """Refuse `module.<names>` if it passes a private attribute of a module or reaches a forbidden one."""
+    def check_chain(self, node: ast.AST, module: str, names: tuple[str, ...], written: str = "") -> None:
+        """Refuse `module.<names>` if it passes a private attribute of a module or reaches a forbidden one.
+
+        `written` is the chain as the source spells it (by default the node's own text).
+        """
         routes = list(self.facts.follow(module, list(names)))
+        written = written or (ast.unparse(node) if routes or any(n.startswith("_") for n in names) else "")
         holds_module = {0} | {r.steps for r in routes if not r.forbidden}
         for i, attr in enumerate(names):
             if i in holds_module and attr.startswith("_") and attr not in ALLOWED_DUNDERS:
@@ -188,7 +197,7 @@ class _ChainChecker:
 
     def check_uses(self) -> None:
         """Judge every chain, module value, attribute write and dynamic attribute route."""
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Call):
                 self.check_call(node)
             if not isinstance(node, ast.Name | ast.Attribute | ast.Call):
@@ -198,13 +207,13 @@ class _ChainChecker:
             refs = self.resolve(node)
             if not refs:
                 continue
-            written = ast.unparse(node)
             if self.is_maximal(node):
                 for module, names in refs:
-                    self.check_chain(node, module, names, written)
+                    self.check_chain(node, module, names)
             held = sorted({h for m, names in refs if (h := self.facts.module_held(m, list(names)))})
             if not held:
                 continue
+            written = ast.unparse(node)
             ctx = getattr(self.parents.get(node), "ctx", None)
             if isinstance(self.parents.get(node), ast.Attribute) and not isinstance(ctx, ast.Load):
                 self.bad(
