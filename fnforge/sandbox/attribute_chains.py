@@ -6,7 +6,8 @@ a function's source, every name that holds an imported module (`import m`, `impo
 x`, `from m import a`, aliases of either, and plain `y = x` assignments) through its
 attribute chains, and asks `ModuleFacts` (computed in the image: a dict lookup per step)
 where each chain leads. It refuses:
-- a chain that reaches a module outside the allow-list, naming the chain and the module;
+- a chain that reaches a module outside the allow-list, naming the chain and the module, or a
+  function that imports any module by name (`sympy.external.import_module`);
 - a `_private` attribute of a module (RestrictedPython's own rule for names), except the
   dunders in ALLOWED_DUNDERS;
 - an import of a module that does not import in the image (its attributes are unknown);
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import ast
 
-from fnforge.sandbox.module_facts import ModuleFacts
+from fnforge.sandbox.module_facts import ANY_MODULE, ModuleFacts, Route
 
 # Dunder attributes of a module a lawful function may read; each is a plain string.
 ALLOWED_DUNDERS = {
@@ -188,12 +189,7 @@ class _ChainChecker:
                 return
         for route in routes:
             if route.forbidden:
-                self.bad(
-                    node,
-                    f"`{written}` reaches module {route.reaches!r} ({route.chain}), which the policy forbids"
-                    + alternative(route.reaches),
-                    "route",
-                )
+                self.bad(node, _forbidden_route(written, route, self.facts), "route")
 
     def check_uses(self) -> None:
         """Judge every chain, module value, attribute write and dynamic attribute route."""
@@ -273,6 +269,18 @@ class _ChainChecker:
                 self.bad(
                     node, f"{getter}({arg.value!r}) reaches a private attribute; use public names", "private"
                 )
+
+
+def _forbidden_route(written: str, route: Route, facts: ModuleFacts) -> str:
+    """What is wrong with a route that may not be followed, and what to use instead."""
+    if route.reaches == ANY_MODULE:
+        return f"`{written}` imports any module by name ({route.chain}), which the policy cannot follow; import what you need"
+    if facts.is_allowed(route.reaches):
+        return f"`{written}` reaches module {route.reaches!r} ({route.chain}), which did not load when the image was walked"
+    return (
+        f"`{written}` reaches module {route.reaches!r} ({route.chain}), which the policy forbids"
+        + alternative(route.reaches)
+    )
 
 
 def _is_str(node: ast.AST) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 FORMAT = 1
+ANY_MODULE = "*"  # module_walker's mark for an attribute that imports any module by name
 MAX_BYTES = 64 * 1024 * 1024  # far above the ~0.2 MB of today's image; bounds a broken walker
 
 
@@ -37,7 +38,8 @@ class ModuleFacts:
     """The allowed top-level modules and, per loaded module, its attribute paths that hold modules.
 
     `modules[m][path]` is the name of the module that `m.<path>` holds (path: 1 to 3 names
-    joined by dots); every importable allowed module, submodules included, is a key.
+    joined by dots), or ANY_MODULE where it holds a function that imports any module by name;
+    every importable allowed module, submodules included, is a key.
     """
 
     allowed: frozenset[str]
@@ -49,6 +51,10 @@ class ModuleFacts:
     def is_allowed(self, module: str) -> bool:
         """True when `module` belongs to an allowed top-level module."""
         return module.split(".")[0] in self.allowed
+
+    def follows(self, module: str) -> bool:
+        """True when a chain may go on through `module`: allowed, and its attributes known."""
+        return self.is_allowed(module) and module in self.modules
 
     def knows(self, module: str) -> bool:
         """True when `module` imported in the image (so its attributes are known)."""
@@ -71,7 +77,7 @@ class ModuleFacts:
                 return
             target = held[".".join(names[i : i + step])]
             i += step
-            route = Route(".".join([module, *names[:i]]), target, not self.is_allowed(target), i)
+            route = Route(".".join([module, *names[:i]]), target, not self.follows(target), i)
             yield route
             if route.forbidden:
                 return
@@ -98,9 +104,9 @@ class ModuleFacts:
                     chain = names + path.split(".")
                     if len(chain) > max_depth:
                         continue
-                    if not self.is_allowed(target):
+                    if not self.follows(target):
                         yield Route(".".join([top, *chain]), target, True, len(chain))
-                    elif target in self.modules:
+                    else:
                         stack.append((target, chain))
 
     def to_json(self) -> str:

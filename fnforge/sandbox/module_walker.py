@@ -8,11 +8,14 @@ for the process backend, with the host's own interpreter) and reads one JSON obj
 its stdout; it never unpickles or evaluates what comes back.
 
 It imports every allowed module and each of its submodules (test suites aside), then walks
-each loaded module's attributes to depth 3 (through classes and other objects, stopping at
-the first module) and prints, per module, every attribute path whose value is a module.
+each loaded module's attributes (those it lists too, as six.moves' lazy ones) to depth 3,
+through classes and other objects, stopping at the first module, and prints, per module,
+every attribute path whose value is a module, or a function that imports any module by
+name (`import_module`, `__import__`, `reload`: marked ANY_MODULE).
 Standard library only: the image has nothing else that we can count on.
 """
 
+import builtins
 import contextlib
 import importlib
 import io
@@ -24,6 +27,9 @@ import types
 import warnings
 
 MAX_DEPTH = 3
+ANY_MODULE = "*"  # what an attribute holds that imports any module by name (sympy.external.import_module)
+IMPORTER_NAMES = frozenset({"import_module", "__import__", "reload", "reload_module", "import_string"})
+IMPORTERS = (importlib.import_module, importlib.reload, builtins.__import__)
 SKIPPED_PARTS = frozenset({"tests", "test", "conftest", "__main__", "setup"})
 SAMPLE_TYPES = (bool, int, float, complex, str, bytes, tuple, frozenset)
 
@@ -67,17 +73,47 @@ def own_attributes(value):
     return found if type(found) is dict else {}
 
 
-def module_paths(module):
-    """{attribute path: module name} for every path of depth <= 3 from `module` ending at a module."""
+def module_attributes(module):
+    """A module's own attributes plus those it only lists (`__dir__`, lazy `__getattr__`: six.moves)."""
+    found = dict(own_attributes(module))
+    try:
+        listed = [k for k in dir(module) if isinstance(k, str) and k not in found]
+    except Exception:  # noqa: BLE001
+        listed = []
+    for key in listed:
+        try:
+            found[key] = getattr(module, key)
+        except Exception:  # noqa: BLE001 - an attribute that fails to load holds nothing
+            continue
+    return found
+
+
+def is_importer(value):
+    """True for a function that imports a module by a name its caller gives."""
+    if any(value is f for f in IMPORTERS):
+        return True
+    if not issubclass(type(value), types.FunctionType | types.BuiltinFunctionType):
+        return False
+    return getattr(value, "__name__", None) in IMPORTER_NAMES
+
+
+def module_paths(module, met):
+    """{attribute path: module name} for every path of depth <= 3 from `module` ending at a module
+    (or at an importer: ANY_MODULE); each module met is added to `met`."""
     found = {}
     seen = set()
-    frontier = [((str(k),), v) for k, v in list(own_attributes(module).items())]
+    frontier = [((str(k),), v) for k, v in list(module_attributes(module).items())]
     for depth in range(1, MAX_DEPTH + 1):
         deeper = []
         for path, value in frontier:
             if issubclass(type(value), types.ModuleType):
                 name = getattr(value, "__name__", None)
                 found[".".join(path)] = name if isinstance(name, str) else "?"
+                if isinstance(name, str):
+                    met.setdefault(name, value)
+                continue
+            if is_importer(value):
+                found[".".join(path)] = ANY_MODULE
                 continue
             if depth == MAX_DEPTH or id(value) in seen:
                 continue
@@ -122,12 +158,14 @@ def walk(allowed, budget_s):
             and isinstance(getattr(m, "__name__", None), str)
             and m.__name__.split(".")[0] in allowed
         }
-        modules = {}
-        for name, loaded_module in sorted(loaded.items()):
-            try:
-                modules[name] = module_paths(loaded_module)
-            except Exception as e:  # noqa: BLE001 - left out, so the policy refuses to import it
-                failed[name] = f"not walked: {type(e).__name__}: {e}"[:200]
+        modules, met, done = {}, dict(loaded), set()
+        while todo := sorted(n for n in met if n not in done and n.split(".")[0] in allowed):
+            for name in todo:  # then the allowed modules met on the way (lazy, or not in sys.modules)
+                done.add(name)
+                try:
+                    modules[name] = module_paths(met[name], met)
+                except Exception as e:  # noqa: BLE001 - left out, so the policy refuses to import it
+                    failed[name] = f"not walked: {type(e).__name__}: {e}"[:200]
         picked = {top: samples(loaded[top]) for top in sorted(allowed) if top in loaded}
     return {
         "format": 1,

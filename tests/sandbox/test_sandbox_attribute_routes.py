@@ -58,6 +58,12 @@ ATTACKS = {  # the forms an attacker tried: each passed the gates before this po
         "return getattr(statistics, 'sys').platform",
         "statistics.sys",
     ),
+    "a lazy attribute": ("import six", "return str(six.moves.cPickle)", "'pickle' (six.moves.cPickle)"),
+    "a function importing by name": (
+        "from sympy.external import import_module",
+        "return str(import_module('os'))",
+        "imports any module by name (sympy.external.import_module)",
+    ),
 }
 
 

@@ -52,14 +52,15 @@ def test_the_facts_come_from_the_image_and_are_kept_beside_it_by_image_id(docker
     assert not computed and known == len(module_facts.modules) and seconds < 5
 
 
-def test_a_damaged_cache_entry_is_computed_again_in_the_image(tmp_path: Path, module_facts):
+def test_a_damaged_cache_entry_is_computed_again_in_the_image(tmp_path: Path, docker_settings, module_facts):
+    image_id = docker.from_env(version="auto").images.get(docker_settings.image).id.replace("sha256:", "")
     kept = tmp_path / "fnforge" / "module-facts"
     kept.mkdir(parents=True)
-    for entry in facts_cache_dir().glob("*.json"):  # this image's entry, then damaged
+    for entry in facts_cache_dir().glob(f"{image_id[:32]}-*.json"):  # this image's entry, damaged
         (kept / entry.name).write_text("{'format': 1}")  # a Python literal, not JSON
     seconds, known, computed = _fresh_process({**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
     assert computed and known == len(module_facts.modules)
-    (entry,) = kept.glob(f"{entry.name.split('-')[0]}-*.json")  # mended, and the image's only entry
+    (entry,) = kept.glob("*.json")  # mended, and the image's only entry
     assert facts_from_json(entry.read_text()) == module_facts
 
 
