@@ -209,7 +209,6 @@ class _ChainChecker:
             held = sorted({h for m, names in refs if (h := self.facts.module_held(m, list(names)))})
             if not held:
                 continue
-            written = ast.unparse(node)
             ctx = getattr(self.parents.get(node), "ctx", None)
             if isinstance(self.parents.get(node), ast.Attribute) and not isinstance(ctx, ast.Load):
                 self.bad(
@@ -218,6 +217,7 @@ class _ChainChecker:
                     "module-value",
                 )
             elif not self.module_use_is_followed(node):
+                written = ast.unparse(node)
                 self.bad(
                     node,
                     f"uses module {held[0]} (`{written}`) as a value, which the policy cannot follow; use its attributes where you need them (`{written}.<name>`)",
@@ -225,6 +225,7 @@ class _ChainChecker:
                 )
 
     def is_maximal(self, node: ast.AST) -> bool:
+        """True when no attribute access (or constant getattr) continues the chain `node` ends."""
         parent = self.parents.get(node)
         if isinstance(parent, ast.Attribute) and parent.value is node:
             return False
