@@ -183,10 +183,7 @@ def _cached_facts(image_key: str, allowed: list[str], run: Callable[[], str], sa
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
         partial.write_text(facts.to_json())
-        partial.replace(path)
-        for stale in path.parent.glob(f"{image_key[:32]}-*.json"):  # from an older walker or allow-list
-            if stale != path:
-                stale.unlink(missing_ok=True)
+        partial.replace(path)  # entries of older walkers stay: checkouts of other versions share the folder
     _FACTS[key] = facts
     return facts
 
@@ -204,6 +201,7 @@ def _walk_in_image(client, image_id: str, allowed: list[str]) -> str:
         user=f"{SANDBOX_UID}:{SANDBOX_UID}",
         environment={},
         mem_limit="1g",
+        pids_limit=64,
         labels={LABEL_SANDBOX: "module-walker"},
     )
     try:
