@@ -62,8 +62,8 @@ def write_atomically(path: Path, data: dict[str, Any]) -> None:
 class InFlightWriter:
     """The trainer's side: start a step, change its phase, count its tasks and spend, clear at the end.
 
-    Phase changes are written at once; task counts at most every `min_interval_s` (and the
-    last task of a batch always), so a fast evaluation does not turn into a storm of writes.
+    Phase changes are written at once; task counts at most every `min_interval_s` (the first
+    and the last of an evaluation always), so a fast evaluation does not turn into a storm of writes.
     A write that fails (a full disk) is dropped: watching a run must never end it.
     """
 
@@ -116,8 +116,9 @@ class InFlightWriter:
         """`done` of `total` tasks of an evaluation (split e.g. "train", "val-candidate") have finished."""
         if self.state is None:
             return
+        first = (self.state.get("tasks") or {}).get("split") != split
         self.state["tasks"] = {"split": split, "done": int(done), "total": int(total)}
-        if done >= total or self.clock() - self._written_at >= self.min_interval_s:
+        if first or done >= total or self.clock() - self._written_at >= self.min_interval_s:
             self._write()
 
     def spend(self, usage: dict[str, Any], budget: dict[str, Any] | None = None) -> None:
