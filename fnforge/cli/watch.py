@@ -15,7 +15,7 @@ _HELP = (
     "Serve the report of the repository's runs as they are now, updating itself as steps are "
     "recorded.\n\n"
     "The page (http://127.0.0.1:PORT/) shows every step, the step in flight (its phase, tasks done "
-    "of total, the run's spend so far) and, with \\[training] review = \"human\", the candidates "
+    'of total, the run\'s spend so far) and, with \\[training] review = "human", the candidates '
     "waiting; GET /state.json returns what it shows. Read-only: it never takes the training lock "
     "and no request changes anything. Any host other than loopback needs a bearer token in "
     "FNFORGE_SERVE_TOKEN (clients send `Authorization: Bearer <token>`), as `fnforge serve` does."

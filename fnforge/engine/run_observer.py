@@ -63,6 +63,8 @@ class RunObserver:
         elif event == "decided":
             self._spend()
             self._track(int(kw["step"]))
+        elif event == "interrupted" and self.in_flight.state is not None:
+            self._track(int(self.in_flight.state["step"]))  # recorded as rejected at "interrupted"
         self.forward(event, **kw)
 
     def warn(self, line: str) -> None:

@@ -1,5 +1,5 @@
 
-// `fnforge watch`: ask /state.json every second; draw the step in flight from it, and when a
+// `fnforge watch`: ask /state.json twice a second; draw the step in flight from it, and when a
 // step was recorded (its `version` changed) fetch the page again and swap in the new run
 // section, keeping the diffs a reader opened. No reload, and nothing is ever sent but GETs.
 (function () {
@@ -12,8 +12,19 @@
     if (!fresh) return;
     const current = document.getElementById("run");
     const open = new Set(Array.from(current.querySelectorAll("details[open][id]")).map((d) => d.id));
-    fresh.querySelectorAll("details[id]").forEach((d) => { if (open.has(d.id)) d.open = true; });
-    current.replaceWith(document.importNode(fresh, true));
+    const next = document.importNode(fresh, true);
+    next.querySelectorAll("details[id]").forEach((d) => { if (open.has(d.id)) d.open = true; });
+    // a chart stays as it was until its new picture has loaded (drawing it takes a moment)
+    next.querySelectorAll("img.chart[id]").forEach((img) => {
+      const old = document.getElementById(img.id);
+      if (!old) return;
+      const wanted = img.getAttribute("src");
+      img.src = old.src;
+      const loader = new Image();
+      loader.onload = () => { img.src = wanted; };
+      loader.src = wanted;
+    });
+    current.replaceWith(next);
     version = fresh.dataset.version;
   }
 
@@ -28,7 +39,7 @@
       status.textContent = "live · cannot reach fnforge watch; retrying";
       status.style.color = "#cf222e";
     }
-    setTimeout(tick, 1000);
+    setTimeout(tick, 500);
   }
-  setTimeout(tick, 1000);
+  setTimeout(tick, 500);
 })();

@@ -150,8 +150,13 @@ def _script_json(value: object) -> str:
 
 def render_page(data: ReportData, *, live: bool = False) -> str:
     """The whole report as one HTML string; `live` adds the script `fnforge watch` pages poll with."""
-    png = learning_curve_png(data.steps)
     steps = sorted(data.steps, key=lambda s: s.step)
+    if live:  # the charts come as images of their own, so new steps show before the charts are drawn
+        chart_src = f"learning-curve.png?v={data.version}"
+    else:
+        chart_src = "data:image/png;base64," + base64.b64encode(learning_curve_png(data.steps)).decode(
+            "ascii"
+        )
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
         title=html.escape(data.title),
         branch=html.escape(data.branch),
@@ -159,22 +164,25 @@ def render_page(data: ReportData, *, live: bool = False) -> str:
         task=html.escape(data.task or "–"),
         generated_at=html.escape(data.generated_at),
         summary=summary_line(data),
-        chart_b64=base64.b64encode(png).decode("ascii"),
+        chart_src=html.escape(chart_src),
         step_rows="\n".join(step_row(s) for s in steps) or '<tr><td colspan="11">no steps yet</td></tr>',
         diffs="\n".join(step_diff(s) for s in steps) or "<p>no steps yet</p>",
         functions="\n".join(function_block(f) for f in data.functions) or "<p>the set is empty</p>",
         pygments_css=_FORMATTER.get_style_defs(".hl"),
-        analyses=_analyses_html(data),
+        analyses=_analyses_html(data, f"complexity.png?v={data.version}" if live else None),
         waiting=waiting_section(data),
         version=html.escape(data.version),
-        made_by="served live by <code>fnforge watch</code>" if live else "written by <code>fnforge report</code>",
+        made_by="served live by <code>fnforge watch</code>"
+        if live
+        else "written by <code>fnforge report</code>",
         live_status='<span id="live-status">live</span>' if live else "",
         in_flight_json=_script_json(data.in_flight),
-        scripts=IN_FLIGHT_JS.read_text(encoding="utf-8") + (LIVE_JS.read_text(encoding="utf-8") if live else ""),
+        scripts=IN_FLIGHT_JS.read_text(encoding="utf-8")
+        + (LIVE_JS.read_text(encoding="utf-8") if live else ""),
     )
 
 
-def _analyses_html(data: ReportData) -> str:
+def _analyses_html(data: ReportData, chart_src: str | None) -> str:
     from fnforge.report.analyses import analyses_html
 
-    return analyses_html(data.analyses)
+    return analyses_html(data.analyses, chart_src)

@@ -1,8 +1,9 @@
 """`fnforge watch`: a repository's report, live, over read-only HTTP.
 
-Two GET endpoints and nothing else: `/` is the report page (the same renderer as
-`fnforge report`, plus a script), `/state.json` the run model it is drawn from (steps,
-candidates waiting, the step in flight). The page asks for `/state.json` every second and,
+GET endpoints and nothing else: `/` is the report page (the same renderer as `fnforge
+report`, plus a script), `/state.json` the run model it is drawn from (steps, candidates
+waiting, the step in flight), and the page's two charts as PNGs of their own (drawing them
+takes most of a page's time, so new steps show before their charts do). The page asks for `/state.json` every second and,
 when a step was recorded, fetches `/` again and swaps in the new section, so it follows a run
 without a reload. Every request opens the repository afresh and only reads it (one `git log`,
 the in-flight file): no lock is taken, nothing is written, any other method is refused (405).
@@ -35,12 +36,13 @@ from fnforge.report.page import render_page
 from fnforge.report.run_model import RunState, read_run
 from fnforge.serve.bearer import BearerToken, is_loopback
 
+CHARTS = ("learning-curve", "complexity")
 HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     # the page is self-contained: it may only talk back to this server
     "Content-Security-Policy": (
-        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
         "script-src 'unsafe-inline'; connect-src 'self'"
     ),
 }
@@ -55,8 +57,10 @@ class LiveReport:
 
     def __init__(self, root: Path):
         self.root = Path(root)
-        self._render = threading.Lock()
+        self._render = threading.Lock()  # the page (text only in live mode)
+        self._draw = threading.Lock()  # the charts (matplotlib), so a chart never holds up new steps
         self._page: tuple[str, str] = ("", "")  # (version, html)
+        self._charts: dict[str, tuple[str, bytes]] = {}  # name -> (version, png)
 
     def state(self) -> RunState:
         """The run model now (RepoError when the repository cannot be read)."""
@@ -71,6 +75,24 @@ class LiveReport:
                 if self._page[0] != state.version:
                     self._page = (state.version, render_page(report_data(repo, state), live=True))
                 return self._page[1]
+
+    def chart(self, name: str) -> bytes:
+        """The page's chart `name` ("learning-curve" or "complexity") as a PNG, for the run now."""
+        with FunctionRepo.open(self.root) as repo:
+            state = read_run(repo)
+            with self._draw:
+                if self._charts.get(name, ("", b""))[0] != state.version:
+                    self._charts[name] = (state.version, _draw(name, repo, state))
+                return self._charts[name][1]
+
+
+def _draw(name: str, repo: FunctionRepo, state: RunState) -> bytes:
+    from fnforge.report.analyses import collect_analyses, complexity_png
+    from fnforge.report.chart import learning_curve_png
+
+    if name == "learning-curve":
+        return learning_curve_png(state.steps)
+    return complexity_png(collect_analyses(repo, repo.steps(include_rejected=True)).complexity)
 
 
 def watch_app(root: Path, *, host: str = "127.0.0.1", token: str | None = None) -> object:
@@ -90,8 +112,24 @@ def watch_app(root: Path, *, host: str = "127.0.0.1", token: str | None = None) 
             body, status = {"error": str(e)}, 503
         return Response(json.dumps(body), status, headers=HEADERS, media_type="application/json")
 
+    def chart(request: Request) -> Response:
+        if request.path_params["name"] not in CHARTS:
+            return Response("no such chart", 404, headers=HEADERS, media_type="text/plain")
+        try:
+            png = live.chart(request.path_params["name"])
+        except RepoError as e:
+            return Response(str(e), 503, headers=HEADERS, media_type="text/plain")
+        # the page names each chart by run version (?v=), so the browser may keep it
+        return Response(
+            png, headers={**HEADERS, "Cache-Control": "private, max-age=600"}, media_type="image/png"
+        )
+
     app: object = Starlette(
-        routes=[Route("/", page, methods=["GET"]), Route("/state.json", state, methods=["GET"])]
+        routes=[
+            Route("/", page, methods=["GET"]),
+            Route("/state.json", state, methods=["GET"]),
+            Route("/{name:str}.png", chart, methods=["GET"]),
+        ]
     )
     if is_loopback(host):
         names = sorted({host.strip("[]"), "127.0.0.1", "localhost"})

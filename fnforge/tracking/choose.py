@@ -43,9 +43,7 @@ def _short(e: BaseException) -> str:
     return " ".join(str(e).split())[:300]
 
 
-def open_sink(
-    settings: Any, root: Path, git_dir: Path, run: str, *, offline: bool, warn: Warn
-) -> StepSink:
+def open_sink(settings: Any, root: Path, git_dir: Path, run: str, *, offline: bool, warn: Warn) -> StepSink:
     """The sink `[tracking]` asks for, started for `run`; NoSink when off, offline or unreachable."""
     uri = settings.tracking.mlflow.strip()
     if offline or not uri:

@@ -77,7 +77,9 @@ class MlflowSink(StepSink):
     @classmethod
     def start(cls, settings: Any, *, root: Path, git_dir: Path, run: str) -> MlflowSink:
         """Open (or, for a run seen before, reopen) the MLflow run of fnforge run `run`."""
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # an unreachable server: seconds, not minutes
+        os.environ.setdefault(
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"
+        )  # an unreachable server: seconds, not minutes
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         uri = resolve_uri(settings.tracking.mlflow.strip(), Path(root))
         client = MlflowClient(tracking_uri=uri)

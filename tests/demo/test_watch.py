@@ -13,11 +13,24 @@ from watching import FNFORGE, repository_state, watching
 
 from fnforge.report import write_report
 
-LOG_FIELDS = ("step", "run", "kind", "decision", "gate", "reason", "score_before", "score_after", "actions", "commit")
+LOG_FIELDS = (
+    "step",
+    "run",
+    "kind",
+    "decision",
+    "gate",
+    "reason",
+    "score_before",
+    "score_after",
+    "actions",
+    "commit",
+)
 
 
 def log_json(repo: Path) -> list[dict]:
-    p = subprocess.run([FNFORGE, "--json", "log", "--all", "--repo", str(repo)], capture_output=True, text=True)
+    p = subprocess.run(
+        [FNFORGE, "--json", "log", "--all", "--repo", str(repo)], capture_output=True, text=True
+    )
     assert p.returncode == 0, p.stderr
     return [json.loads(line) for line in p.stdout.splitlines()]
 
@@ -26,7 +39,9 @@ def test_state_json_lists_the_steps_fnforge_log_lists(reported_repo: Path) -> No
     with watching(reported_repo) as url:
         state = httpx.get(url + "state.json").json()
     logged = log_json(reported_repo)
-    assert [{k: s[k] for k in LOG_FIELDS} for s in state["steps"]] == [{k: r[k] for k in LOG_FIELDS} for r in logged]
+    assert [{k: s[k] for k in LOG_FIELDS} for s in state["steps"]] == [
+        {k: r[k] for k in LOG_FIELDS} for r in logged
+    ]
     assert [s["step"] for s in state["steps"]] == [1, 2, 3, 4, 5]
     assert state["in_flight"] is None and state["waiting"] == []
     assert state["steps"][0]["tokens"] == 2000 and abs(state["steps"][0]["cost_usd"] - 0.0052) < 1e-9
@@ -63,7 +78,11 @@ def test_a_public_host_without_a_token_is_refused(reported_repo: Path) -> None:
                        capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
     assert p.returncode == 2, p.stdout + p.stderr
     flat = " ".join(p.stderr.split())
-    assert "can be reached from other machines" in flat and "FNFORGE_SERVE_TOKEN" in flat and "Traceback" not in flat
+    assert (
+        "can be reached from other machines" in flat
+        and "FNFORGE_SERVE_TOKEN" in flat
+        and "Traceback" not in flat
+    )
 
 
 def test_a_public_host_with_a_token_serves_only_requests_that_carry_it(reported_repo: Path) -> None:

@@ -24,12 +24,23 @@ def test_a_step_moves_through_its_phases_and_the_reader_sees_each(tmp_path) -> N
     w = InFlightWriter(tmp_path, "train-1", clock=clock)
     assert read_in_flight(tmp_path) is None
     w.start_step(4)
-    assert read_in_flight(tmp_path)["phase"] == "train" and read_in_flight(tmp_path)["phase_label"] == "train batch"
+    assert (
+        read_in_flight(tmp_path)["phase"] == "train"
+        and read_in_flight(tmp_path)["phase_label"] == "train batch"
+    )
     w.tasks("train", 1, 8)
-    w.spend({"http_requests": 9, "tokens": 1234, "cost_usd": 0.01, "calls": 3}, {"spent": {"usd": 0.01}, "limits": {"usd": 1}})
+    w.spend(
+        {"http_requests": 9, "tokens": 1234, "cost_usd": 0.01, "calls": 3},
+        {"spent": {"usd": 0.01}, "limits": {"usd": 1}},
+    )
     w.phase("precheck")
     state = read_in_flight(tmp_path)
-    assert (state["run"], state["step"], state["phase_label"], state["tasks"]) == ("train-1", 4, "pre-check", None)
+    assert (state["run"], state["step"], state["phase_label"], state["tasks"]) == (
+        "train-1",
+        4,
+        "pre-check",
+        None,
+    )
     assert state["spend"] == {"http_requests": 9, "tokens": 1234, "cost_usd": 0.01}
     assert state["budget"] == {"spent": {"usd": 0.01}, "limits": {"usd": 1}} and state["stale"] is False
     w.start_step(5)  # the run's spend and budget carry over to the next step
@@ -75,7 +86,9 @@ def test_a_reader_never_sees_half_a_file_while_the_writer_rewrites_it(tmp_path) 
     stop.set()
     reader.join()
     assert not broken and len(seen) > 10
-    assert [p.name for p in in_flight_path(tmp_path).parent.iterdir()] == ["in-flight.json"]  # no temp files left
+    assert [p.name for p in in_flight_path(tmp_path).parent.iterdir()] == [
+        "in-flight.json"
+    ]  # no temp files left
 
 
 def test_a_state_left_by_a_killed_trainer_reads_as_stale(tmp_path) -> None:
