@@ -11,11 +11,13 @@ watchers, and the figures MLflow receives are the report's own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
+from fnforge.engine.llm import Usage
 from fnforge.engine.run_state import InFlightWriter
 from fnforge.report.step_figures import step_view
-from fnforge.tracking import StepSink
+from fnforge.tracking import StepSink, open_sink
 
 Progress = Callable[..., None]
 # the phase an evaluation's tasks belong to, by the split name the Scorer reports
@@ -47,6 +49,7 @@ class RunObserver:
         self.budget = budget or (lambda: None)
         self.forward = forward or (lambda event, **kw: None)
         self.in_flight = InFlightWriter(repo.git_dir, run)
+        self.stopped = ""  # why the run stopped, from its "stopped" event
 
     def __call__(self, event: str, **kw: Any) -> None:
         """Note the event, then pass it on."""
@@ -65,6 +68,8 @@ class RunObserver:
             self._track(int(kw["step"]))
         elif event == "interrupted" and self.in_flight.state is not None:
             self._track(int(self.in_flight.state["step"]))  # recorded as rejected at "interrupted"
+        elif event == "stopped":
+            self.stopped = str(kw.get("reason", ""))
         self.forward(event, **kw)
 
     def warn(self, line: str) -> None:
@@ -75,6 +80,14 @@ class RunObserver:
         """The run is over: nothing is in flight, and the tracker's run ends."""
         self.in_flight.clear()
         self.sink.close(stopped)
+
+    def __enter__(self) -> RunObserver:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close(self.stopped or (f"interrupted: {type(exc).__name__}: {exc}" if exc else "interrupted"))
 
     def _spend(self) -> None:
         self.in_flight.spend(self.usage(), self.budget())
@@ -90,3 +103,21 @@ class RunObserver:
         record = found[0]
         functions = self.repo.functions(record.commit) if record.accepted else None
         self.sink.step(step_view(record), functions)
+
+
+def observe_run(exp: Any, run: str, *, offline: bool, progress: Progress | None) -> RunObserver:
+    """The observer of one training run of `exp`: its in-flight file, and the sink `[tracking]` asks
+    for (none with `offline`). Spend is the run's own (model usage since now), with the budget
+    ledger's snapshot when the experiment has one."""
+    forward = progress or (lambda event, **kw: None)
+    sink = open_sink(
+        exp.settings, exp.root, exp.repo.git_dir, run, offline=offline,
+        warn=lambda line: forward("tracking", line=line),
+    )  # fmt: skip
+    start = exp.llm.usage.copy() if exp.llm is not None else Usage()
+    spend = (
+        (lambda: (exp.llm.usage - start).to_dict()) if exp.llm is not None else (lambda: Usage().to_dict())
+    )
+    ledger = getattr(exp, "ledger", None)  # the budget ledger (`[budget]`), where the experiment has one
+    budget = getattr(ledger, "snapshot", None)
+    return RunObserver(exp.repo, run, sink, usage=spend, budget=budget, forward=forward)
