@@ -9,8 +9,12 @@ import subprocess
 from pathlib import Path
 
 import httpx2 as httpx
+from demo_helpers import ScoredValidation, chromium_page, demo_steps
 from watching import FNFORGE, repository_state, watching
 
+from fnforge.config import render_template
+from fnforge.function_repo import FunctionRepo, StaticGate
+from fnforge.function_repo import review as rv
 from fnforge.report import write_report
 
 LOG_FIELDS = (
@@ -100,3 +104,23 @@ def test_a_loopback_watch_refuses_a_foreign_host_name(reported_repo: Path) -> No
         foreign = httpx.get(url + "state.json", headers={"Host": "attacker.example"}).status_code
         local = httpx.get(url.replace("127.0.0.1", "localhost") + "state.json").status_code
     assert (foreign, local) == (400, 200)
+
+
+def test_with_human_review_the_page_lists_the_candidates_waiting(tmp_path: Path) -> None:
+    root = tmp_path / "agent-fns"
+    steps = demo_steps()
+    config = render_template("tabmwp").replace('review = "auto"', 'review = "human"')
+    with FunctionRepo.init(root, task="tabmwp", config_text=config) as repo:
+        repo.run_step(steps[0], [StaticGate(), ScoredValidation(0.0, 0.10)], run="rv")
+        rv.hold(repo, repo.propose(steps[1], run="rv"), [StaticGate(), ScoredValidation(0.10, 0.26)])
+    with watching(root) as url, chromium_page(url, tmp_path / "profile") as (page, _):
+        state = httpx.get(url + "state.json").json()
+        shown = page.evaluate(
+            "() => Array.from(document.querySelectorAll('#waiting tbody tr')).map(r => r.innerText)"
+        )
+        summary = page.evaluate("() => document.querySelector('.summary .waiting').innerText")
+    assert state["review"] == "human" and [w["step"] for w in state["waiting"]] == [2]
+    assert state["waiting"][0]["score_after"] == 0.26 and state["waiting"][0]["branch"] == "fnforge/rv/step-2"
+    assert len(shown) == 1 and "fnforge approve 2" in shown[0] and "0.100 → 0.260" in shown[0]
+    assert summary == "1 waiting for review"
+    assert [s["step"] for s in state["steps"]] == [1]  # a waiting candidate is not a decided step
