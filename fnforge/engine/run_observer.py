@@ -17,7 +17,7 @@ from typing import Any
 from fnforge.engine.llm import Usage
 from fnforge.engine.run_state import InFlightWriter
 from fnforge.report.step_figures import step_view
-from fnforge.tracking import StepSink, open_sink
+from fnforge.tracking import NoSink, StepSink, open_sink
 
 Progress = Callable[..., None]
 # the phase an evaluation's tasks belong to, by the split name the Scorer reports
@@ -96,6 +96,8 @@ class RunObserver:
         """Hand the recorded step (or the candidate now waiting for review) to the sink."""
         from fnforge.function_repo.review import waiting
 
+        if isinstance(self.sink, NoSink):
+            return  # tracking off: no need to read the step back
         found = [r for r in self.repo.steps(include_rejected=True) if r.step == step]
         found = found or [w for w in waiting(self.repo) if w.step == step]
         if not found:

@@ -31,7 +31,7 @@ function fnforgeShowInFlight(s) {
   }
   const sp = s.spend || {};
   const cost = Number(sp.cost_usd || 0).toFixed(4);
-  add("span", ` · run so far: ${sp.http_requests || 0} requests, ${Number(sp.tokens || 0).toLocaleString("en")} tokens, $${cost}`, "spend");
+  add("span", ` · spent so far: ${sp.http_requests || 0} requests, ${Number(sp.tokens || 0).toLocaleString("en")} tokens, $${cost}`, "spend");
   if (s.budget && typeof s.budget === "object") {
     const limits = s.budget.limits || {};
     const spent = s.budget.spent || {};
