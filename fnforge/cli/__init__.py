@@ -4,7 +4,7 @@ Commands are grouped by the part they drive, one module each, and each registers
 commands on `app` (from `app`, which also gives every command `--quiet` and `--json`) when
 imported: `repo` (init, apply, log, show, diff, rollback, export), `sandbox` (sandbox build,
 check, run), `check`, `train` (train, eval), `review` (review, approve, reject), `demo`
-(demo, report, doctor) and `serve`. Shared by them: `output` (the three output modes and the
+(demo, report, doctor), `serve` and `watch`. Shared by them: `output` (the three output modes and the
 one error exit, `fail`), `repo_access` (the `--repo` option and a repository's errors),
 `step_view` (how a step and its verdicts read) and `gates` (the gates of `fnforge apply`).
 No logic lives only here.
@@ -28,6 +28,7 @@ from fnforge.cli import train as _train  # noqa: E402,F401
 from fnforge.cli import review as _review  # noqa: E402,F401
 from fnforge.cli import demo as _demo  # noqa: E402,F401
 from fnforge.cli import serve as _serve  # noqa: E402,F401
+from fnforge.cli import watch as _watch  # noqa: E402,F401
 
 
 def main() -> None:

@@ -7,8 +7,10 @@ only part that talks to language models (only the `llm` package imports `openai`
 - the loop: `trainer` (steps until a stop condition, resumable from git), `run_records`
   (where a run stands: steps, patience), `schedule` (the seeded batches), `step_gates`
   (a step's gates, cheapest first), `step_notes` (what a step records and the optimizer
-  reads back), `replay` (an offline rerun of a finished run, compared step by step) and
-  `review_replay` (a person's review decisions, made again where they were made);
+  reads back), `replay` (an offline rerun of a finished run, compared step by step),
+  `review_replay` (a person's review decisions, made again where they were made),
+  `run_state` (the step in flight, as a small file) and `run_observer` (what watches a run
+  from inside: that file and the experiment tracker);
 - the optimizer: `optimizer` (proposals from a model or a reviewed script),
   `optimizer_prompt` (its prompt within a token budget), `prompt_files` and `prompts/`
   (the templates), `tokens` (offline token counts);

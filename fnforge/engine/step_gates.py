@@ -25,10 +25,11 @@ def candidate_gates(sandbox: SandboxSettings, pool: Any) -> list[Any]:
     their settings live here once.
     """
     from fnforge.function_repo import StaticGate
-    from fnforge.sandbox import PolicyGate, PropertyGate
+    from fnforge.sandbox import PolicyGate, PropertyGate, image_module_facts
 
     # the packages the pool's own sandbox offers: the policy allows what the property tests can import
-    return [StaticGate(), PolicyGate(pool.packages()), PropertyGate(pool, sandbox)]
+    policy = PolicyGate(pool.packages(), image_module_facts(sandbox))
+    return [StaticGate(), policy, PropertyGate(pool, sandbox)]
 
 
 def training_gates(

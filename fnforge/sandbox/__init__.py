@@ -4,13 +4,13 @@ Everything an LLM or a user wrote runs here and nowhere else. The rest of fnforg
 against this surface only:
 
     from fnforge.sandbox import (CallResult, SandboxPool, open_pool, build_image, image_packages,
-        PolicyGate, PropertyGate, SandboxUnavailable, STDLIB_ALLOWED)
+        image_module_facts, PolicyGate, PropertyGate, SandboxUnavailable, STDLIB_ALLOWED)
 
 A pool says which third-party packages its sandbox offers (`SandboxPool.packages()`, its
 backend's answer): the engine asks the pool it runs in rather than reading the image.
 """
 
-from fnforge.sandbox.image import build_image, image_packages
+from fnforge.sandbox.image import build_image, image_module_facts, image_packages
 from fnforge.sandbox.policy import STDLIB_ALLOWED, PolicyGate
 from fnforge.sandbox.pool import SandboxPool, WeakSandboxWarning, open_pool
 from fnforge.sandbox.property_gate import PropertyGate
@@ -28,6 +28,7 @@ __all__ = [
     "SandboxUnavailable",
     "WeakSandboxWarning",
     "build_image",
+    "image_module_facts",
     "image_packages",
     "open_pool",
 ]
