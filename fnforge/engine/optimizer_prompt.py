@@ -81,15 +81,41 @@ SUCCESSES_SHOWN = 2
 RETRY_RESERVE_TOKENS = 400  # room for the one re-ask message that may follow the prompt
 
 
-def prompt_budget(settings: Settings, tools: Sequence[dict[str, Any]]) -> int:
-    """Tokens the optimizer prompt may take: the context window minus reply, tools and a re-ask."""
+MIN_REPLY_TOKENS = 128  # the least reply room a learned window leaves the optimizer
+
+
+@dataclass(frozen=True)
+class PromptFit:
+    """How one optimizer request is sized: the window it must fit, the reply limit, the prompt's budget."""
+
+    window: int
+    reply_tokens: int
+    budget_tokens: int
+
+
+def prompt_fit(
+    settings: Settings, tools: Sequence[dict[str, Any]] | None, window: int | None = None
+) -> PromptFit:
+    """The prompt's budget: the context window minus the reply limit, the tool schemas and a re-ask.
+
+    `window` is the one a server stated in a refusal, when it is smaller than
+    `[llm] optimizer_context_tokens`: then the reply limit is cut to a quarter of it (at least
+    `MIN_REPLY_TOKENS`) and the re-ask reserve to an eighth, so a small window still leaves a
+    prompt room; a configured window keeps the configured reply limit.
+    """
     llm = settings.llm
-    return (
-        llm.optimizer_context_tokens
-        - llm.optimizer_max_tokens
-        - request_tokens([], tools)
-        - RETRY_RESERVE_TOKENS
-    )
+    if window is None or window >= llm.optimizer_context_tokens:
+        window, reply, reserve = llm.optimizer_context_tokens, llm.optimizer_max_tokens, RETRY_RESERVE_TOKENS
+    else:
+        reply = min(llm.optimizer_max_tokens, max(MIN_REPLY_TOKENS, window // 4))
+        reserve = min(RETRY_RESERVE_TOKENS, window // 8)
+    budget = window - reply - request_tokens([], tools or []) - reserve
+    return PromptFit(window=window, reply_tokens=reply, budget_tokens=budget)
+
+
+def prompt_budget(settings: Settings, tools: Sequence[dict[str, Any]] | None) -> int:
+    """Tokens the optimizer prompt may take in the configured window (see `prompt_fit`)."""
+    return prompt_fit(settings, tools).budget_tokens
 
 
 def function_stub(name: str, source: str) -> str:
@@ -149,11 +175,15 @@ def render_prompt(
     *,
     budget_chars: int = 16000,
     budget_tokens: int | None = None,
+    answer_format: str | None = None,
 ) -> str:
     """The optimizer prompt: prompts/optimizer.txt filled in, within `budget_tokens` when given.
 
-    `budget_chars` bounds the sampled transcripts before any token budget applies.
+    `budget_chars` bounds the sampled transcripts before any token budget applies;
+    `answer_format` is the protocol's closing paragraph (default: the tool-call one).
     """
+    if answer_format is None:
+        answer_format = prompt_file("optimizer_answer_tools.txt").strip()
     rng = random.Random(f"{ctx.seed}:{ctx.position}")
     ordered = sorted(ctx.transcripts, key=lambda t: t.task_id)
     failed = [t for t in ordered if not t.correct]
@@ -194,6 +224,7 @@ def render_prompt(
                 stdlib=", ".join(sorted(m for m in ctx.stdlib if not m.startswith("_")))
                 or "(the standard library)",
                 packages=f"; and these packages: {packages}" if packages else "",
+                answer_format=answer_format,
             )
             .strip()
         )
