@@ -96,6 +96,24 @@ class Answer:
     prose_only: bool = False  # text and no tool call (what `auto` answers by asking in json)
 
 
+def items_from_calls(calls: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Tool calls (name, raw JSON arguments) as action objects; ValueError names a bad call."""
+    items = []
+    for i, (name, arguments) in enumerate(calls):
+        if name not in EDIT_TOOLS:
+            raise ValueError(f"edit {i + 1}: unknown tool {name!r}; use one of {', '.join(TOOL_NAMES)}")
+        try:
+            args = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as e:
+            raise ValueError(
+                f"edit {i + 1} ({name}): arguments are not valid JSON ({e.msg} at char {e.pos})"
+            ) from None
+        if not isinstance(args, dict):
+            raise ValueError(f"edit {i + 1} ({name}): arguments must be a JSON object")
+        items.append({**args, "action": name})
+    return items
+
+
 class ActionProtocol(ABC):
     """One way of asking the optimizer for edits: what the request carries and how a reply reads."""
 
@@ -133,29 +151,14 @@ class ToolCallProtocol(ActionProtocol):
 
     def read(self, reply: Any) -> Answer:
         calls = list(reply.tool_calls)
-        edits = [c for c in calls if c.name != "no_change"]
+        edits = [(c.name, c.arguments) for c in calls if c.name != "no_change"]
         if not edits:
             if calls:
                 return Answer(no_change=True)
             if (reply.content or "").strip():
                 return Answer(no_change=True, prose_only=True)
             raise ValueError("no edits: call add_function, revise_function or remove_function (or no_change)")
-        items = []
-        for i, call in enumerate(edits):
-            if call.name not in EDIT_TOOLS:
-                raise ValueError(
-                    f"edit {i + 1}: unknown tool {call.name!r}; use one of {', '.join(TOOL_NAMES)}"
-                )
-            try:
-                args = json.loads(call.arguments) if call.arguments.strip() else {}
-            except json.JSONDecodeError as e:
-                raise ValueError(
-                    f"edit {i + 1} ({call.name}): arguments are not valid JSON ({e.msg} at char {e.pos})"
-                ) from None
-            if not isinstance(args, dict):
-                raise ValueError(f"edit {i + 1} ({call.name}): arguments must be a JSON object")
-            items.append({**args, "action": call.name})
-        return Answer(items=items)
+        return Answer(items=items_from_calls(edits))
 
     def reask(self, error: str, max_actions: int) -> str:
         return (

@@ -6,7 +6,7 @@ llama.cpp's C++ server, Ollama); fields are read before the text.
 
 from __future__ import annotations
 
-from fnforge.engine.refusals import read_refusal
+from fnforge.engine.llm.refusals import read_refusal
 
 
 def _read(error: dict):

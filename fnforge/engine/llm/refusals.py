@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from fnforge.engine.llm.errors import REFUSAL_CONTEXT, REFUSAL_OTHER, REFUSAL_TOOLS
+
 CONTEXT_CODES = {"context_length_exceeded"}
 CONTEXT_TYPES = {"exceed_context_size_error"}
 _CONTEXT_PHRASES = (
@@ -50,7 +52,7 @@ class Refusal:
     """A 400 as the engine sorts it: its message, kind and, for context length, the stated window."""
 
     message: str
-    kind: str  # "context_length", "tools" or "refused"
+    kind: str  # REFUSAL_CONTEXT, REFUSAL_TOOLS or REFUSAL_OTHER
     window: int | None = None  # the model's context window in tokens, when the refusal states it
 
 
@@ -95,7 +97,7 @@ def read_refusal(body: Any, message: str, code: Any = None) -> Refusal:
     if code is not None and "code" not in fields:
         fields["code"] = code
     if is_context_length(fields, message):
-        return Refusal(message, "context_length", stated_window(fields, message))
+        return Refusal(message, REFUSAL_CONTEXT, stated_window(fields, message))
     if refuses_tools(fields, message):
-        return Refusal(message, "tools")
-    return Refusal(message, "refused")
+        return Refusal(message, REFUSAL_TOOLS)
+    return Refusal(message, REFUSAL_OTHER)
