@@ -159,3 +159,20 @@ def test_tools_against_a_server_without_tools_is_one_line_naming_the_setting() -
     message = str(err.value)
     assert "\n" not in message and "does not support tools" in message
     assert 'optimizer_protocol = "json"' in message
+
+
+def test_a_window_too_small_for_the_full_rules_gets_the_compact_prompt_with_its_failures() -> None:
+    from fnforge.engine.optimizer_prompt import prompt_fit, render_prompt
+    from fnforge.engine.optimizer_protocol import JsonListProtocol
+    from fnforge.engine.tokens import estimate_tokens
+
+    settings = _settings("http://127.0.0.1:9/v1", "json")
+    ctx = _ctx(history=[])
+    answer = JsonListProtocol().answer_format()
+    fit = prompt_fit(settings, None, 1024)  # a 1,024-token local model: 256 for the reply
+    full = render_prompt(ctx, settings, answer_format=answer)
+    small = render_prompt(ctx, settings, budget_tokens=fit.budget_tokens, answer_format=answer)
+    assert fit.reply_tokens == 256 and estimate_tokens(small) <= fit.budget_tokens < estimate_tokens(full)
+    assert "Rules every function must follow" in full and "Rules every function must follow" not in small
+    assert "ONE public function" in small and "ONE JSON list" in small  # the rules, short, and the format
+    assert "Weng earns" in small  # the failure came back with the compact template
