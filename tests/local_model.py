@@ -216,3 +216,17 @@ class LocalModel:
                 self._forward("POST")
 
         return Proxy
+
+
+def smoke() -> None:
+    """Complete a few tokens in-process: a llama.cpp build that crashes on this CPU exits non-zero."""
+    check_llama_cpp()
+    from llama_cpp import Llama
+
+    model = Llama(model_path=str(gguf_path()), n_ctx=256, n_threads=1, verbose=False)
+    out = model.create_completion("2 + 3 =", max_tokens=4, temperature=0.0)
+    print(f"llama.cpp completes on this machine: {out['choices'][0]['text']!r}")
+
+
+if __name__ == "__main__":  # `make local-model` runs this after installing
+    smoke()
