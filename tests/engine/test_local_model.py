@@ -192,7 +192,7 @@ def note_usages(note: dict) -> list[dict]:
 
 
 def test_a_tools_mode_run_against_the_real_model_ends_normally_with_every_step_recorded(tools_run) -> None:
-    print(tools_run["out"], [e.__dict__ for e in tools_run["exchanges"]], tools_run["seconds"], tools_run["replay_seconds"])
+
     _every_step_recorded(tools_run)
 
 
