@@ -42,7 +42,7 @@ demo: venv
 	-bash scripts/setup-machine.sh --optional
 	$(FNFORGE) demo --out demo-run
 
-test: venv local-model machine image
+test: venv machine local-model image
 	$(PY) -m pytest -q
 
 bench: venv image
