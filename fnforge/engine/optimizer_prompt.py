@@ -86,6 +86,7 @@ RETRY_RESERVE_TOKENS = 400  # room for the one re-ask message that may follow th
 
 
 MIN_REPLY_TOKENS = 128  # the least reply room a learned window leaves the optimizer
+MIN_PROMPT_TOKENS = 768  # ... and the least it leaves the prompt (the compact template, the task, a failure)
 
 
 @dataclass(frozen=True)
@@ -103,15 +104,16 @@ def prompt_fit(
     """The prompt's budget: the context window minus the reply limit, the tool schemas and a re-ask.
 
     `window` is the one a server stated in a refusal, when it is smaller than
-    `[llm] optimizer_context_tokens`: then the reply limit is cut to a quarter of it (at least
-    `MIN_REPLY_TOKENS`) and the re-ask reserve to an eighth, so a small window still leaves a
-    prompt room; a configured window keeps the configured reply limit.
+    `[llm] optimizer_context_tokens`: then the reply limit is cut to at most half of it, and to
+    leave the prompt `MIN_PROMPT_TOKENS` (but never below `MIN_REPLY_TOKENS`), and the re-ask
+    reserve to an eighth; a configured window keeps the configured reply limit.
     """
     llm = settings.llm
     if window is None or window >= llm.optimizer_context_tokens:
         window, reply, reserve = llm.optimizer_context_tokens, llm.optimizer_max_tokens, RETRY_RESERVE_TOKENS
     else:
-        reply = min(llm.optimizer_max_tokens, max(MIN_REPLY_TOKENS, window // 4))
+        share = min(window // 2, window - MIN_PROMPT_TOKENS)
+        reply = min(llm.optimizer_max_tokens, max(MIN_REPLY_TOKENS, share))
         reserve = min(RETRY_RESERVE_TOKENS, window // 8)
     budget = window - reply - request_tokens([], tools or []) - reserve
     return PromptFit(window=window, reply_tokens=reply, budget_tokens=budget)

@@ -3,7 +3,7 @@
 The optimizer model of the scripted GSM8K world (behind `tests/real_model.py`, which refuses
 a prompt plus reply over its window in OpenAI's words) has 6,000 tokens; the repository keeps
 the default 128,000. The first optimizer request is refused; the refusal names the window;
-every later request fits it (a reply limit of a quarter of it, the prompt in the rest), the
+every later request fits it (a reply limit of half of it, the prompt in the rest), the
 step's note and one progress line say so with the setting to write, the offline replay
 builds the same prompts from the cache, and a run killed after that step and resumed fits
 its prompts to the window at once. A tools-mode agent against a server without tool calling
@@ -66,7 +66,7 @@ def test_the_window_a_refusal_states_is_learned_noted_once_and_replayed(tmp_path
     assert "stopped: early stop" in out, out
     assert model.refusals == ["context"]  # the first optimizer request, and nothing after it
     assert asked[0]["max_tokens"] == 8192 and len(asked) > 3
-    assert all(r["max_tokens"] == WINDOW // 4 for r in asked[1:])  # a quarter of the window for the reply
+    assert all(r["max_tokens"] == WINDOW // 2 for r in asked[1:])  # at most half the window for the reply
     notes = optimizer_notes(repo)
     assert notes[0]["context_window"] == {
         world.OPTIMIZER_MODEL: {
@@ -105,7 +105,7 @@ def test_a_resumed_run_fits_its_prompts_to_the_window_its_earlier_steps_learned(
     assert "stopped: early stop" in out, out
     assert model.refusals == ["context"]  # the resumed step 2 was not refused again
     assert "context window of" not in out  # said by step 1, before the kill; not again
-    assert all(r["max_tokens"] == WINDOW // 4 for r in server.requests_for(world.OPTIMIZER_MODEL)[1:])
+    assert all(r["max_tokens"] == WINDOW // 2 for r in server.requests_for(world.OPTIMIZER_MODEL)[1:])
 
 
 def test_a_tools_agent_against_a_server_without_tool_calls_is_one_line_naming_react(
