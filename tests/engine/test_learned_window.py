@@ -1,7 +1,7 @@
 """A server smaller than fnforge.toml says: the window stated in its refusal is learned, once, for good.
 
 The optimizer model of the scripted GSM8K world (behind `tests/real_model.py`, which refuses
-a prompt plus reply over its window in OpenAI's words) has 6,000 tokens; the repository keeps
+a prompt plus reply over its window in OpenAI's words) has 9,000 tokens; the repository keeps
 the default 128,000. The first optimizer request is refused; the refusal names the window;
 every later request fits it (a reply limit of half of it, the prompt in the rest), the
 step's note and one progress line say so with the setting to write, the offline replay
@@ -27,7 +27,7 @@ from fnforge.function_repo import FunctionRepo, StaticGate, parse_actions
 
 FNFORGE = str(Path(sys.executable).parent / "fnforge")
 ENV = {**os.environ, "FNFORGE_TEST_KEY": "sk-window-test"}
-WINDOW = 6000
+WINDOW = 9000
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_the_window_a_refusal_states_is_learned_noted_once_and_replayed(tmp_path
         }
     }
     assert not any("context_window" in n for n in notes[1:])
-    assert "maximum context length is 6000 tokens" in notes[0]["optimizer"]["errors"][0]
+    assert f"maximum context length is {WINDOW} tokens" in notes[0]["optimizer"]["errors"][0]
     flat = " ".join(out.split())  # the console wraps long lines
     line = f"the endpoint states a context window of {WINDOW} tokens for {world.OPTIMIZER_MODEL}"
     assert flat.count(line) == 1 and f"set [llm] optimizer_context_tokens = {WINDOW}" in flat, out
