@@ -98,6 +98,7 @@ def run_steps(script, protocol: str, learn: bool) -> tuple[int, int, int]:
         async def steps() -> None:
             for i in range(STEPS):
                 await optimizer.propose(context(i))
+            await client.close()
 
         asyncio.run(steps())
         requests, tokens = served(server)

@@ -43,10 +43,14 @@ def _block(obj: object) -> str:
 def _propose(server: LLMServer, protocol: str, retries: int = 1, steps: int = 1):
     """`steps` proposals of one optimizer (one client, one event loop), as a run asks them."""
     settings = _settings(server.base_url, protocol, retries)
-    optimizer = LLMOptimizer(LLMClient(settings.llm, None), settings)
+    client = LLMClient(settings.llm, None)
+    optimizer = LLMOptimizer(client, settings)
 
     async def ask() -> list:
-        return [await optimizer.propose(_ctx()) for _ in range(steps)]
+        try:
+            return [await optimizer.propose(_ctx()) for _ in range(steps)]
+        finally:
+            await client.close()
 
     proposals = asyncio.run(ask())
     return proposals[0] if steps == 1 else proposals
