@@ -12,7 +12,7 @@ LOCAL_MODEL := $(VENV)/.local-model
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
-	$(PY) -m pip install -q -e '.[test,ray]'
+	$(PY) -m pip install -q -e '.[test,ray,mlflow]'
 	touch $@
 
 venv: $(VENV)/.installed

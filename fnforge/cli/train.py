@@ -75,6 +75,8 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         )
     if event == "waiting":
         return f"  {e['line']}"
+    if event == "tracking":
+        return f"  [yellow]tracking[/yellow]: {e['line']}"
     if event == "starting":
         return f"no step of run {e['run']} recorded yet: starting it"
     if event == "stopped":
