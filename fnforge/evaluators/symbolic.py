@@ -119,17 +119,14 @@ class SymbolicChecker:
         self._all: list[_Worker] = []
         self._decided: dict[tuple, SymbolicResult] = {}  # undecided results are retried
 
-    def judge(
-        self, gold: str, pred: str, hint: str | None = None, near: tuple[str, float, float] | None = None
-    ) -> SymbolicResult:
+    def judge(self, gold: str, pred: str, hint: str | None = None) -> SymbolicResult:
         """Whether the output `pred` answers the reference `gold` (both texts Math-Verify reads);
-        `hint` is the answer span fnforge read, tried when Math-Verify finds none; `near` is
-        (the side written as a decimal, its value, half its last digit), see symbolic_worker."""
-        key = (gold, pred, hint, near)
+        `hint` is the answer span fnforge read, tried when Math-Verify finds none."""
+        key = (gold, pred, hint)
         hit = self._decided.get(key)
         if hit is not None:
             return hit
-        reply, why = self._request({"gold": gold, "pred": pred, "hint": hint, "near": near})
+        reply, why = self._request({"gold": gold, "pred": pred, "hint": hint})
         if reply is None:
             return SymbolicResult(None, why)
         equal = reply.get("equal")
