@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from fnforge.evaluators.symbolic_worker import extraction_configs
 MATH = MathEvaluator(timeout_s=10.0)
 SLICE = Path(__file__).resolve().parents[1] / "data" / "math" / "minerva_math.jsonl"
 BATCH = 25  # pairs per hypothesis example
-EXAMPLES = 24  # examples per form: 10 forms x 24 x 25 = 6,000 generated pairs
+EXAMPLES = 30  # examples per form: 10 forms x 30 x 25 = 7,500 generated pairs, >= 5,000 distinct
 MIN_DISTINCT = 500  # distinct pairs each form must reach: 10 forms, at least 5,000 in all
 
 
@@ -63,13 +64,27 @@ def mathverify(reference: str, output: str) -> bool:
     return bool(verify(_gold(reference), pred, timeout_seconds=None))
 
 
-def assert_same_verdicts(pairs: list[tuple[str, str]], oracle_output=lambda output: output) -> None:
-    """Judge every pair both ways (fnforge on two threads, as the engine does) and fail with
-    every pair they judge differently."""
+def _mathverify_pair(pair: tuple[str, str]) -> bool:
+    return mathverify(*pair)
+
+
+@pytest.fixture(scope="module")
+def oracle_pool():
+    """Two processes running Math-Verify for the comparison, while fnforge judges on two threads."""
+    mathverify("1", "\\boxed{1}")  # import and warm Math-Verify once, before the fork
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield pool
+
+
+def assert_same_verdicts(pool: ProcessPoolExecutor, pairs: list[tuple[str, str]], oracle_output=None) -> None:
+    """Judge every distinct pair both ways and fail with every pair they judge differently."""
+    pairs = list(dict.fromkeys(pairs))
+    read = [(ref, oracle_output(out) if oracle_output else out) for ref, out in pairs]
+    theirs_future = pool.map(_mathverify_pair, read, chunksize=8)
     tasks = [Task(id=str(i), inputs={"question": "?"}, reference=ref) for i, (ref, _) in enumerate(pairs)]
-    with ThreadPoolExecutor(2) as pool:
-        ours = list(pool.map(lambda tp: MATH.judge(tp[0], tp[1][1]), zip(tasks, pairs, strict=True)))
-        theirs = [mathverify(ref, oracle_output(out)) for ref, out in pairs]
+    with ThreadPoolExecutor(2) as threads:
+        ours = list(threads.map(lambda tp: MATH.judge(tp[0], tp[1][1]), zip(tasks, pairs, strict=True)))
+    theirs = list(theirs_future)
     different = [
         f"reference={ref!r} output={out!r}: fnforge {o.correct} ({o.note or 'no note'}), Math-Verify {t}"
         for (ref, out), o, t in zip(pairs, ours, theirs, strict=True)
@@ -364,7 +379,7 @@ def _prose_box(output: str) -> str:
 
 
 @pytest.mark.parametrize("form", list(FORMS))
-def test_generated_pairs_are_judged_as_math_verify_judges_them(form: str) -> None:
+def test_generated_pairs_are_judged_as_math_verify_judges_them(form: str, oracle_pool) -> None:
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -373,10 +388,10 @@ def test_generated_pairs_are_judged_as_math_verify_judges_them(form: str) -> Non
         suppress_health_check=list(HealthCheck),
         database=None,
     )
-    @given(st.lists(FORMS[form], min_size=BATCH, max_size=BATCH))
+    @given(st.lists(FORMS[form], min_size=BATCH, max_size=BATCH, unique=True))
     def check(pairs: list[tuple[str, str]]) -> None:
         seen.update(pairs)
-        assert_same_verdicts(pairs, _prose_box)
+        assert_same_verdicts(oracle_pool, pairs, _prose_box)
 
     seen: set[tuple[str, str]] = set()
     check()
@@ -391,7 +406,7 @@ def _slice_references() -> list[str]:
     return refs
 
 
-def test_the_shipped_math_slice_in_every_form_is_judged_as_math_verify_judges_it() -> None:
+def test_the_shipped_math_slice_in_every_form_is_judged_as_math_verify_judges_it(oracle_pool) -> None:
     pairs = []
     references = _slice_references()
     for i, ref in enumerate(references):
@@ -412,4 +427,4 @@ def test_the_shipped_math_slice_in_every_form_is_judged_as_math_verify_judges_it
         ]
         pairs += [(ref, out) for out in outputs]
     assert len(pairs) >= 300
-    assert_same_verdicts(pairs)
+    assert_same_verdicts(oracle_pool, pairs)
