@@ -3,7 +3,10 @@
 Parsing LaTeX with Math-Verify's ANTLR grammar costs ~20 ms and its symbolic comparison
 100+ ms, so every wrong symbolic answer would cost the MATH evaluator a tenth of a second;
 `math_judge` asks this reader first and takes only its clear "different" (Math-Verify
-decides the rest).
+decides the rest). So that "different" is also Math-Verify's, the reader knows only what
+Math-Verify reads the same way: no `\\log` (base 10 there), no `\\gamma` (Euler's constant
+there) or capital Greek letters (`\\Delta` is `\\delta` there), no `x^23` (x^{23} there) and
+no `\\sin 2 t` (sin(2) t there); the differential test holds it to that.
 Most expressions in answers are plain arithmetic over a few variables (`\\frac{1}{4-\\omega^2}`,
 `x / 2 - 1 / 4 + c e^{-2 x}`); this module parses that subset itself (a small recursive
 descent, no `eval`) and evaluates it with complex floats at fixed sample points. Equal at

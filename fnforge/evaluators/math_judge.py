@@ -50,6 +50,7 @@ _BIG_OPERATOR = re.compile(r"\\(?:sum|prod|int|oint|lim|binom|choose|min|max)(?!
 _MATH_MARKUP = re.compile(r"\$|\\\(|\\\[|\\boxed")
 _ANSWER_WORD = re.compile(r"answer", re.IGNORECASE)  # Math-Verify's anchors; a span holding it is its call
 _PERCENT = re.compile(r"%|percent|pct", re.IGNORECASE)
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")  # Math-Verify's plain-text reading: a decimal comma
 
 _PROSE = re.compile(r"(?<![\\{_^a-zA-Z])[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\b")
 _TEXT_COMMAND = re.compile(r"\\(?:text|mathrm|mbox|operatorname)\s*\{[^{}]*\}")
@@ -133,6 +134,14 @@ def gold_text(reference: str) -> str:
     return reference if _MATH_MARKUP.search(reference) else "\\boxed{" + reference + "}"
 
 
+def gold_texts(reference: str) -> list[str]:
+    """Every reading of the reference Math-Verify is given; the output is right when it answers
+    any of them. One, `gold_text`, except for a bare `1,22`: Math-Verify reads it as the
+    number 1.22 when it is written as text and as the list {1, 22} when boxed, so both."""
+    boxed = gold_text(reference)
+    return [boxed, reference] if _DECIMAL_COMMA.fullmatch(reference.strip()) else [boxed]
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Right or not, how it was decided (`string`, `number`, `numeric`, `math-verify`, `empty`),
@@ -167,7 +176,10 @@ class MathJudge:
         read = content if content is not None else sole_box(pred) if boxed_hint else None
         if read is not None and clearly_different(read, reference):
             return Verdict(False, "numeric")
-        result = self.checker.judge(gold_text(reference), pred, hint)
+        for gold in gold_texts(reference):
+            result = self.checker.judge(gold, pred, hint)
+            if result.equal is not False:
+                break
         if result.equal is None:
             return Verdict(
                 False, "math-verify", TIMEOUT if result.note == TIMEOUT else result.note or "undecided"

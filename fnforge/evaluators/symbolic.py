@@ -1,8 +1,8 @@
 """Math-Verify judgements under a hard time limit: a small pool of killable worker processes.
 
-The MATH evaluator settles plain numbers itself; everything else (reading the answer out of
-an output, `\\frac{\\sqrt{2}}{2}` vs `\\frac{1}{\\sqrt{2}}`, sets, matrices, relations) is
-Math-Verify's job, done in `symbolic_worker`. A request that runs past `timeout_s` kills its
+The MATH evaluator settles only a sole boxed answer whose verdict is certain itself;
+everything else (reading the answer out of an output, `\\frac{\\sqrt{2}}{2}` vs
+`\\frac{1}{\\sqrt{2}}`, sets, matrices, relations) is Math-Verify's job, done in `symbolic_worker`. A request that runs past `timeout_s` kills its
 worker (a fresh one starts on the next request) and comes back undecided with reason
 `timeout`, so a hostile input costs at most the time limit. The pool is thread-safe, so the
 engine may judge from many threads at once.
