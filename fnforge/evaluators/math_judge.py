@@ -11,13 +11,16 @@ as `gold_text` says, the output as `MathJudge._pred_text` says.
 A verdict is fnforge's own only where Math-Verify's is certain: the output is one
 `\\boxed{X}` (or `$\\boxed{X}$`) and nothing else, so Math-Verify reads X and only X, and the
 reference carries no math markup, so it reads `\\boxed{reference}`; then both sides go
-through the same reading and fnforge decides
+through the same reading and fnforge decides (a prose output with a LaTeX answer span is
+given to Math-Verify as that span, boxed, so the same holds for it)
 - "equal" when X is the reference character for character (`sole_box_verdict`, "string");
 - "equal" or "different" when both are plain numbers (`-12`, `0.25`, at most 12 digits),
   where Math-Verify's comparison is exact ("number");
 - "different" when both are everyday expressions that differ at sample points
-  (`latex_numeric`, which reads only what Math-Verify reads the same way; "numeric"), also
-  when the output is prose and Math-Verify is given fnforge's boxed answer span.
+  (`latex_numeric`, which reads only what Math-Verify reads the same way; "numeric").
+One prose form is certain too: plain text ending on the line `The answer is N.`, with no
+LaTeX, brackets, percent or other "answer" in it, is read by Math-Verify as the number N
+(`prose_answer_number`), compared like two plain numbers.
 Everything else goes to Math-Verify; the differential test (`tests/evaluators/
 test_eval_math_differential.py`) holds these short-cuts to Math-Verify's verdicts.
 """
@@ -39,7 +42,11 @@ _WRAPPERS = re.compile(r"\\(?:left|right|displaystyle|big|Big|bigg|Bigg)(?![a-zA
 _FRAC = re.compile(r"\\[dtc]frac")
 _SOLE_BOX = re.compile(r"\s*(\$?)\\boxed\{(.+)\}\1\s*", re.DOTALL)
 # a plain number Math-Verify compares exactly: no leading zeros, at most 12 digits in all
-_PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?")
+_PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+# prose whose only answer cue is a last line `The answer is N.`, with nothing Math-Verify reads
+# as LaTeX (`\\`, `$`, `[ ]`) or as a percentage, and no other "answer"
+_PROSE_ANSWER = re.compile(r"The answer is (-?[0-9.]+)\.")
+_NOT_PLAIN_PROSE = re.compile(r"[\\$\[\]{}%]|percent|pct", re.IGNORECASE)
 MAX_PLAIN_DIGITS = 12
 # groups whose text Math-Verify may drop (`\\text{ cm}`, spacing): a spelling left only with them
 # can read as nothing, and nothing is never equal
@@ -101,6 +108,18 @@ def sole_box_verdict(content: str, reference: str) -> tuple[bool, str] | None:
     if pn is None or rn is None:
         return None
     return pn == rn, "number"
+
+
+def prose_answer_number(output: str) -> Fraction | None:
+    """N when the output is plain prose whose last line is `The answer is N.` (N a plain
+    number) and which says "answer" nowhere else, has no LaTeX, brackets or percent: then
+    Math-Verify's first matching pattern is its "answer ... number" one, and it reads N."""
+    if len(output) > MAX_SAMPLED_CHARS * 4 or _NOT_PLAIN_PROSE.search(output):
+        return None
+    if len(_ANSWER_WORD.findall(output)) != 1:
+        return None
+    m = _PROSE_ANSWER.fullmatch(output.strip().rsplit("\n", 1)[-1])
+    return _plain_number(m.group(1)) if m else None
 
 
 def clearly_different(extracted: str, reference: str) -> bool:
@@ -165,17 +184,11 @@ class MathJudge:
         answer is`, ...) Math-Verify gets it as a hint (see `_pred_text`)."""
         if not output or not output.strip():
             return Verdict(False, "empty")
-        content = sole_box(output)
-        if content is not None:
-            quick = sole_box_verdict(content, reference)
-            if quick is not None:
-                return Verdict(*quick)
         hint = extracted if marked and extracted and len(extracted) <= MAX_SHORTCUT_CHARS * 10 else None
         pred = self._pred_text(output, hint)
-        boxed_hint = pred != output[-MAX_OUTPUT_CHARS:]
-        read = content if content is not None else sole_box(pred) if boxed_hint else None
-        if read is not None and clearly_different(read, reference):
-            return Verdict(False, "numeric")
+        quick = self._quick(pred, reference)
+        if quick is not None:
+            return quick
         for gold in gold_texts(reference):
             result = self.checker.judge(gold, pred, hint)
             if result.equal is not False:
@@ -185,6 +198,23 @@ class MathJudge:
                 False, "math-verify", TIMEOUT if result.note == TIMEOUT else result.note or "undecided"
             )
         return Verdict(result.equal, "math-verify", "" if result.equal else result.note)
+
+    @staticmethod
+    def _quick(pred: str, reference: str) -> Verdict | None:
+        """fnforge's own verdict where Math-Verify's is certain, else None. `pred` is what
+        Math-Verify would read: a sole box (the output, or fnforge's answer span boxed), or
+        prose ending on `The answer is N.`; see the module docstring."""
+        content = sole_box(pred)
+        if content is not None:
+            quick = sole_box_verdict(content, reference)
+            if quick is not None:
+                return Verdict(*quick)
+            return Verdict(False, "numeric") if clearly_different(content, reference) else None
+        number = prose_answer_number(pred)
+        if number is None or _MATH_MARKUP.search(reference) or len(reference) > MAX_SHORTCUT_CHARS:
+            return None
+        ref = _plain_number(reference)
+        return None if ref is None else Verdict(number == ref, "number")
 
     @staticmethod
     def _pred_text(output: str, hint: str | None) -> str:

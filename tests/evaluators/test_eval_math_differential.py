@@ -104,9 +104,27 @@ FRACTIONS = st.builds(lambda a, b: f"\\frac{{{a}}}{{{b}}}", st.integers(1, 9), s
     lambda a, b: f"-\\frac{{{a}}}{{{b}}}", st.integers(1, 9), st.integers(2, 9)
 )
 SURDS = st.builds(lambda a, b: f"{a}\\sqrt{{{b}}}", st.integers(1, 5), st.sampled_from([2, 3, 5]))
+NUMBERS_ONLY = st.one_of(INTEGERS, DECIMALS, FRACTIONS)
 VALUES = st.one_of(INTEGERS, DECIMALS, FRACTIONS, SURDS)
-NEAR_NUMBERS = st.integers(-20, 20).flatmap(
-    lambda n: st.sampled_from([str(n), str(n + 1), f"{n}.0", f"{n}.5", f"{n}.25", str(-n), f"{n}.000001"])
+NEAR_NUMBERS = st.one_of(
+    st.integers(-20, 20).flatmap(
+        lambda n: st.sampled_from(
+            [
+                str(n),
+                str(n + 1),
+                f"{n}.0",
+                f"{n}.5",
+                f"{n}.25",
+                str(-n),
+                f"{n}.000001",
+                f"0{abs(n)}",
+                f"{n},5",
+            ]
+        )
+    ),
+    st.integers(10**10, 10**14).flatmap(
+        lambda n: st.sampled_from([str(n), f"{n}.5", f"{n // 1000}.{n % 1000}"])
+    ),
 )
 
 
@@ -142,8 +160,8 @@ def _set_outputs(ref: str, a: str, b: str, c: str) -> list[str]:
     ]
 
 
-SETS = _pairs(
-    st.tuples(VALUES, VALUES, VALUES).flatmap(
+SETS = _pairs(  # (no surds: Math-Verify compares sets of surds slowly, ~60 ms a pair)
+    st.tuples(NUMBERS_ONLY, NUMBERS_ONLY, NUMBERS_ONLY).flatmap(
         lambda v: st.sampled_from(
             [f"{v[0]}, {v[1]}", f"{v[0]},{v[1]}", f"\\{{{v[0]}, {v[1]}\\}}", f"({v[0]}, {v[1]})"]
         ).map(lambda ref: (ref, *v))
@@ -313,9 +331,23 @@ PERCENTS = _pairs(
     _percent_outputs,
 )
 
-NUMBERS = st.tuples(
-    NEAR_NUMBERS, NEAR_NUMBERS, st.sampled_from(["\\boxed{{{}}}", "$\\boxed{{{}}}$", "The answer is ${}$."])
-).map(lambda t: (t[0], t[2].format(t[1])))
+NUMBER_OUTPUTS = [
+    "\\boxed{{{}}}",
+    "$\\boxed{{{}}}$",
+    "The answer is ${}$.",
+    "The answer is {}.",
+    "Let me work it out: 3 + 4 = 7.\nThe answer is {}.",
+    "First, 12 * 2 = 24.\nThe answer is {}.",
+    "I answered 7 first.\nThe answer is {}.",
+    "We have x = 3.\nThe answer is {}.",
+    "The answer is {} percent.",
+    "The final answer is {}.",
+    "So it is **{}**",
+    "Answer: {}",
+]
+NUMBERS = st.tuples(NEAR_NUMBERS, NEAR_NUMBERS, st.sampled_from(NUMBER_OUTPUTS)).map(
+    lambda t: (t[0], t[2].format(t[1]))
+)
 
 TEMPLATES = [
     "{a}x^2 + {b}x + {c}",
@@ -356,8 +388,8 @@ EXPRESSIONS = st.tuples(
     )
 )
 
-# each form and the distinct pairs it must reach: 5,300 in all (sets and intervals cost
-# Math-Verify the most, ~50 ms a pair, so they are fewer)
+# each form and the distinct pairs it must reach: 5,300 in all (sets, intervals and
+# matrices cost Math-Verify the most, 15-30 ms a pair, so they are fewer)
 FORMS = {
     "sets and lists": (SETS, 300),
     "and/or joins": (JOINS, 500),
@@ -366,8 +398,8 @@ FORMS = {
     "matrices with decimals": (MATRICES, 300),
     "units": (UNITS, 700),
     "percentages": (PERCENTS, 600),
-    "plain numbers": (NUMBERS, 700),
-    "everyday expressions": (EXPRESSIONS, 1000),
+    "plain numbers": (NUMBERS, 900),
+    "everyday expressions": (EXPRESSIONS, 800),
     "expressions written in prose": (
         EXPRESSIONS.filter(lambda p: not p[1].startswith(("\\boxed", "$"))),
         500,
