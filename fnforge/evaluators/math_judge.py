@@ -18,9 +18,9 @@ given to Math-Verify as that span, boxed, so the same holds for it)
   where Math-Verify's comparison is exact ("number");
 - "different" when both are everyday expressions that differ at sample points
   (`latex_numeric`, which reads only what Math-Verify reads the same way; "numeric").
-One prose form is certain too: plain text ending on the line `The answer is N.`, with no
-LaTeX, brackets, percent or other "answer" in it, is read by Math-Verify as the number N
-(`prose_answer_number`), compared like two plain numbers.
+Two prose forms are certain too: plain text ending on the line `The answer is N.` (no other
+"answer") or on `**N**` (no "answer" at all), with no LaTeX, brackets or percent in it, is
+read by Math-Verify as the number N (`prose_answer_number`), compared like two plain numbers.
 Everything else goes to Math-Verify; the differential test (`tests/evaluators/
 test_eval_math_differential.py`) holds these short-cuts to Math-Verify's verdicts.
 """
@@ -46,6 +46,7 @@ _PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 # prose whose only answer cue is a last line `The answer is N.`, with nothing Math-Verify reads
 # as LaTeX (`\\`, `$`, `[ ]`) or as a percentage, and no other "answer"
 _PROSE_ANSWER = re.compile(r"The answer is (-?[0-9.]+)\.")
+_PROSE_BOLD = re.compile(r"(?:.*\s)?\*\*(-?[0-9.]+)\*\*")  # `So it is **N**`, with no "answer" at all
 _NOT_PLAIN_PROSE = re.compile(r"[\\$\[\]{}%]|percent|pct", re.IGNORECASE)
 MAX_PLAIN_DIGITS = 12
 # groups whose text Math-Verify may drop (`\\text{ cm}`, spacing): a spelling left only with them
@@ -111,14 +112,21 @@ def sole_box_verdict(content: str, reference: str) -> tuple[bool, str] | None:
 
 
 def prose_answer_number(output: str) -> Fraction | None:
-    """N when the output is plain prose whose last line is `The answer is N.` (N a plain
-    number) and which says "answer" nowhere else, has no LaTeX, brackets or percent: then
-    Math-Verify's first matching pattern is its "answer ... number" one, and it reads N."""
+    """N when the output is plain prose (no LaTeX, brackets or percent) whose last line is
+    `The answer is N.` and which says "answer" nowhere else, or which ends on `**N**` after a
+    space and never says "answer" (N a plain number). Math-Verify then reads N: by its
+    "answer ... number" pattern, the first that matches; or, with no "answer", by the number
+    that ends last (an expression running into the closing `**` does not parse)."""
     if len(output) > MAX_SAMPLED_CHARS * 4 or _NOT_PLAIN_PROSE.search(output):
         return None
-    if len(_ANSWER_WORD.findall(output)) != 1:
-        return None
-    m = _PROSE_ANSWER.fullmatch(output.strip().rsplit("\n", 1)[-1])
+    answers, last = len(_ANSWER_WORD.findall(output)), output.strip().rsplit("\n", 1)[-1]
+    m = (
+        _PROSE_ANSWER.fullmatch(last)
+        if answers == 1
+        else _PROSE_BOLD.fullmatch(last)
+        if answers == 0
+        else None
+    )
     return _plain_number(m.group(1)) if m else None
 
 

@@ -343,7 +343,13 @@ NUMBER_OUTPUTS = [
     "The answer is {} percent.",
     "The final answer is {}.",
     "So it is **{}**",
+    "**{}**",
+    "First, 12 * 2 = 24.\nSo it is **{}**",
+    "We get 7 **{}**",
+    "So 3 + **{}**",
+    "So x = **{}**",
     "Answer: {}",
+    "The answer is {}",
 ]
 NUMBERS = st.tuples(NEAR_NUMBERS, NEAR_NUMBERS, st.sampled_from(NUMBER_OUTPUTS)).map(
     lambda t: (t[0], t[2].format(t[1]))
