@@ -28,6 +28,7 @@ from fnforge.engine.experiment import Experiment
 from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposal, Proposer, StepSummary, make_proposer
 from fnforge.engine.precheck import failed_tasks
+from fnforge.engine.run_observer import observe_run
 from fnforge.engine.run_records import (
     INTERRUPTED,
     all_records,
@@ -423,7 +424,9 @@ def train(
     (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
     with Experiment(repo, offline=offline, pool=pool) as exp:
         refuse_shared_tasks(exp)
-        return Trainer(exp, run=run, progress=progress).train()
+        # the in-flight file (`fnforge watch`) and the tracker follow the trainer's own events
+        with observe_run(exp, run, offline=offline, progress=progress) as observer:
+            return Trainer(exp, run=run, progress=observer).train()
 
 
 def refuse_shared_tasks(exp: Experiment) -> None:
