@@ -27,6 +27,7 @@ test_eval_math_differential.py`) holds these short-cuts to Math-Verify's verdict
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -45,8 +46,13 @@ _SOLE_BOX = re.compile(r"\s*(\$?)\\boxed\{(.+)\}\1\s*", re.DOTALL)
 _PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 # prose whose only answer cue is a last line `The answer is N.`, with nothing Math-Verify reads
 # as LaTeX (`\\`, `$`, `[ ]`) or as a percentage, and no other "answer"
-_PROSE_ANSWER = re.compile(r"The answer is (-?[0-9.]+)\.")
-_PROSE_BOLD = re.compile(r"(?:.*\s)?\*\*(-?[0-9.]+)\*\*")  # `So it is **N**`, with no "answer" at all
+_PROSE_ANSWER = re.compile(r"The answer is (-?[0-9.]+)(?:e-?[0-9]+)?\.")  # `4.5e33` reads as 4.5 there
+_PROSE_BOLD = re.compile(
+    r"(?:.*\s)?\*\*(-?[0-9.]+)(?:e-?[0-9]+)?\*\*"
+)  # `So it is **N**`, no "answer" at all
+# a bare `4.5e33` reference: Math-Verify reads it as LaTeX, 4.5 e 33 with e Euler's number
+_E_NOTATION = re.compile(r"(-?)([0-9]+(?:\.[0-9]+)?)e(-?)([0-9]{1,3})")
+MAX_READ_DIGITS = 60
 _NOT_PLAIN_PROSE = re.compile(r"[\\$\[\]{}%]|percent|pct", re.IGNORECASE)
 MAX_PLAIN_DIGITS = 12
 # groups whose text Math-Verify may drop (`\\text{ cm}`, spacing): a spelling left only with them
@@ -111,12 +117,24 @@ def sole_box_verdict(content: str, reference: str) -> tuple[bool, str] | None:
     return pn == rn, "number"
 
 
-def prose_answer_number(output: str) -> Fraction | None:
-    """N when the output is plain prose (no LaTeX, brackets or percent) whose last line is
-    `The answer is N.` and which says "answer" nowhere else, or which ends on `**N**` after a
-    space and never says "answer" (N a plain number). Math-Verify then reads N: by its
-    "answer ... number" pattern, the first that matches; or, with no "answer", by the number
-    that ends last (an expression running into the closing `**` does not parse)."""
+def euler_reading(reference: str) -> float | None:
+    """What Math-Verify reads a bare `4.5e33` reference as: 4.5·e·33, and `1e-5` as 1·e − 5
+    (`-1e-5` as −e − 5), e being Euler's number; None for any other reference."""
+    m = _E_NOTATION.fullmatch(reference.strip())
+    if not m:
+        return None
+    sign, mantissa, minus, exponent = m.groups()
+    scaled = (-1 if sign else 1) * float(mantissa) * math.e
+    return scaled - int(exponent) if minus else scaled * int(exponent)
+
+
+def prose_answer_number(output: str) -> str | None:
+    """N (as written) when the output is plain prose (no LaTeX, brackets or percent) whose last
+    line is `The answer is N.` and which says "answer" nowhere else, or which ends on `**N**`
+    after a space and never says "answer". Math-Verify then reads N: by its "answer ...
+    number" pattern, the first that matches; or, with no "answer", by the number that ends
+    last (an expression running into the closing `**` does not parse). A trailing `e33` is
+    not read (`4.5e33` reads as 4.5)."""
     if len(output) > MAX_SAMPLED_CHARS * 4 or _NOT_PLAIN_PROSE.search(output):
         return None
     answers, last = len(_ANSWER_WORD.findall(output)), output.strip().rsplit("\n", 1)[-1]
@@ -127,7 +145,7 @@ def prose_answer_number(output: str) -> Fraction | None:
         if answers == 0
         else None
     )
-    return _plain_number(m.group(1)) if m else None
+    return m.group(1) if m and _PLAIN_NUMBER.fullmatch(m.group(1)) else None
 
 
 def clearly_different(extracted: str, reference: str) -> bool:
@@ -218,11 +236,16 @@ class MathJudge:
             if quick is not None:
                 return Verdict(*quick)
             return Verdict(False, "numeric") if clearly_different(content, reference) else None
-        number = prose_answer_number(pred)
-        if number is None or _MATH_MARKUP.search(reference) or len(reference) > MAX_SHORTCUT_CHARS:
+        written = prose_answer_number(pred)
+        if written is None or _MATH_MARKUP.search(reference) or len(reference) > MAX_SHORTCUT_CHARS:
             return None
-        ref = _plain_number(reference)
-        return None if ref is None else Verdict(number == ref, "number")
+        number, ref, euler = _plain_number(written), _plain_number(reference), euler_reading(reference)
+        if number is not None and ref is not None:
+            return Verdict(number == ref, "number")
+        if euler is not None and len(written) <= MAX_READ_DIGITS:  # a number is never e·33: far from it, no
+            far = abs(float(Fraction(written)) - euler) > 1e-3 * max(1.0, abs(euler))
+            return Verdict(False, "number") if far else None
+        return None
 
     @staticmethod
     def _pred_text(output: str, hint: str | None) -> str:

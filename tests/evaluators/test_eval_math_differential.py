@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from fnforge.evaluators import Task
 from fnforge.evaluators.extract import boxed_contents
-from fnforge.evaluators.math_judge import gold_texts
+from fnforge.evaluators.math_judge import euler_reading, gold_texts
 from fnforge.evaluators.math_problems import MathEvaluator
 from fnforge.evaluators.symbolic_worker import extraction_configs
 
@@ -351,8 +351,29 @@ NUMBER_OUTPUTS = [
     "Answer: {}",
     "The answer is {}",
 ]
-NUMBERS = st.tuples(NEAR_NUMBERS, NEAR_NUMBERS, st.sampled_from(NUMBER_OUTPUTS)).map(
-    lambda t: (t[0], t[2].format(t[1]))
+# references in scientific notation as the Minerva file writes them (`4.5e33`, `1e-5`), which
+# Math-Verify reads as LaTeX (4.5 e 33, e Euler's number), against numbers far from and near
+# that reading, huge integers, and the same notation
+E_NOTATION = st.builds(
+    lambda sign, a, minus, b: f"{sign}{a}e{minus}{b}",
+    st.sampled_from(["", "-"]),
+    st.sampled_from(["1", "3", "4.5", "2.7778", "1.70", "0.5"]),
+    st.sampled_from(["", "-"]),
+    st.integers(1, 40),
+)
+
+
+def _near_reading(reference: str) -> list[str]:
+    value = euler_reading(reference)
+    return [] if value is None else [f"{value:.6f}", f"{value:.3f}", f"{value:.0f}", f"{value:.9f}"]
+
+
+NUMBERS = st.tuples(
+    st.one_of(NEAR_NUMBERS, E_NOTATION),
+    st.one_of(NEAR_NUMBERS, E_NOTATION, st.integers(10**20, 10**40).map(str)),
+    st.sampled_from(NUMBER_OUTPUTS),
+).flatmap(
+    lambda t: st.sampled_from([t[1], *_near_reading(t[0])]).map(lambda value: (t[0], t[2].format(value)))
 )
 
 TEMPLATES = [
