@@ -20,7 +20,9 @@ given to Math-Verify as that span, boxed, so the same holds for it)
   (`latex_numeric`, which reads only what Math-Verify reads the same way; "numeric").
 Two prose forms are certain too: plain text ending on the line `The answer is N.` (no other
 "answer") or on `**N**` (no "answer" at all), with no LaTeX, brackets or percent in it, is
-read by Math-Verify as the number N (`prose_answer_number`), compared like two plain numbers.
+read by Math-Verify as the number N (`prose_answer_number`), compared like two plain numbers;
+against a bare `4.5e33` reference, which Math-Verify reads as 4.5·e·33 (`euler_reading`), an
+N far from that value is wrong.
 Everything else goes to Math-Verify; the differential test (`tests/evaluators/
 test_eval_math_differential.py`) holds these short-cuts to Math-Verify's verdicts.
 """
