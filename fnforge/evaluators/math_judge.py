@@ -1,12 +1,12 @@
 """Whether an agent's output answers a MATH reference: Math-Verify decides; fnforge short-cuts
-only a sole boxed answer whose verdict Math-Verify cannot give otherwise.
+only answers whose Math-Verify verdict is certain (it could not decide otherwise).
 
 Math-Verify (HuggingFace) reads the final answer out of free text and compares it with the
 reference symbolically: several `\\boxed{}` answers, `\\boxed{1},\\boxed{2}`, answers joined by
 "and", sets and intervals written as inequalities, matrices, tuples in `\\left( \\right)`,
 units and `\\text{}` around numbers, `x \\approx 11`. It runs in a killable worker under the
 per-item time limit (`symbolic`), so no input can hang a check. The reference is given to it
-as `gold_text` says, the output as `MathJudge._pred_text` says.
+as `gold_texts` says, the output as `MathJudge._pred_text` says.
 
 A verdict is fnforge's own only where Math-Verify's is certain: the output is one
 `\\boxed{X}` (or `$\\boxed{X}$`) and nothing else, so Math-Verify reads X and only X, and the
