@@ -12,6 +12,7 @@ only part that talks to language models (only the `llm` package imports `openai`
   `run_state` (the step in flight, as a small file) and `run_observer` (what watches a run
   from inside: that file and the experiment tracker);
 - the optimizer: `optimizer` (proposals from a model or a reviewed script),
+  `optimizer_protocol` (how its edits are asked for and read: tool calls or JSON in text),
   `optimizer_prompt` (its prompt within a token budget), `prompt_files` and `prompts/`
   (the templates), `tokens` (offline token counts);
 - judging a candidate: `acceptance` (the rules, pure functions), `precheck` (the cheap look

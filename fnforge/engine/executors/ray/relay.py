@@ -37,6 +37,7 @@ from fnforge.engine.llm import (
     LLMContextLength,
     LLMError,
     LLMRefused,
+    LLMToolsRefused,
     LLMUnavailable,
     Reply,
     Usage,
@@ -48,6 +49,7 @@ TAKE_WAIT_S = 0.5  # how long one take waits for a first request
 # the kinds of model failure a worker re-raises as their own type; a subclass before its base
 RELAYED_KINDS: dict[str, type[LLMError]] = {
     "context_length": LLMContextLength,
+    "tools_refused": LLMToolsRefused,
     "refused": LLMRefused,
     "cache_miss": LLMCacheMiss,
     "unavailable": LLMUnavailable,
