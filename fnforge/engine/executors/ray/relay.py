@@ -150,6 +150,8 @@ class RelayedLLM(ChatModel):
         self.settings = settings
         self.offline = False
         self.usage = Usage()
+        # the driver's client learns context windows from refusals; agents here use the configured one
+        self.windows: dict[str, int] = {}
 
     async def chat(
         self,
