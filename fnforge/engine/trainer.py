@@ -41,7 +41,13 @@ from fnforge.engine.run_records import (
 from fnforge.engine.schedule import batch_schedule
 from fnforge.engine.splits import shared_task
 from fnforge.engine.step_gates import candidate_gates, training_gates
-from fnforge.engine.step_notes import candidate_complexity, note_start, optimizer_history
+from fnforge.engine.step_notes import (
+    candidate_complexity,
+    learned_windows,
+    note_start,
+    optimizer_history,
+    restore_windows,
+)
 from fnforge.engine.transcripts import TranscriptLog, runs_dir
 from fnforge.engine.validation import StepAborted
 from fnforge.function_repo.review import hold, stop_line, waiting
@@ -134,6 +140,7 @@ class Trainer:
         self.candidate_gates = candidate_gates(exp.settings.sandbox, exp.pool)
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
+        self._windows_noted: dict[str, int] = {}  # context windows learned and already in a note
         exp.scorer.on_task = lambda split, done, total: self.progress(
             "task", split=split, done=done, total=total
         )
@@ -167,6 +174,7 @@ class Trainer:
             for line in result.recovered:
                 self.progress("recovered", what=line)
             self.repo.ensure_clean()  # say it now, not after a step's evaluation
+            self._windows_noted = restore_windows(self.exp.llm, run_records(self.repo, self.run))
             while True:
                 # step records carry their notes (flipped task lists grow with the validation
                 # set): derive what is needed and hold none of them through the step
@@ -285,16 +293,15 @@ class Trainer:
         proposal = exp.background.run(self.proposer.propose(ctx))
         if proposal.exhausted:
             return None
+        learned = learned_windows(exp.llm, s.llm, self._windows_noted)
+        for model, info in learned.items():
+            self.progress("context_learned", model=model, **info)
         t_opt = time.perf_counter()
         usage_opt = self._usage()
         note = {
             **note_start(work.position, work.epoch, work.batch, work.train_eval),
             "learn_from": work.learn_note,
-            "optimizer": {
-                "attempts": proposal.attempts,
-                "errors": proposal.errors,
-                "prompt_tokens": proposal.prompt_tokens,
-            },
+            "optimizer": proposal.note(),
             "usage": {
                 "train": (work.usage_train - work.usage_start).to_dict(),
                 "optimizer": (usage_opt - work.usage_train).to_dict(),
@@ -304,6 +311,7 @@ class Trainer:
                 "optimizer": round(t_opt - work.t_train, 3),
             },
             "transcripts": str(work.log.path.relative_to(exp.root)),
+            **({"context_window": learned} if learned else {}),
         }
         self.progress(
             "proposed",
