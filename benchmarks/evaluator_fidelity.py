@@ -4,14 +4,28 @@ Three figures per task, each the share of outputs judged the way they were built
 (a) GSM8K and MATH reference solution texts judged right; (b) the reference answer written
 the ways agents write it (`tests/evaluators/answer_styles.py`) judged right; (c) perturbed
 answers (off by one, doubled, sign flipped, a changed LaTeX integer) judged wrong. Issue 4
-asks for >= 0.995 on each; the script exits 1 if a figure is below that, and lists the items
-judged the other way so a regression can be read, not just counted.
+asks for >= 0.995 on each; the script exits 1 if a gated figure is below that, and lists the
+items judged the other way so a regression can be read, not just counted.
+
+MATH agent styles are gated differently. Since issue 24 a MATH verdict is Math-Verify's
+(a published score must be), and Math-Verify reads some of these styles otherwise than they
+were built: a `4.5e33` reference as 4.5·e·33 (e Euler's number) while the same number in prose
+reads as 4.5; a unit written inside `$...$` (`$560 nm$`, `$0.003 ^{\\prime \\prime}$`) as a
+product of letters; prose whose answer is not LaTeX (`The answer is MR=SRMC.`, `**7.6 Z**`)
+through a number of the reasoning line. So the gated MATH styles figure is `math_styles_agree`:
+the share of styled outputs on which fnforge's verdict equals Math-Verify's verdict as fnforge
+calls it (`MathEvaluator.mathverify_verdict`: the same reading of output and reference, none
+of fnforge's short-cuts, no time limit, in this process). A short-cut or a timeout that
+decides otherwise than Math-Verify lowers it. `math_styles_as_built` (judged right as built)
+is printed beside it for information, not gated, with its misses counted by style. MATH
+solutions and perturbed answers stay gated as built.
 
 Baseline, measured in the same run: HuggingFace Math-Verify's plain
 `verify(parse(gold), parse(output))` on an even sample of the MATH outputs.
 
 Run: .venv/bin/python benchmarks/evaluator_fidelity.py --datasets ../shared/datasets
-Last line: RESULT gsm8k_solutions=<share> ... math_perturbed=<share>
+Last line: RESULT gsm8k_solutions=<share> ... math_styles_agree=<share>
+math_styles_as_built=<share> ... math_perturbed=<share>
 """
 
 from __future__ import annotations
@@ -19,8 +33,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +54,12 @@ from answer_styles import (  # noqa: E402
 
 from fnforge.evaluators import Evaluator, Task, get_evaluator  # noqa: E402
 from fnforge.evaluators.numbers import parse_number  # noqa: E402
+from fnforge.evaluators.symbolic import InProcessChecker  # noqa: E402
 
 REQUIRED = 0.995
 FILES = {"gsm8k": "gsm8k/train.jsonl", "tabmwp": "tabmwp/dev1k.json", "math": "math/minerva_math.jsonl"}
 Case = tuple[Task, str, str]  # task, output, key for reports
+GATED_AS_MATH_VERIFY = ("math_styles",)  # gated on agreeing with Math-Verify, not as built
 
 
 def _judge_all(evaluator: Evaluator, cases: list[Case]) -> dict[str, bool]:
@@ -189,6 +207,26 @@ def workloads(datasets: Path) -> dict[str, tuple[Evaluator, list[Case], bool]]:
     return out
 
 
+_oracle: tuple[Evaluator, InProcessChecker] | None = None
+
+
+def _mathverify_case(case: tuple[Task, str]) -> bool:
+    global _oracle
+    if _oracle is None:
+        _oracle = (get_evaluator("math"), InProcessChecker())
+    evaluator, checker = _oracle
+    return evaluator.mathverify_verdict(case[0], case[1], checker)
+
+
+def mathverify_as_called(cases: list[Case]) -> dict[str, bool]:
+    """key -> Math-Verify's verdict as fnforge calls it, with no short-cut and no time limit
+    (two forked processes, Math-Verify imported once before the fork)."""
+    _mathverify_case((Task(id="warm", inputs={}, reference="1"), "\\boxed{1}"))
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        verdicts = pool.map(_mathverify_case, [(task, output) for task, output, _ in cases], chunksize=16)
+        return {key: ok for (_, _, key), ok in zip(cases, verdicts, strict=True)}
+
+
 def mathverify_baseline(cases: list[Case], want: bool, sample: int) -> float:
     """The share Math-Verify's plain parse+verify judges as built, on an even sample."""
     from math_verify import parse, verify
@@ -204,6 +242,32 @@ def mathverify_baseline(cases: list[Case], want: bool, sample: int) -> float:
     return agree / len(picked) if picked else 1.0
 
 
+def _by_style(keys: list[str]) -> str:
+    """`the_answer_is 18, bare 6`: how many of the keys (`<task id>/<style>`) each style has."""
+    counts = Counter(key.rsplit("/", 1)[-1] for key in keys)
+    return ", ".join(f"{style} {n}" for style, n in counts.most_common())
+
+
+def _report_agreement(name: str, cases: list[Case], verdicts: dict[str, bool], off: list[str]) -> float:
+    """Print fnforge against Math-Verify as fnforge calls it, and the as-built misses by style."""
+    theirs = mathverify_as_called(cases)
+    differ = sorted(key for key, ok in verdicts.items() if ok != theirs[key])
+    share = 1 - len(differ) / len(verdicts)
+    print(
+        f"{name + '_agree':24s} {share:.4f} of {len(verdicts):6d} judged as Math-Verify judges them "
+        "as fnforge calls it (gated)",
+        flush=True,
+    )
+    for key in differ[:20]:
+        print(f"    fnforge {verdicts[key]}, Math-Verify {theirs[key]}: {key}", flush=True)
+    if off:
+        print(
+            f"    judged the other way as built, by style (Math-Verify's reading): {_by_style(off)}",
+            flush=True,
+        )
+    return share
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, required=True, help="folder with gsm8k/, tabmwp/, math/")
@@ -216,22 +280,32 @@ def main() -> int:
     if missing:
         print(f"error: {args.datasets}: missing {', '.join(missing)}", file=sys.stderr)
         return 2
-    figures: dict[str, float] = {}
+    figures: dict[str, float] = {}  # gated
+    shown: dict[str, float] = {}  # every figure, in order, for the RESULT line
     for name, (evaluator, cases, want) in workloads(args.datasets).items():
         verdicts = _judge_all(evaluator, cases)
         off = sorted(key for key, ok in verdicts.items() if ok != want)
-        figures[name] = 1 - len(off) / len(verdicts)
-        line = f"{name:17s} {figures[name]:.4f} of {len(verdicts):6d} judged as built"
+        as_built = 1 - len(off) / len(verdicts)
+        gated = name not in GATED_AS_MATH_VERIFY
+        label = name if gated else f"{name}_as_built"
+        line = f"{label:24s} {as_built:.4f} of {len(verdicts):6d} judged as built" + (
+            "" if gated else " (not gated)"
+        )
         if name.startswith("math"):
             base = mathverify_baseline(cases, want, args.baseline_sample)
             line += f" | Math-Verify parse+verify on {args.baseline_sample}: {base:.4f}"
         print(line, flush=True)
-        for key in off[:20]:
-            print(f"    judged the other way: {key}", flush=True)
+        if gated:
+            figures[name] = shown[name] = as_built
+            for key in off[:20]:
+                print(f"    judged the other way: {key}", flush=True)
+        else:
+            figures[f"{name}_agree"] = shown[f"{name}_agree"] = _report_agreement(name, cases, verdicts, off)
+            shown[label] = as_built
     below = [name for name, share in figures.items() if share < REQUIRED]
     if below:
         print(f"below {REQUIRED}: {', '.join(below)}", flush=True)
-    print("RESULT " + " ".join(f"{name}={share:.4f}" for name, share in figures.items()))
+    print("RESULT " + " ".join(f"{name}={share:.4f}" for name, share in shown.items()))
     return 1 if below else 0
 
 

@@ -11,8 +11,9 @@ as `gold_texts` says, the output as `MathJudge._pred_text` says.
 A verdict is fnforge's own only where Math-Verify's is certain: the output is one
 `\\boxed{X}` (or `$\\boxed{X}$`) and nothing else, so Math-Verify reads X and only X, and the
 reference carries no math markup, so it reads `\\boxed{reference}`; then both sides go
-through the same reading and fnforge decides (a prose output with a LaTeX answer span is
-given to Math-Verify as that span, boxed, so the same holds for it)
+through the same reading and fnforge decides (a prose output without math markup whose
+answer span is LaTeX, `latex_span`, is given to Math-Verify as that span, boxed, so the
+same holds for it)
 - "equal" when X is the reference character for character (`sole_box_verdict`, "string");
 - "equal" or "different" when both are plain numbers (`-12`, `0.25`, at most 12 digits),
   where Math-Verify's comparison is exact ("number");
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from fnforge.evaluators.latex_numeric import numeric_verdict
-from fnforge.evaluators.symbolic import TIMEOUT, SymbolicChecker
+from fnforge.evaluators.symbolic import TIMEOUT, InProcessChecker, SymbolicChecker
 
 MAX_SHORTCUT_CHARS = 200  # longer spans go to Math-Verify (the shortcuts' cost stays bounded)
 MAX_SAMPLED_CHARS = 600  # the sample-point reader's input (a recursive descent, linear)
@@ -69,12 +70,27 @@ _PERCENT = re.compile(r"%|percent|pct", re.IGNORECASE)
 _DECIMAL_COMMA = re.compile(r"-?\d+,\d+")  # Math-Verify's plain-text reading: a decimal comma
 
 _PROSE = re.compile(r"(?<![\\{_^a-zA-Z])[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\b")
+# LaTeX scripts in an answer span: `x^2`, `e^{-2t}`, `X_{d}`; a script of two characters
+# without braces (`10^33`: LaTeX's 10^3·3, plain text's 10^33) is not one, nor is a word
+_SCRIPT_MARK = re.compile(r"[\^_]")
+_LATEX_SCRIPT = re.compile(r"[\^_](?:\{|[A-Za-z0-9](?![A-Za-z0-9]))")
+_WORD = re.compile(r"[A-Za-z]{2,}")
 _TEXT_COMMAND = re.compile(r"\\(?:text|mathrm|mbox|operatorname)\s*\{[^{}]*\}")
 
 
 def looks_like_math(line: str) -> bool:
     """A span that is an expression rather than a sentence (no three words in a row)."""
     return not _PROSE.search(_TEXT_COMMAND.sub(" ", line))
+
+
+def latex_span(span: str) -> bool:
+    """A span written in LaTeX, so that boxed it reads as written: it has a command
+    (`\\frac{37}{4} m`), or scripts (`-t^2 - t - 3`, `X_{d}=125-1.25 P`) each one character
+    or braced, and no word of two letters or more (`2^{10} apples` is prose with a number)."""
+    if "\\" in span:
+        return True
+    scripts = len(_SCRIPT_MARK.findall(span))
+    return scripts > 0 and scripts == len(_LATEX_SCRIPT.findall(span)) and not _WORD.search(span)
 
 
 def sole_box(output: str) -> str | None:
@@ -203,7 +219,7 @@ class MathJudge:
     """Judges one output against one reference: the sole-box short-cuts, then Math-Verify in
     the worker pool."""
 
-    def __init__(self, checker: SymbolicChecker) -> None:
+    def __init__(self, checker: SymbolicChecker | InProcessChecker) -> None:
         self.checker = checker
 
     def check(self, output: str, extracted: str | None, reference: str, marked: bool = True) -> Verdict:
@@ -212,11 +228,18 @@ class MathJudge:
         answer is`, ...) Math-Verify gets it as a hint (see `_pred_text`)."""
         if not output or not output.strip():
             return Verdict(False, "empty")
-        hint = extracted if marked and extracted and len(extracted) <= MAX_SHORTCUT_CHARS * 10 else None
-        pred = self._pred_text(output, hint)
+        pred, hint = self.mathverify_input(output, extracted, marked)
         quick = self._quick(pred, reference)
-        if quick is not None:
-            return quick
+        return quick if quick is not None else self.ask(pred, hint, reference)
+
+    def mathverify_input(self, output: str, extracted: str | None, marked: bool) -> tuple[str, str | None]:
+        """(the text Math-Verify is given, the hint it falls back on) for an output: see `_pred_text`."""
+        hint = extracted if marked and extracted and len(extracted) <= MAX_SHORTCUT_CHARS * 10 else None
+        return self._pred_text(output, hint), hint
+
+    def ask(self, pred: str, hint: str | None, reference: str) -> Verdict:
+        """Math-Verify's verdict through the checker, no short-cut: the output answers one of the
+        reference's readings (`gold_texts`)."""
         for gold in gold_texts(reference):
             result = self.checker.judge(gold, pred, hint)
             if result.equal is not False:
@@ -252,11 +275,13 @@ class MathJudge:
     @staticmethod
     def _pred_text(output: str, hint: str | None) -> str:
         """What Math-Verify reads of the output: its tail, except when the output has no math
-        markup at all (no `$`, `\\(`, `\\[`, `\\boxed`) and fnforge found a LaTeX expression
-        in it; then that expression, boxed. (Math-Verify reads undelimited LaTeX in prose poorly:
-        `The answer is -(\\frac{37}{4} m).` reads as 37/4.)"""
+        markup at all (no `$`, `\\(`, `\\[`, `\\boxed`) and the answer fnforge read in it is a
+        LaTeX expression (`latex_span`); then that expression, boxed. Math-Verify reads
+        undelimited LaTeX in prose poorly: `The answer is -(\\frac{37}{4} m).` reads as 37/4,
+        and after a line of reasoning `The answer is e^{t} / 3.` or `**-t^2 - t - 3**` reads
+        as a number of the reasoning or the 3."""
         tail = output[-MAX_OUTPUT_CHARS:]
-        if hint and "\\" in hint and looks_like_math(hint) and not _MATH_MARKUP.search(tail):
+        if hint and latex_span(hint) and looks_like_math(hint) and not _MATH_MARKUP.search(tail):
             return "\\boxed{" + hint + "}"
         return tail
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from fnforge.evaluators.extract import boxed_contents, final_sentence_number, last_math_span, marked_answer
 from fnforge.evaluators.loading import Record, read_records, require
 from fnforge.evaluators.math_judge import MAX_SHORTCUT_CHARS, MathJudge, looks_like_math
-from fnforge.evaluators.symbolic import shared_checker
+from fnforge.evaluators.symbolic import InProcessChecker, shared_checker
 from fnforge.evaluators.task import Evaluator, EvaluatorError, ItemResult, Task
 
 INSTRUCTION = "Reason step by step, and put your final answer within \\boxed{}."
@@ -102,6 +102,16 @@ class MathEvaluator(Evaluator):
             if "\n" not in text and len(text) <= SHORT_ANSWER_CHARS and looks_like_math(text):
                 return text.rstrip("."), True
         return final_sentence_number(output), False
+
+    def mathverify_verdict(self, task: Task, output: str, checker: InProcessChecker) -> bool:
+        """Math-Verify's verdict on an output as fnforge calls it (the same reading of the output
+        and the reference) with none of fnforge's short-cuts: what `judge` must agree with
+        (`benchmarks/evaluator_fidelity.py` counts where it does not). An empty output is wrong."""
+        if not output or not output.strip():
+            return False
+        judge = MathJudge(checker)
+        pred, hint = judge.mathverify_input(output, *self._read(output))
+        return judge.ask(pred, hint, str(task.reference)).equal
 
     def judge(self, task: Task, output: str) -> ItemResult:
         extracted, marked = self._read(output)

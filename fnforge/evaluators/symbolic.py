@@ -166,6 +166,22 @@ class SymbolicChecker:
             self._all.clear()
 
 
+class InProcessChecker:
+    """Math-Verify's verdicts computed in this process, with no time limit: the same requests
+    as `SymbolicChecker` (`symbolic_worker.answer`), for a reference run on trusted data (the
+    fidelity benchmark's "Math-Verify as fnforge calls it"), never for an agent's output in a run."""
+
+    def judge(self, gold: str, pred: str, hint: str | None = None) -> SymbolicResult:
+        """As `SymbolicChecker.judge`; an error inside Math-Verify is undecided with its reason."""
+        from fnforge.evaluators.symbolic_worker import answer
+
+        try:
+            reply = answer({"gold": gold, "pred": pred, "hint": hint})
+        except Exception as e:  # noqa: BLE001 - as the worker: a failed check is undecided
+            return SymbolicResult(None, f"{type(e).__name__}: {e}"[:200])
+        return SymbolicResult(reply.get("equal"), str(reply.get("error", ""))[:200])
+
+
 _shared: dict[float, SymbolicChecker] = {}
 _shared_lock = threading.Lock()
 

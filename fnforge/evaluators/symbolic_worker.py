@@ -37,6 +37,7 @@ def _limit_memory() -> None:
         pass
 
 
+@functools.lru_cache(maxsize=1)
 def extraction_configs() -> tuple[list, list]:
     """Math-Verify's extraction settings for (references, outputs), the ones fnforge documents
     and the differential test compares with: a reference is read as Math-Verify's defaults
@@ -50,38 +51,48 @@ def extraction_configs() -> tuple[list, list]:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _gold_parsed(text: str) -> list:
+    from math_verify import parse
+
+    found = parse(text, extraction_configs()[0], parsing_timeout=None)
+    if not found and not text.startswith("\\boxed{"):  # a LaTeX answer with a stray `$ $` in it
+        found = parse("\\boxed{" + text + "}", extraction_configs()[0], parsing_timeout=None)
+    return found
+
+
+def _pred_parsed(text: str, hint: str | None) -> list:
+    from math_verify import parse
+
+    found = parse(text, extraction_configs()[1], parsing_timeout=None)
+    if not found and hint:
+        found = parse("\\boxed{" + hint + "}", extraction_configs()[1], parsing_timeout=None)
+    return found
+
+
+def answer(request: dict) -> dict:
+    """The reply to one request (see the module docstring), computed in this process with no
+    time limit of its own: the worker's loop serves it under the parent's limit, and a
+    reference run on trusted data (the fidelity benchmark) may call it directly."""
+    from math_verify import verify
+
+    if "read" in request:
+        # a mathematical object, not just the text given back (what a prose paragraph yields)
+        return {"readable": any(not isinstance(x, str) for x in _gold_parsed(request["read"]))}
+    gold = _gold_parsed(request["gold"])
+    if not gold:
+        return {"equal": None, "error": "the reference cannot be read"}
+    pred = _pred_parsed(request["pred"], request.get("hint"))
+    if not pred:
+        return {"equal": False, "error": "no answer found in the output"}
+    return {"equal": bool(verify(gold, pred, timeout_seconds=None))}
+
+
 def main() -> None:
     """Serve requests until stdin closes."""
     _limit_memory()
     logging.disable(logging.CRITICAL)  # Math-Verify warns about disabled timeouts: we are the timeout
-    from math_verify import parse, verify
-
-    gold_config, pred_config = extraction_configs()
-
-    @functools.lru_cache(maxsize=4096)
-    def gold_parsed(text: str) -> list:
-        found = parse(text, gold_config, parsing_timeout=None)
-        if not found and not text.startswith("\\boxed{"):  # a LaTeX answer with a stray `$ $` in it
-            found = parse("\\boxed{" + text + "}", gold_config, parsing_timeout=None)
-        return found
-
-    def pred_parsed(text: str, hint: str | None) -> list:
-        found = parse(text, pred_config, parsing_timeout=None)
-        if not found and hint:
-            found = parse("\\boxed{" + hint + "}", pred_config, parsing_timeout=None)
-        return found
-
-    def answer(request: dict) -> dict:
-        if "read" in request:
-            # a mathematical object, not just the text given back (what a prose paragraph yields)
-            return {"readable": any(not isinstance(x, str) for x in gold_parsed(request["read"]))}
-        gold = gold_parsed(request["gold"])
-        if not gold:
-            return {"equal": None, "error": "the reference cannot be read"}
-        pred = pred_parsed(request["pred"], request.get("hint"))
-        if not pred:
-            return {"equal": False, "error": "no answer found in the output"}
-        return {"equal": bool(verify(gold, pred, timeout_seconds=None))}
+    import math_verify  # noqa: F401 - imported before saying ready, as the parent's start-up limit expects
 
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")

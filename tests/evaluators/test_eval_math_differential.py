@@ -11,7 +11,8 @@ the forms where a short-cut used to decide differently: sets and lists, answers 
 "and"/"or", several boxes, intervals, matrices with decimals, units, percentages, plain
 numbers and everyday expressions. The generated outputs carry math markup (a box or `$`),
 as the MATH instruction asks, except the prose form, which fnforge reads through its boxed
-answer span (`MathJudge._pred_text`) and is compared with Math-Verify reading that box.
+answer span when that span is LaTeX (`MathJudge._pred_text`, `latex_span`) and is compared
+with Math-Verify reading that box.
 Hypothesis runs derandomized (the same pairs in every run) without shrinking: a batch that
 differs is reported pair by pair, which is what a reader needs.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import re
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -436,10 +438,14 @@ FORMS = {
 
 
 def _prose_box(output: str) -> str:
-    """Math-Verify given what fnforge documents for prose: its answer span, boxed."""
-    if output.startswith("The answer is ") and "$" not in output and "\\" in output:
-        return "\\boxed{" + output[len("The answer is ") : -1] + "}"
-    return output
+    """Math-Verify given what fnforge documents for prose: its answer span, boxed, when the
+    span is LaTeX (a command, or `^`/`_` scripts each one character or braced, and no word)."""
+    if not output.startswith("The answer is ") or "$" in output:
+        return output
+    span = output[len("The answer is ") : -1]
+    scripts = re.findall(r"[\^_](\{|[A-Za-z0-9](?![A-Za-z0-9])|)", span)  # "" for `10^33`
+    in_latex = "\\" in span or (bool(scripts) and all(scripts) and not re.search(r"[A-Za-z]{2}", span))
+    return "\\boxed{" + span + "}" if in_latex else output
 
 
 @pytest.mark.parametrize("form", list(FORMS))

@@ -278,3 +278,71 @@ def test_answers_as_models_write_them_are_judged_as_math_verify_does(
 ) -> None:
     task = Task(id="t", inputs={"question": "?"}, reference=reference)
     assert MATH.judge(task, output).correct is right
+
+
+# Prose with no math markup whose marked answer is LaTeX (a command, or scripts such as `^2`
+# and `_{d}`): Math-Verify is given that answer boxed, as written; read from the prose itself
+# it would take a number of the reasoning (or the 3 of `e^{t} / 3`). Spans that are not
+# certainly LaTeX keep Math-Verify's own reading of the prose: `10^33` (LaTeX's 10^3·3),
+# `2^{10} apples` (a word), `4.5e33` (no script).
+REASONING = "First, 3 + 4 = 7, and 12 * 2 = 24; half of 10 is 5.\n"
+PROSE_LATEX_ANSWERS = [
+    ("e^{t} / 3", f"{REASONING}The answer is e^{{t}} / 3.", True),
+    ("e^{t} / 3", "e^{t} / 3", True),
+    ("e^{t} / 3", "e^{t} / 4", False),
+    ("-t^2 - t - 3", f"{REASONING}So the result is **-t^2 - t - 3**", True),
+    ("-t^2 - t - 3", f"{REASONING}Answer: -t^2 - t - 4", False),
+    ("X_{d}=125-1.25 P", f"{REASONING}**Final answer:** X_{{d}}=125-1.25 P", True),
+    ("s^{2}+b s+1", f"{REASONING}The answer is s^{{2}}+b s+1.", True),
+    ("1024", f"{REASONING}The answer is 2^{{10}}.", True),
+]
+
+
+@pytest.mark.parametrize(("reference", "output", "right"), PROSE_LATEX_ANSWERS)
+def test_a_latex_answer_in_plain_prose_is_read_as_written(reference: str, output: str, right: bool) -> None:
+    task = Task(id="t", inputs={"question": "?"}, reference=reference)
+    assert MATH.judge(task, output).correct is right
+
+
+@pytest.mark.parametrize(
+    ("span", "boxed"),
+    [
+        ("e^{-2 x}", True),
+        ("-t^2 - t - 3", True),
+        ("E_{1},E_{2}", True),
+        ("\\frac{37}{4} m", True),
+        ("4.5*10^33", False),
+        ("2^{10} apples", False),
+        ("x^2y", False),
+        ("4.5e33", False),
+        ("12 apples", False),
+    ],
+)
+def test_math_verify_is_given_a_prose_answer_boxed_only_when_it_is_latex(span: str, boxed: bool) -> None:
+    from fnforge.evaluators.math_judge import MathJudge
+
+    output = f"{REASONING}The answer is {span}."
+    extracted = MATH.extract(output)
+    assert extracted == span
+    given = MathJudge._pred_text(output, extracted)
+    assert given == (f"\\boxed{{{span}}}" if boxed else output)
+
+
+@pytest.mark.parametrize(
+    ("reference", "output", "right"),
+    [
+        ("4.5e33", "The answer is 4.5e33.", False),  # Math-Verify: 4.5 against 4.5·e·33
+        ("4.5e33", "\\boxed{4.5e33}", True),
+        ("e^{t} / 3", f"{REASONING}The answer is e^{{t}} / 3.", True),
+        ("3", "\\boxed{4}", False),
+        ("1", "  ", False),
+    ],
+)
+def test_math_verify_asked_in_process_gives_the_verdict_fnforge_gives(
+    reference: str, output: str, right: bool
+) -> None:
+    from fnforge.evaluators.symbolic import InProcessChecker
+
+    task = Task(id="t", inputs={"question": "?"}, reference=reference)
+    assert MATH.mathverify_verdict(task, output, InProcessChecker()) is right
+    assert MATH.judge(task, output).correct is right
