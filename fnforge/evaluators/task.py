@@ -14,15 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fnforge.evaluators.errors import EvaluatorError
+
+__all__ = ["Evaluator", "EvaluatorError", "ItemResult", "Task"]
+
 if TYPE_CHECKING:
     from fnforge.evaluators.loading import Record
-
-
-class EvaluatorError(ValueError):
-    """Bad input a user can fix (an unknown task, a malformed data or predictions file).
-
-    The message is one line: what happened, what was expected, what to do.
-    """
 
 
 class Task(BaseModel):
