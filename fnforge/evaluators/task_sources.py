@@ -307,5 +307,7 @@ def check_bad_share(tasks: TaskSequence, max_share: float, what: str) -> list[st
                 f"{what}: {r.bad_count} of {r.total} rows of {r.path} are bad (more than "
                 f"[data] max_bad_share = {max_share}); the first: {first}; fix the rows, or raise the share"
             )
-        warnings.append(f"{what}: {r.bad_count} of {r.total} rows of {r.path} skipped as bad; the first: {first}")
+        warnings.append(
+            f"{what}: {r.bad_count} of {r.total} rows of {r.path} skipped as bad; the first: {first}"
+        )
     return warnings
