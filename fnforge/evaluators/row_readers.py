@@ -27,6 +27,8 @@ from typing import Any
 
 from fnforge.evaluators.errors import EvaluatorError
 
+_DECODER = json.JSONDecoder()  # what json.loads uses, without its per-call encoding detection
+
 
 @dataclass(frozen=True, slots=True)
 class BadRow:
@@ -39,7 +41,7 @@ class BadRow:
 def jsonl_fields(path: Path, line: int, raw: bytes | str) -> dict[str, Any]:
     """The JSON object on 0-based `line` of a JSONL file, or EvaluatorError naming file and line."""
     try:
-        fields = json.loads(raw)
+        fields = _DECODER.decode(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except UnicodeDecodeError:
         raise EvaluatorError(f"{path}:{line + 1}: not UTF-8 text; save the file as UTF-8") from None
     except json.JSONDecodeError as e:

@@ -74,7 +74,8 @@ class _Builder:
     """Collects a pass over the rows in growable compact arrays (no per-task Python objects)."""
 
     def __init__(self) -> None:
-        self.rows, self.lengths, self.lines = array.array("q"), array.array("q"), array.array("q")
+        # JSONL offsets need 64 bits; a line's length and number fit in 32
+        self.rows, self.lengths, self.lines = array.array("q"), array.array("i"), array.array("i")
         self.id_hash, self.text_hash = array.array("Q"), array.array("Q")
         self.id_blob, self.id_ends = bytearray(), array.array("q")
         self.bad: list[tuple[int, str]] = []
@@ -97,12 +98,13 @@ class _Builder:
             self.bad.append((line, message))
 
     def ids(self) -> np.ndarray:
-        n = len(self.id_ends)
-        starts = [0, *self.id_ends[:-1]]
-        width = max((e - s for s, e in zip(starts, self.id_ends, strict=True)), default=1)
-        ids = np.zeros(n, dtype=f"S{max(1, width)}")
-        for i, (s, e) in enumerate(zip(starts, self.id_ends, strict=True)):
-            ids[i] = bytes(self.id_blob[s:e])
+        ends = np.frombuffer(self.id_ends, dtype=np.int64)
+        width = int(np.diff(ends, prepend=0).max()) if len(ends) else 1
+        ids = np.zeros(len(ends), dtype=f"S{max(1, width)}")
+        blob, start = self.id_blob, 0
+        for i, end in enumerate(self.id_ends):  # one id at a time: no list of a million objects
+            ids[i] = bytes(blob[start:end])
+            start = end
         return ids
 
 
@@ -132,13 +134,17 @@ def build_index(reader: JsonlRows | ParquetRows, to_task: Callable[[Record], Any
 
 
 def _finish(b: _Builder, reader: JsonlRows | ParquetRows) -> TaskIndex:
-    """Arrays from the builder; rows whose id repeats an earlier row's become bad rows."""
+    """Arrays from the builder; rows whose id repeats an earlier row's become bad rows.
+
+    The arrays are views of the builder's buffers unless rows are dropped: a first pass over a
+    million rows holds each array once.
+    """
     ids = b.ids()
+    b.id_blob = bytearray()
     order = np.argsort(ids, kind="stable")
-    lines = np.frombuffer(b.lines, dtype=np.int64)
+    lines = np.frombuffer(b.lines, dtype=np.int32)
     ranked = ids[order]
-    repeats = np.flatnonzero(ranked[1:] == ranked[:-1]) + 1 if len(ids) > 1 else np.array([], dtype=int)
-    drop = np.sort(order[repeats]) if len(repeats) else np.array([], dtype=np.int64)
+    repeats = np.flatnonzero(ranked[1:] == ranked[:-1]) + 1 if len(ids) > 1 else np.array([], dtype=np.int64)
     unit = "row" if reader.format == "parquet" else "line"
     for k in repeats:  # few: each names the first row with that id
         line = int(lines[order[k]])
@@ -148,20 +154,26 @@ def _finish(b: _Builder, reader: JsonlRows | ParquetRows) -> TaskIndex:
             f"{reader.where(line)}: task id {ranked[k].decode('utf-8', 'replace')!r} already used at "
             f"{unit} {first_line + 1}; ids must be unique",
         )
-    keep = np.ones(len(ids), dtype=bool)
-    keep[drop] = False
-    new_position = np.cumsum(keep) - 1
-    order = new_position[order[keep[order]]]
+    del ranked
+    arrays = {
+        "rows": np.frombuffer(b.rows, dtype=np.int64),
+        "lengths": np.frombuffer(b.lengths, dtype=np.int32),
+        "lines": lines,
+        "ids": ids,
+        "id_hash": np.frombuffer(b.id_hash, dtype=np.uint64),
+        "text_hash": np.frombuffer(b.text_hash, dtype=np.uint64),
+    }
+    if len(repeats):
+        keep = np.ones(len(ids), dtype=bool)
+        keep[order[repeats]] = False
+        new_position = np.cumsum(keep) - 1
+        order = new_position[order[keep[order]]]
+        arrays = {name: a[keep] for name, a in arrays.items()}
     b.bad.sort()
     return TaskIndex(
         format=reader.format,
-        rows=np.frombuffer(b.rows, dtype=np.int64)[keep],
-        lengths=np.frombuffer(b.lengths, dtype=np.int64)[keep],
-        lines=lines[keep],
-        ids=ids[keep],
-        id_hash=np.frombuffer(b.id_hash, dtype=np.uint64)[keep],
-        text_hash=np.frombuffer(b.text_hash, dtype=np.uint64)[keep],
-        id_order=order.astype(np.int64),
+        **arrays,
+        id_order=order,
         own_ids=b.own_ids,
         total=b.total,
         bad=b.bad,
