@@ -3,7 +3,7 @@
 The schedule is a pure function of the split, the batch size, the epochs and the seed, so a
 resumed run finds its place from the number of recorded steps alone. It works on positions,
 never on rows: an epoch's order is a permutation of positions (kept for the current epoch only,
-8 bytes a task), and a batch reads just its own tasks when it is asked for. The order is the
+4 bytes a task), and a batch reads just its own tasks when it is asked for. The order is the
 one fnforge always used: the tasks sorted by id, then shuffled with
 `random.Random(f"{seed}:{epoch}")`. Sorting a million ids is done once, when the split's index
 is built (`id_order`), not on every start.
@@ -23,7 +23,7 @@ def id_order(tasks: Sequence[Any]) -> np.ndarray:
     """Positions of `tasks` sorted by id: from a lazy split's index, or by reading a small list."""
     own = getattr(tasks, "id_order", None)
     if own is not None:
-        return np.asarray(own(), dtype=np.int64)
+        return np.asarray(own())  # a split's index keeps it (32-bit below 2**31 tasks)
     ids = [str(t.id) for t in tasks]
     return np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
 
@@ -48,7 +48,7 @@ class BatchSchedule(Sequence[list[Any]]):
         if self._epoch is None or self._epoch[0] != epoch:
             if self._by_id is None:
                 self._by_id = id_order(self.tasks)
-            order = np.array(self._by_id, dtype=np.int64)
+            order = np.array(self._by_id)  # a copy, shuffled in place
             random.Random(f"{self.seed}:{epoch}").shuffle(order)  # the same swaps as on a list
             self._epoch = (epoch, order)
         return self._epoch[1]

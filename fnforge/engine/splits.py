@@ -38,13 +38,25 @@ def has_own_ids(tasks: Sequence[Any]) -> bool:
 
 @dataclass
 class _Keys:
-    """One split's hashes, in task order."""
+    """One split's hashes, in task order, and (for a split others are compared with) sorted."""
 
     name: str
     tasks: Sequence[Any]
     ids: np.ndarray
     texts: np.ndarray
     own: bool
+
+    def sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        ready = getattr(self.tasks, "sorted_key_hashes", None)
+        return ready() if ready is not None else (np.sort(self.ids), np.sort(self.texts))
+
+
+def _member(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """Which of `values` are in `sorted_values` (binary search: nothing copied, few pages read)."""
+    if not len(sorted_values) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return np.asarray(sorted_values)[at] == values
 
 
 def _keys(name: str, tasks: Sequence[Any]) -> _Keys:
@@ -77,16 +89,13 @@ def shared_task(splits: Mapping[str, Sequence[Any]]) -> str | None:
 def _first_shared(here: _Keys, earlier: list[_Keys]) -> str | None:
     """The first task of `here` that an earlier split has, confirmed by reading both tasks."""
     own_earlier = [k for k in earlier if k.own]
-    id_hits = (
-        np.isin(here.ids, np.concatenate([k.ids for k in own_earlier]))
-        if here.own and own_earlier
-        else np.zeros(len(here.ids), dtype=bool)
-    )
-    text_hits = (
-        np.isin(here.texts, np.concatenate([k.texts for k in earlier]))
-        if earlier
-        else np.zeros(len(here.texts), dtype=bool)
-    )
+    id_hits = np.zeros(len(here.ids), dtype=bool)
+    text_hits = np.zeros(len(here.texts), dtype=bool)
+    for k in earlier:  # one split at a time: a million-task train split is searched, not copied
+        ids, texts = k.sorted()
+        if here.own and k.own:
+            id_hits |= _member(here.ids, ids)
+        text_hits |= _member(here.texts, texts)
     for position in np.flatnonzero(id_hits | text_hits):
         task = here.tasks[int(position)]
         if id_hits[position]:

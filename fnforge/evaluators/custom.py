@@ -59,6 +59,7 @@ class CustomEvaluator(Evaluator):
 
     def __init__(self, module: str, function: str, repo_root: Path | None = None) -> None:
         self.name = f"custom:{module}:{function}"
+        self.repo_root = repo_root  # where the judge was imported from (an index worker imports it again)
         self.judge_function = import_judge(module, function, repo_root)
 
     def task(self, record: Record) -> Task:

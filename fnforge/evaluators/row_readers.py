@@ -69,11 +69,34 @@ class JsonlRows:
         """How an error names a row: `path:LINE`, 1-based as editors count."""
         return f"{self.path}:{line + 1}"
 
-    def scan(self) -> Iterator[tuple[int, int, int, dict[str, Any] | BadRow]]:
-        """(byte offset, byte length, 0-based line, fields or BadRow) of every non-blank line."""
-        offset = 0
+    def parts(self, k: int) -> list[tuple[int, int, int]]:
+        """The file cut into about k parts at line ends: (first byte, end byte, first line)."""
+        size = self.path.stat().st_size
+        cuts, lines = [0], [0]
         with self.path.open("rb") as f:
-            for line, raw in enumerate(f):
+            for i in range(1, k):
+                f.seek(max(cuts[-1], size * i // k))
+                f.readline()  # to the end of the line the cut fell in
+                if f.tell() >= size or f.tell() <= cuts[-1]:
+                    break
+                cuts.append(f.tell())
+            cuts.append(size)
+            f.seek(0)
+            for lo, hi in zip(cuts[:-2], cuts[1:-1], strict=True):  # line numbers at each cut
+                lines.append(lines[-1] + _count_lines(f, hi - lo))
+        return [(lo, hi, line) for lo, hi, line in zip(cuts[:-1], cuts[1:], lines, strict=True)]
+
+    def scan(
+        self, part: tuple[int, int, int] | None = None
+    ) -> Iterator[tuple[int, int, int, dict[str, Any] | BadRow]]:
+        """(byte offset, byte length, 0-based line, fields or BadRow) of every non-blank line
+        (of one part: `parts`)."""
+        offset, end, first = part or (0, None, 0)
+        with self.path.open("rb") as f:
+            f.seek(offset)
+            for line, raw in enumerate(f, start=first):
+                if end is not None and offset >= end:
+                    break
                 start, offset = offset, offset + len(raw)
                 if not raw.strip():
                     continue
@@ -139,9 +162,19 @@ class ParquetRows:
         """How an error names a row: `path: row N`, 1-based."""
         return f"{self.path}: row {line + 1}"
 
-    def scan(self) -> Iterator[tuple[int, int, int, dict[str, Any] | BadRow]]:
-        """(row number, 0, row number, fields) of every row, one decoded row group at a time."""
-        for g, start in enumerate(self.group_starts[:-1]):
+    def parts(self, k: int) -> list[tuple[int, int]]:
+        """The row groups cut into about k runs: (first group, end group)."""
+        n = len(self.group_sizes)
+        cuts = sorted({n * i // k for i in range(k)} | {n})
+        return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+    def scan(
+        self, part: tuple[int, int] | None = None
+    ) -> Iterator[tuple[int, int, int, dict[str, Any] | BadRow]]:
+        """(row number, 0, row number, fields) of every row (of one part: `parts`), a row group at a time."""
+        first, end = part or (0, len(self.group_sizes))
+        for g in range(first, end):
+            start = self.group_starts[g]
             for k, fields in enumerate(self._file.read_row_group(g).to_pylist()):
                 yield start + k, 0, start + k, fields
 
@@ -166,6 +199,18 @@ class ParquetRows:
     def close(self) -> None:
         """Drop the decoded row group."""
         self._cached = None
+
+
+def _count_lines(f: Any, length: int, block: int = 1 << 24) -> int:
+    """Newlines in the next `length` bytes of an open file, read a block at a time."""
+    count = 0
+    while length > 0:
+        data = f.read(min(block, length))
+        if not data:
+            break
+        count += data.count(b"\n")
+        length -= len(data)
+    return count
 
 
 def rows_of(path: Path) -> JsonlRows | ParquetRows:

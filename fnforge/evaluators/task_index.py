@@ -10,7 +10,8 @@ file is indexed again.
 Per good row, in file order: `rows` (JSONL byte offset or Parquet row number), `lengths` (JSONL
 byte length), `lines` (0-based line or row number, for messages and line-number ids), `ids`,
 `id_hash` and `text_hash` (64-bit hashes of the id and of the normalised question, for the
-overlap check), and `id_order` (the rows sorted by id, the base of every epoch's shuffle).
+overlap check, also kept sorted), and `id_order` (the rows sorted by id, the base of every
+epoch's shuffle; 32-bit).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from fnforge.evaluators.loading import Record, own_id
 from fnforge.evaluators.row_readers import BadRow, JsonlRows, ParquetRows
 from fnforge.evaluators.task_keys import key_hash, normalised_question
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 HEAD_BYTES = 1 << 16
 BAD_ROWS_KEPT = 1000  # bad rows listed by line; beyond this only counted
-ARRAYS = ("rows", "lengths", "lines", "ids", "id_hash", "text_hash", "id_order")
+ARRAYS = ("rows", "lengths", "lines", "ids", "id_hash", "text_hash", "id_order", "id_sorted", "text_sorted")
 
 
 @dataclass
@@ -51,6 +52,8 @@ class TaskIndex:
     id_hash: np.ndarray
     text_hash: np.ndarray
     id_order: np.ndarray
+    id_sorted: np.ndarray  # id_hash sorted: membership by binary search, no copy at the check
+    text_sorted: np.ndarray
     own_ids: bool  # False when every id is a line number (the file has no id field)
     total: int  # rows read, good and bad
     bad: list[tuple[int, str]] = field(default_factory=list)  # (0-based line, message), the first ones
@@ -92,6 +95,18 @@ class _Builder:
         self.id_hash.append(key_hash(tid))
         self.text_hash.append(key_hash(question))
 
+    def merge(self, later: _Builder) -> None:
+        """Append the builder of the next part of the same file."""
+        for name in ("rows", "lengths", "lines", "id_hash", "text_hash"):
+            getattr(self, name).extend(getattr(later, name))
+        shift = len(self.id_blob)
+        self.id_ends.extend(end + shift for end in later.id_ends)
+        self.id_blob += later.id_blob
+        self.bad += later.bad[: max(0, BAD_ROWS_KEPT - len(self.bad))]
+        self.bad_count += later.bad_count
+        self.own_ids = self.own_ids or later.own_ids
+        self.total += later.total
+
     def reject(self, line: int, message: str) -> None:
         self.bad_count += 1
         if len(self.bad) < BAD_ROWS_KEPT:
@@ -114,8 +129,15 @@ def build_index(reader: JsonlRows | ParquetRows, to_task: Callable[[Record], Any
     A row is bad when it is not a JSON object, when the evaluator cannot make a task of it
     (missing field, unreadable reference), or when its id repeats an earlier row's id.
     """
+    return finish_index(reader, [scan_part(reader, to_task)])
+
+
+def scan_part(
+    reader: JsonlRows | ParquetRows, to_task: Callable[[Record], Any], part: Any = None
+) -> _Builder:
+    """The pass over one part of a file (`reader.parts`; None: all of it), in compact arrays."""
     b = _Builder()
-    for row, length, line, fields in reader.scan():
+    for row, length, line, fields in reader.scan(part):
         b.total += 1
         if isinstance(fields, BadRow):
             b.reject(fields.line, fields.message)
@@ -130,7 +152,15 @@ def build_index(reader: JsonlRows | ParquetRows, to_task: Callable[[Record], Any
             continue
         b.own_ids = b.own_ids or own is not None
         b.add(row, length, line, tid, normalised_question(task))
-    return _finish(b, reader)
+    return b
+
+
+def finish_index(reader: JsonlRows | ParquetRows, parts: list[_Builder]) -> TaskIndex:
+    """The index from the passes over a file's parts, in file order."""
+    whole = parts[0]
+    for later in parts[1:]:
+        whole.merge(later)
+    return _finish(whole, reader)
 
 
 def _finish(b: _Builder, reader: JsonlRows | ParquetRows) -> TaskIndex:
@@ -141,7 +171,7 @@ def _finish(b: _Builder, reader: JsonlRows | ParquetRows) -> TaskIndex:
     """
     ids = b.ids()
     b.id_blob = bytearray()
-    order = np.argsort(ids, kind="stable")
+    order = np.argsort(ids, kind="stable").astype(np.int32 if len(ids) < 2**31 else np.int64)
     lines = np.frombuffer(b.lines, dtype=np.int32)
     ranked = ids[order]
     repeats = np.flatnonzero(ranked[1:] == ranked[:-1]) + 1 if len(ids) > 1 else np.array([], dtype=np.int64)
@@ -167,13 +197,15 @@ def _finish(b: _Builder, reader: JsonlRows | ParquetRows) -> TaskIndex:
         keep = np.ones(len(ids), dtype=bool)
         keep[order[repeats]] = False
         new_position = np.cumsum(keep) - 1
-        order = new_position[order[keep[order]]]
+        order = new_position[order[keep[order]]].astype(order.dtype)
         arrays = {name: a[keep] for name, a in arrays.items()}
     b.bad.sort()
     return TaskIndex(
         format=reader.format,
         **arrays,
         id_order=order,
+        id_sorted=np.sort(arrays["id_hash"]),
+        text_sorted=np.sort(arrays["text_hash"]),
         own_ids=b.own_ids,
         total=b.total,
         bad=b.bad,

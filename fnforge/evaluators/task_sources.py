@@ -19,6 +19,7 @@ reported with its line; the caller decides what share of bad rows it accepts (`c
 from __future__ import annotations
 
 import operator
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from fnforge.evaluators.index_worker import WORKER_ROWS, build_elsewhere, estimated_rows
 from fnforge.evaluators.loading import TASK_FILE_SUFFIXES, Record, own_id
 from fnforge.evaluators.row_readers import rows_of
 from fnforge.evaluators.task import EvaluatorError, Task
@@ -46,7 +48,13 @@ class SourceReport:
     total: int  # good and bad
     bad_count: int = 0
     bad: list[str] = field(default_factory=list)  # the first bad rows' messages
-    built: bool = False  # the index was built on this open (not read from the cache)
+    # how this open built the index ({} when it was read from the cache): by whom, seconds, peak MB
+    build: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def built(self) -> bool:
+        """Whether the index was built on this open (not read from the cache)."""
+        return bool(self.build)
 
     @property
     def bad_share(self) -> float:
@@ -61,7 +69,7 @@ class SourceReport:
             "rows": self.rows,
             "bad_count": self.bad_count,
             "bad": self.bad[:20],
-            "index": "built" if self.built else "cached",
+            "index": self.build or "cached",
         }
 
 
@@ -88,6 +96,11 @@ class TaskSequence(Sequence[Task], ABC):
     @abstractmethod
     def reports(self) -> list[SourceReport]:
         """Each file's rows, format and bad rows."""
+
+    def sorted_key_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The id and question hashes each sorted (membership by binary search)."""
+        ids, texts = self.key_hashes()
+        return np.sort(ids), np.sort(texts)
 
     def id_order(self) -> np.ndarray:
         """Positions sorted by id (the order every epoch's shuffle starts from)."""
@@ -147,10 +160,15 @@ class TaskView(TaskSequence):
 class FileTasks(TaskSequence):
     """The good rows of one JSONL or Parquet file, through its index."""
 
-    def __init__(self, path: Path, evaluator: Any, index: TaskIndex, reader: Any, built: bool):
+    def __init__(self, path: Path, evaluator: Any, index: TaskIndex, reader: Any, build: dict[str, Any]):
         self.path, self.evaluator, self.index, self.reader = path, evaluator, index, reader
         self.own_ids = index.own_ids
-        self.built = built
+        self.build = build  # how the index was built on this open ({} when read from the cache)
+
+    @property
+    def built(self) -> bool:
+        """Whether this open built the index (rather than reading it from the cache)."""
+        return bool(self.build)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -173,10 +191,15 @@ class FileTasks(TaskSequence):
     def id_order(self) -> np.ndarray:
         return self.index.id_order
 
+    def sorted_key_hashes(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.id_sorted, self.index.text_sorted
+
     def reports(self) -> list[SourceReport]:
         ix = self.index
         bad = [message for _, message in ix.bad]
-        return [SourceReport(str(self.path), ix.format, len(ix), ix.total, ix.bad_count, bad, self.built)]
+        return [
+            SourceReport(str(self.path), ix.format, len(ix), ix.total, ix.bad_count, bad, dict(self.build))
+        ]
 
 
 class ListTasks(TaskSequence):
@@ -261,15 +284,21 @@ def open_tasks(evaluator: Any, path: Path, cache: IndexCache | None = None) -> T
     cache = cache or IndexCache(None)
     reader = rows_of(path)
     index = cache.load(path, evaluator.name)
-    built = index is None
+    build: dict[str, Any] = {}
+    if index is None and estimated_rows(path) > WORKER_ROWS:
+        build = build_elsewhere(evaluator, path, cache) or {}
+        index = cache.load(path, evaluator.name) if build else None
+        build["by"] = "worker"
     if index is None:
+        t0 = time.perf_counter()
         key = file_key(path)  # taken before the pass: a file changed during it is indexed again
         try:
             index = build_index(reader, evaluator.task)
         except OSError as e:
             raise EvaluatorError(f"{path}: cannot read the data file ({e})") from None
         cache.save(path, evaluator.name, index, key)
-    return FileTasks(path, evaluator, index, reader, built)
+        build = {"by": "this process", "seconds": round(time.perf_counter() - t0, 3)}
+    return FileTasks(path, evaluator, index, reader, build)
 
 
 def _open_folder(evaluator: Any, folder: Path, cache: IndexCache | None) -> FolderTasks:

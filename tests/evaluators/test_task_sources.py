@@ -146,3 +146,26 @@ def test_a_folder_is_one_split_with_ids_named_by_file(tmp_path: Path) -> None:
     assert [t.id for t in tasks] == ["a:q1", "b/c:q1"] == [t.id for t in evaluator.load(folder)]
     assert list(tasks.ids()) == [b"a:q1", b"b/c:q1"]
     assert [r.format for r in tasks.reports()] == ["jsonl", "parquet"]
+
+
+def test_a_large_file_is_indexed_in_a_worker_process_with_the_same_result(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import fnforge.evaluators.task_sources as task_sources
+
+    rows: list = [{"question": f"What is {i} and {i}?", "answer": f"#### {2 * i}"} for i in range(300)]
+    rows[250] = '{"question": "cut'  # a bad row in the file's second half: its line must still be right
+    path = as_jsonl(rows, tmp_path / "train.jsonl")
+    here = open_tasks(get_evaluator("gsm8k"), path)  # no cache: built in this process
+    monkeypatch.setattr(task_sources, "WORKER_ROWS", 100)
+    there = open_tasks(get_evaluator("gsm8k"), path, IndexCache(tmp_path / "index"))
+    assert there.build["by"] == "worker" and there.build["rows"] == 299 and here.build["by"] == "this process"
+    assert list(there) == list(here) and there[250].id == "251"  # line-number ids past the bad row
+    assert (
+        there.reports()[0].bad
+        == here.reports()[0].bad
+        == [
+            f"{path}:251: not valid JSON (Unterminated string starting at); each line must be one JSON object"
+        ]
+    )
+    assert list(there.id_order()) == list(here.id_order())
