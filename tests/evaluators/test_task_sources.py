@@ -161,11 +161,6 @@ def test_a_large_file_is_indexed_in_a_worker_process_with_the_same_result(
     there = open_tasks(get_evaluator("gsm8k"), path, IndexCache(tmp_path / "index"))
     assert there.build["by"] == "worker" and there.build["rows"] == 299 and here.build["by"] == "this process"
     assert list(there) == list(here) and there[250].id == "251"  # line-number ids past the bad row
-    assert (
-        there.reports()[0].bad
-        == here.reports()[0].bad
-        == [
-            f"{path}:251: not valid JSON (Unterminated string starting at); each line must be one JSON object"
-        ]
-    )
+    [bad] = there.reports()[0].bad
+    assert bad == here.reports()[0].bad[0] and bad.startswith(f"{path}:251: not valid JSON")
     assert list(there.id_order()) == list(here.id_order())
