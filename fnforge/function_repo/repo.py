@@ -262,7 +262,7 @@ class FunctionRepo:
 
     def next_step(self) -> int:
         """The next step number: steps are global to the repository and continuous."""
-        taken = [r.step for r in self.steps(include_rejected=True)]
+        taken = [r.step for r in history.read_steps(self.git, self.branch, True, notes=False)]
         taken += [n for _, n, _ in self.candidate_branches()]
         return max(taken, default=0) + 1
 
