@@ -71,6 +71,11 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         return f"  {e['line']}"
     if event == "starting":
         return f"no step of run {e['run']} recorded yet: starting it"
+    if event == "data" and kw.get("warning"):
+        return f"[yellow]data:[/yellow] {e['warning']}"
+    if event == "data" and kw.get("sample"):
+        size, of = kw["sample"]["size"], kw["sample"]["of"]
+        return escape(f"validation: a seeded sample of {size} of {of} tasks ([data] val_sample)")
     if event == "stopped":
         return f"run {e['run']} stopped: {e['reason']}"
     return None

@@ -30,14 +30,15 @@ from fnforge.engine.optimizer import OptimizerContext, Proposal, Proposer, StepS
 from fnforge.engine.precheck import failed_tasks
 from fnforge.engine.run_records import (
     INTERRUPTED,
+    HeldRecord,
     all_records,
+    held_records,
     latest_run,
     next_run_name,
     progress_state,
-    run_records,
     started_run,
 )
-from fnforge.engine.schedule import batch_schedule
+from fnforge.engine.schedule import BatchSchedule
 from fnforge.engine.splits import shared_task
 from fnforge.engine.step_gates import candidate_gates, training_gates
 from fnforge.engine.step_notes import candidate_complexity, note_start, optimizer_history
@@ -133,12 +134,14 @@ class Trainer:
         self.candidate_gates = candidate_gates(exp.settings.sandbox, exp.pool)
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
+        self.records: list[HeldRecord] = []  # read once when the run starts, then appended to
         exp.scorer.on_task = lambda split, done, total: self.progress(
             "task", split=split, done=done, total=total
         )
         if exp.llm is not None:
             exp.llm.on_wait = lambda line: self.progress("waiting", line=line)
-        self.schedule = batch_schedule(
+        # positions, not rows: a batch reads its own tasks when its step comes
+        self.schedule = BatchSchedule(
             exp.train_tasks,
             self.settings.training.batch_size,
             self.settings.training.epochs,
@@ -166,10 +169,10 @@ class Trainer:
             for line in result.recovered:
                 self.progress("recovered", what=line)
             self.repo.ensure_clean()  # say it now, not after a step's evaluation
+            # the records are read once, without their notes kept; each decided step is appended
+            self.records = held_records(self.repo)
             while True:
-                # step records carry their notes (flipped task lists grow with the validation
-                # set): derive what is needed and hold none of them through the step
-                position, since = progress_state(run_records(self.repo, self.run))
+                position, since = progress_state([r for r in self.records if r.run == self.run])
                 stop = self._stop_reason(position, since)
                 if stop:
                     result.stopped = stop
@@ -244,7 +247,7 @@ class Trainer:
         exp, s = self.exp, self.settings
         t0 = time.perf_counter()
         # compact summaries only; candidates awaiting review are shown too
-        history = optimizer_history(self.repo, all_records(self.repo))
+        history = optimizer_history(self.repo, self.records)
         step_no = self._current = self.repo.next_step()
         epoch = position // max(1, len(self.schedule) // s.training.epochs)
         batch = self.schedule[position]
@@ -304,6 +307,8 @@ class Trainer:
             },
             "transcripts": str(work.log.path.relative_to(exp.root)),
         }
+        if exp.val_sample is not None:  # validation scores a seeded sample, not the whole split
+            note["validation_sample"] = exp.val_sample.to_dict()
         self.progress(
             "proposed",
             step=work.step,
@@ -337,7 +342,8 @@ class Trainer:
         return self.repo.judge(candidate, gates, note)
 
     def _decided(self, work: _StepWork, res: Any) -> StepOutcome:
-        """Phase 4: the outcome of a recorded step, told to the progress display."""
+        """Phase 4: the outcome of a recorded step, held for the next steps and told to the display."""
+        self.records.append(HeldRecord.of(res))
         outcome = StepOutcome(
             step=res.step,
             accepted=res.accepted,
@@ -423,15 +429,22 @@ def train(
     (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
     with Experiment(repo, offline=offline, pool=pool) as exp:
         refuse_shared_tasks(exp)
+        if progress is not None:
+            for line in exp.data_warnings:  # bad rows skipped, within [data] max_bad_share
+                progress("data", warning=line)
+            if exp.val_sample is not None:
+                progress("data", sample=exp.val_sample.to_dict())
         return Trainer(exp, run=run, progress=progress).train()
 
 
 def refuse_shared_tasks(exp: Experiment) -> None:
     """Raise TrainingError naming the first task train, val and (if set) test share.
 
-    The test tasks are read here only to compare them; the trainer never receives them.
+    The test tasks are opened here only to compare them; the trainer never receives them. Every
+    validation task is compared, also those a `[data] val_sample` leaves out. The splits are
+    compared through their indexes' hashes (`splits.shared_task`): no task is read unless shared.
     """
-    splits = {"train": exp.train_tasks, "val": exp.val_tasks}
+    splits = {"train": exp.train_tasks, "val": exp.val_split}
     if exp.settings.data.test:
         splits["test"] = exp.sealed_test_tasks()
     shared = shared_task(splits)
