@@ -160,6 +160,8 @@ def child(repo_dir: Path, train_path: Path, val_path: Path, run: str) -> None:
         def progress(event: str, **kw) -> None:
             if event == "step" and "start" not in marks:
                 marks["start"] = time.perf_counter() - t0
+            if event == "data" and kw.get("split") == "train":
+                marks["index"] = kw["files"][0]["index"]
 
         result = train(repo, run=run, progress=progress)
     print(
@@ -169,6 +171,7 @@ def child(repo_dir: Path, train_path: Path, val_path: Path, run: str) -> None:
                 "rss_mb": peak_rss_mb(),
                 "steps": len(result.steps),
                 "stopped": result.stopped,
+                "index": marks.get("index"),
             }
         ),
         flush=True,
@@ -190,7 +193,7 @@ def measure(repo_dir: Path, train_path: Path, val_path: Path, run: str) -> dict:
     return out
 
 
-def bench_format(tmp: Path, fmt: str, big: Path, small: Path, val: Path) -> dict:
+def bench_format(tmp: Path, fmt: str, big: Path, small: Path, val: Path, big_n: int, small_n: int) -> dict:
     """The three runs of one format; the figures of the RESULT line."""
     small_run = measure(tmp / f"repo-{fmt}-small", small, val, "small")
     first = measure(tmp / f"repo-{fmt}-big", big, val, "first")
@@ -204,10 +207,12 @@ def bench_format(tmp: Path, fmt: str, big: Path, small: Path, val: Path) -> dict
         "rss_ratio": rss / small_run["rss_mb"],
         "small_start_s": small_run["start_s"],
     }
+    built = first["index"] if isinstance(first["index"], dict) else {}
     print(
-        f"{fmt:8s}: 10k start {figures['small_start_s']:5.2f} s, peak {figures['rss_10k_mb']:6.1f} MB | "
-        f"1M first start {figures['first_start_s']:5.2f} s (peak {first['rss_mb']:6.1f} MB), "
-        f"second start {figures['second_start_s']:5.2f} s (peak {second['rss_mb']:6.1f} MB) | "
+        f"{fmt:8s}: {small_n:,} tasks: start {figures['small_start_s']:5.2f} s, peak {figures['rss_10k_mb']:6.1f} MB | "
+        f"{big_n:,}: first start {figures['first_start_s']:5.2f} s (peak {first['rss_mb']:6.1f} MB; index built by "
+        f"{built.get('by', '?')} in {built.get('seconds', 0):.1f} s, its peak {built.get('peak_mb', 'n/a')} MB), "
+        f"second start {figures['second_start_s']:5.2f} s (peak {second['rss_mb']:6.1f} MB, index {second['index']}) | "
         f"rss_ratio {figures['rss_ratio']:.3f}",
         flush=True,
     )
@@ -242,7 +247,10 @@ def main() -> None:
             flush=True,
         )
         print(f"baseline: the same run with {args.small:,} training tasks, measured in this run", flush=True)
-        results = {fmt: bench_format(tmp, fmt, big, small, val) for fmt, (big, small) in files.items()}
+        results = {
+            fmt: bench_format(tmp, fmt, big, small, val, args.tasks, args.small)
+            for fmt, (big, small) in files.items()
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     worst = {

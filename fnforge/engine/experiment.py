@@ -101,6 +101,7 @@ class Experiment:
         # the sealed test split: loaded only when asked for (`fnforge eval --split test`)
         self.test_tasks: Sequence[Any] = []
         self.data_warnings: list[str] = []  # bad rows skipped (within `[data] max_bad_share`)
+        self.data_reports: dict[str, list[Any]] = {}  # per split: its files' SourceReports
 
     def __enter__(self) -> Experiment:
         try:
@@ -155,6 +156,7 @@ class Experiment:
             self.evaluator, self.root, relative, what, self.settings.data.max_bad_share
         )
         self.data_warnings += warnings
+        self.data_reports[what] = tasks.reports()
         return tasks
 
     def sealed_test_tasks(self) -> Sequence[Any]:

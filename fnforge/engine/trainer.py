@@ -430,6 +430,8 @@ def train(
     with Experiment(repo, offline=offline, pool=pool) as exp:
         refuse_shared_tasks(exp)
         if progress is not None:
+            for split, reports in exp.data_reports.items():
+                progress("data", split=split, files=[r.to_dict() for r in reports])
             for line in exp.data_warnings:  # bad rows skipped, within [data] max_bad_share
                 progress("data", warning=line)
             if exp.val_sample is not None:

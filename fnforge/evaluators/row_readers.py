@@ -193,7 +193,10 @@ class ParquetRows:
     def _group(self, g: int) -> Any:
         with self._lock:
             if self._cached is None or self._cached[0] != g:
-                self._cached = (g, self._file.read_row_group(g))
+                # one thread: pyarrow's reader threads each keep buffers, a third of the driver's
+                # memory for a batch of eight tasks, for no gain on one row group
+                self._cached = None
+                self._cached = (g, self._file.read_row_group(g, use_threads=False))
             return self._cached[1]
 
     def close(self) -> None:

@@ -54,7 +54,8 @@ class TabMWPEvaluator(Evaluator):
             "question": str(question),
             "table": str(f.get("table") or ""),
             "table_title": str(f.get("table_title") or ""),
-            "table_for_pd": dict(f.get("table_for_pd") or {}),
+            # a Parquet struct holds every column any row's table has; a column this table lacks is null
+            "table_for_pd": {k: v for k, v in dict(f.get("table_for_pd") or {}).items() if v is not None},
             "choices": choices,
             "unit": str(f.get("unit") or ""),
         }
