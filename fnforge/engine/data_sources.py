@@ -84,6 +84,19 @@ def sampled_validation(
     return view, ValidationSample(sample, n)
 
 
+def data_events(exp: Any) -> list[dict[str, Any]]:
+    """What a run tells about its data as it starts: each split's files (rows, format, index built
+    or cached), each file's skipped bad rows, and the validation sample if one is scored."""
+    events: list[dict[str, Any]] = [
+        {"split": split, "files": [r.to_dict() for r in reports]}
+        for split, reports in exp.data_reports.items()
+    ]
+    events += [{"warning": line} for line in exp.data_warnings]
+    if exp.val_sample is not None:
+        events.append({"sample": exp.val_sample.to_dict()})
+    return events
+
+
 @dataclass
 class SplitReport:
     """One split as `fnforge data check` sees it: its files, or why it cannot be read."""

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fnforge.engine.data_sources import data_events
 from fnforge.engine.experiment import Experiment
 from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposal, Proposer, StepSummary, make_proposer
@@ -429,13 +430,8 @@ def train(
     (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
     with Experiment(repo, offline=offline, pool=pool) as exp:
         refuse_shared_tasks(exp)
-        if progress is not None:
-            for split, reports in exp.data_reports.items():
-                progress("data", split=split, files=[r.to_dict() for r in reports])
-            for line in exp.data_warnings:  # bad rows skipped, within [data] max_bad_share
-                progress("data", warning=line)
-            if exp.val_sample is not None:
-                progress("data", sample=exp.val_sample.to_dict())
+        for event in data_events(exp) if progress is not None else []:
+            progress("data", **event)  # each split's files, bad rows skipped, a validation sample
         return Trainer(exp, run=run, progress=progress).train()
 
 
@@ -443,8 +439,7 @@ def refuse_shared_tasks(exp: Experiment) -> None:
     """Raise TrainingError naming the first task train, val and (if set) test share.
 
     The test tasks are opened here only to compare them; the trainer never receives them. Every
-    validation task is compared, also those a `[data] val_sample` leaves out. The splits are
-    compared through their indexes' hashes (`splits.shared_task`): no task is read unless shared.
+    validation task is compared, also those `[data] val_sample` leaves out; by hashes, reading none.
     """
     splits = {"train": exp.train_tasks, "val": exp.val_split}
     if exp.settings.data.test:
