@@ -62,12 +62,13 @@ class JsonlRows:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._name = str(self.path)
         self._fd: int | None = None
         self._lock = threading.Lock()
 
     def where(self, line: int) -> str:
         """How an error names a row: `path:LINE`, 1-based as editors count."""
-        return f"{self.path}:{line + 1}"
+        return f"{self._name}:{line + 1}"
 
     def parts(self, k: int) -> list[tuple[int, int, int]]:
         """The file cut into about k parts at line ends: (first byte, end byte, first line)."""

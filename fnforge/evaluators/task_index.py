@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,10 @@ class _Builder:
         self.rows.append(row)
         self.lengths.append(length)
         self.lines.append(line)
-        self.id_blob += tid.encode("utf-8")
+        encoded = tid.encode("utf-8")
+        self.id_blob += encoded
         self.id_ends.append(len(self.id_blob))
-        self.id_hash.append(key_hash(tid))
+        self.id_hash.append(int.from_bytes(blake2b(encoded, digest_size=8).digest(), "little"))  # = key_hash
         self.text_hash.append(key_hash(question))
 
     def merge(self, later: _Builder) -> None:
@@ -137,6 +139,7 @@ def scan_part(
 ) -> _Builder:
     """The pass over one part of a file (`reader.parts`; None: all of it), in compact arrays."""
     b = _Builder()
+    where, add = reader.where, b.add  # bound once: this loop runs a million times
     for row, length, line, fields in reader.scan(part):
         b.total += 1
         if isinstance(fields, BadRow):
@@ -145,13 +148,13 @@ def scan_part(
         own = own_id(fields)
         tid = own or str(line)
         try:
-            task = to_task(Record(tid, fields, reader.where(line)))
+            task = to_task(Record(tid, fields, where(line)))
         except Exception as e:  # noqa: BLE001 - a row the evaluator refuses is a bad row, never a crash
-            message = str(e) if isinstance(e, EvaluatorError) else f"{reader.where(line)}: {e!r}"
-            b.reject(line, message)
+            b.reject(line, str(e) if isinstance(e, EvaluatorError) else f"{where(line)}: {e!r}")
             continue
-        b.own_ids = b.own_ids or own is not None
-        b.add(row, length, line, tid, normalised_question(task))
+        if own is not None:
+            b.own_ids = True
+        add(row, length, line, tid, normalised_question(task))
     return b
 
 

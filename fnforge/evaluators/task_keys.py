@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
-
-_SPACE = re.compile(r"\s+")
 
 
 def normalised_question(task: Any) -> str:
@@ -23,9 +20,11 @@ def normalised_question(task: Any) -> str:
     unit where the dataset has them): TabMWP asks "Is the function linear?" of many tables.
     """
     inputs = getattr(task, "inputs", {}) or {}
-    parts = [inputs["question"]] if set(inputs) == {"question"} else [inputs[k] for k in sorted(inputs)]
+    if len(inputs) == 1 and isinstance(inputs.get("question"), str):  # the common case, kept quick
+        return " ".join(inputs["question"].split()).casefold()
+    parts = [inputs[k] for k in sorted(inputs)]
     text = " ".join(v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str) for v in parts)
-    return _SPACE.sub(" ", text).strip().casefold()
+    return " ".join(text.split()).casefold()  # str.split() splits on what `\s` matches
 
 
 def key_hash(text: str) -> int:
