@@ -60,7 +60,7 @@ class ItemResult(BaseModel):
 class Evaluator(ABC):
     """A benchmark: load its tasks, render them for an agent, extract and judge answers.
 
-    Subclasses implement `load`, `render`, `extract` and `judge`; `categories` names the
+    Subclasses implement `task` (one record), `render`, `extract` and `judge`; `categories` names the
     metadata keys that per-category scores are broken down by.
     """
 

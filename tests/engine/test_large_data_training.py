@@ -20,6 +20,7 @@ from fnforge.engine.experiment import Experiment
 from fnforge.engine.trainer import train
 from fnforge.engine.validation_order import validation_order
 from fnforge.function_repo import FunctionRepo
+from fnforge.report.collect import collect
 
 
 def rows(split: str) -> list[dict]:
@@ -84,3 +85,5 @@ def test_val_sample_scores_the_first_n_of_the_seeded_order_and_the_note_says_so(
     validation = next(v for v in note["verdicts"] if v["gate"] == "validation")
     assert validation["details"]["n"] == 40 and validation["details"]["sample"] == {"size": 40, "of": 100}
     assert ("data", {"sample": {"size": 40, "of": 100}}) in events
+    [shown] = collect(repo.root).steps  # the report's verdict column says so too
+    assert "a seeded sample of 40 of 100 validation tasks" in shown.reason
