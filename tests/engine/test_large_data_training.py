@@ -45,6 +45,17 @@ def with_data(repo: FunctionRepo, fmt: str, settings: str = "") -> FunctionRepo:
     return FunctionRepo.open(repo.root)
 
 
+class CountedSteps:
+    """A repository's `steps` that counts its calls."""
+
+    def __init__(self, steps) -> None:
+        self.steps, self.reads = steps, 0
+
+    def __call__(self, *args, **kwargs):
+        self.reads += 1
+        return self.steps(*args, **kwargs)
+
+
 def decisions(repo: FunctionRepo) -> list[tuple]:
     return [
         (r.step, r.decision, r.gate, r.score_before, r.score_after, r.note.get("batch"))
@@ -60,7 +71,12 @@ def test_a_parquet_split_and_a_jsonl_split_give_the_same_tasks_and_the_same_run(
         repo = with_data(direct_repo(tmp_path / fmt), fmt)
         with Experiment(repo, pool=docker_pool, splits=("train", "val", "test")) as exp:
             tasks = {split: list(exp.tasks(split)) for split in ("train", "val", "test")}
+        counted = CountedSteps(repo.steps)  # every read of the recorded steps with their notes
+        repo.steps = counted
         result = train(repo, run="demo", pool=docker_pool)
+        del repo.steps
+        # the run's name and the trainer's start read the history; its three steps append to it
+        assert counted.reads == 2
         by_format[fmt] = (tasks, [(s.accepted, s.gate, s.score_after) for s in result.steps], decisions(repo))
     assert by_format["jsonl"][0] == by_format["parquet"][0]  # the same tasks, task by task
     assert by_format["jsonl"][1] == by_format["parquet"][1] and len(by_format["jsonl"][1]) == 3
