@@ -32,6 +32,7 @@ _EXAMPLES = {
     "sandbox.property_budget_s": "property_budget_s = 30",
     "training.accept": 'accept = "significant"',
     "training.alpha": "alpha = 0.05",
+    "tracking.mlflow": 'mlflow = "sqlite:///.git/fnforge/mlflow.db"',
 }
 
 
@@ -157,6 +158,15 @@ class ServeSettings(_Section):
     queue: int = Field(16, ge=0)
 
 
+class TrackingSettings(_Section):
+    """Where each run's figures go besides git: an MLflow tracking URI (the `fnforge[mlflow]` extra)."""
+
+    # "" = off; sqlite:///path/mlflow.db (relative to the repository), sqlite:////abs/path.db,
+    # or a tracking server's http(s) URL
+    mlflow: str = ""
+    experiment: str = ""  # the MLflow experiment; "" = "fnforge/<repository folder name>"
+
+
 class Settings(_Section):
     """The whole experiment file."""
 
@@ -168,6 +178,7 @@ class Settings(_Section):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)  # reads the image env when made
     executor: ExecutorSettings = ExecutorSettings()
     serve: ServeSettings = ServeSettings()
+    tracking: TrackingSettings = TrackingSettings()
 
 
 def load_settings(path: Path) -> Settings:

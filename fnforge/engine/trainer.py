@@ -29,6 +29,7 @@ from fnforge.engine.experiment import Experiment
 from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposal, Proposer, StepSummary, make_proposer
 from fnforge.engine.precheck import failed_tasks
+from fnforge.engine.run_observer import observe_run
 from fnforge.engine.run_records import (
     INTERRUPTED,
     HeldRecord,
@@ -135,13 +136,12 @@ class Trainer:
         self.candidate_gates = candidate_gates(exp.settings.sandbox, exp.pool)
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
-        self.records: list[HeldRecord] = []  # read once when the run starts, then appended to
+        self.records: list[HeldRecord] = []  # read once (no notes kept) as the run starts; steps append
         exp.scorer.on_task = lambda split, done, total: self.progress(
             "task", split=split, done=done, total=total
         )
         if exp.llm is not None:
             exp.llm.on_wait = lambda line: self.progress("waiting", line=line)
-        # positions, not rows: a batch reads its own tasks when its step comes
         self.schedule = BatchSchedule(
             exp.train_tasks,
             self.settings.training.batch_size,
@@ -170,7 +170,6 @@ class Trainer:
             for line in result.recovered:
                 self.progress("recovered", what=line)
             self.repo.ensure_clean()  # say it now, not after a step's evaluation
-            # the records are read once, without their notes kept; each decided step is appended
             self.records = held_records(self.repo)
             while True:
                 position, since = progress_state([r for r in self.records if r.run == self.run])
@@ -430,9 +429,11 @@ def train(
     (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
     with Experiment(repo, offline=offline, pool=pool) as exp:
         refuse_shared_tasks(exp)
-        for event in data_events(exp) if progress is not None else []:
-            progress("data", **event)  # each split's files, bad rows skipped, a validation sample
-        return Trainer(exp, run=run, progress=progress).train()
+        # the in-flight file (`fnforge watch`) and the tracker follow the trainer's own events
+        with observe_run(exp, run, offline=offline, progress=progress) as observer:
+            for event in data_events(exp):
+                observer("data", **event)  # each split's files, bad rows skipped, a validation sample
+            return Trainer(exp, run=run, progress=observer).train()
 
 
 def refuse_shared_tasks(exp: Experiment) -> None:
