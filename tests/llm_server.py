@@ -8,6 +8,10 @@ often. The same server answers the throughput benchmark with a fixed latency.
 
 A script returns `text("...")`, `tool_calls(("name", {...}), ...)`, or `error(429)`;
 anything else it returns is sent as the assistant message's content.
+
+`refuse_tools=True` makes the server one without tool calling: any request with a `tools`
+field is refused with HTTP 400 before the script sees it, worded as Ollama words it for a
+model whose template has no tools ("<model> does not support tools").
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Reply:
     retry_after: str | None = None
     message: str | None = None  # an error's message (default "scripted <status>")
     code: str | None = None  # an error's code, e.g. "context_length_exceeded"
+    type: str | None = None  # an error's type (default "invalid_request_error" for a 400)
     finish_reason: str | None = None  # default: "tool_calls" with calls, else "stop"
 
 
@@ -46,11 +51,21 @@ def tool_calls(*calls: tuple[str, Any], content: str | None = None) -> Reply:
 
 
 def error(
-    status: int, retry_after: str | None = None, *, message: str | None = None, code: str | None = None
+    status: int,
+    retry_after: str | None = None,
+    *,
+    message: str | None = None,
+    code: str | None = None,
+    type_: str | None = None,
 ) -> Reply:
     """An HTTP error response (e.g. 429 or 500) to exercise retries, with an optional Retry-After,
-    and the message and code a provider writes into its JSON error body."""
-    return Reply(status=status, retry_after=retry_after, message=message, code=code)
+    and the message, code and type a provider writes into its JSON error body."""
+    return Reply(status=status, retry_after=retry_after, message=message, code=code, type=type_)
+
+
+def no_tools(model: str) -> Reply:
+    """The 400 of a server whose model cannot call tools, in Ollama's words."""
+    return error(400, message=f"registry.ollama.ai/library/{model} does not support tools", type_="api_error")
 
 
 Script = Callable[[dict], Any]
@@ -84,8 +99,16 @@ class LLMServer:
     200 ms model); `on_request(body)` runs first (a test uses it to kill a client mid-step).
     """
 
-    def __init__(self, script: Script, *, delay_s: float = 0.0, on_request: Script | None = None):
+    def __init__(
+        self,
+        script: Script,
+        *,
+        delay_s: float = 0.0,
+        on_request: Script | None = None,
+        refuse_tools: bool = False,
+    ):
         self.script = script
+        self.refuse_tools = refuse_tools
         self.delay_s = delay_s
         self.on_request = on_request
         self.requests: list[dict] = []
@@ -124,7 +147,10 @@ class LLMServer:
                     ident = server._ids
                 if server.on_request is not None:
                     server.on_request(body)
-                reply = server.script(body)
+                if server.refuse_tools and body.get("tools"):
+                    reply = no_tools(body.get("model", "scripted"))
+                else:
+                    reply = server.script(body)
                 if not isinstance(reply, Reply):
                     reply = Reply(content=str(reply))
                 if server.delay_s or reply.delay_s:
@@ -134,7 +160,9 @@ class LLMServer:
                     body = {
                         "error": {
                             "message": reply.message or f"scripted {reply.status}",
-                            "type": "invalid_request_error" if reply.status == 400 else "scripted",
+                            "type": reply.type
+                            or ("invalid_request_error" if reply.status == 400 else "scripted"),
+                            "param": None,
                             "code": reply.code,
                         }
                     }

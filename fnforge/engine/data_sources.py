@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fnforge.engine.splits import shared_task
 from fnforge.engine.validation_order import validation_order
 from fnforge.evaluators.errors import EvaluatorError
 from fnforge.evaluators.task_index import IndexCache
@@ -82,6 +83,18 @@ def sampled_validation(
     take = getattr(val, "take", None)
     view = take(positions) if take is not None else [val[i] for i in positions]
     return view, ValidationSample(sample, n)
+
+
+def shared_split_task(exp: Any) -> str | None:
+    """The first task train, val and (if set) test share, described, or None.
+
+    The test split is opened here only to compare it; the trainer never receives it. Every
+    validation task is compared, also those `[data] val_sample` leaves out; by hashes, reading none.
+    """
+    splits = {"train": exp.train_tasks, "val": exp.val_split}
+    if exp.settings.data.test:
+        splits["test"] = exp.sealed_test_tasks()
+    return shared_task(splits)
 
 
 def data_events(exp: Any) -> list[dict[str, Any]]:

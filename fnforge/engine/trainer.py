@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fnforge.engine.data_sources import data_events
+from fnforge.engine.data_sources import data_events, shared_split_task
 from fnforge.engine.experiment import Experiment
 from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposal, Proposer, StepSummary, make_proposer
@@ -34,16 +34,20 @@ from fnforge.engine.run_records import (
     INTERRUPTED,
     HeldRecord,
     all_records,
-    held_records,
     latest_run,
     next_run_name,
     progress_state,
     started_run,
 )
 from fnforge.engine.schedule import BatchSchedule
-from fnforge.engine.splits import shared_task
 from fnforge.engine.step_gates import candidate_gates, training_gates
-from fnforge.engine.step_notes import candidate_complexity, note_start, optimizer_history
+from fnforge.engine.step_notes import (
+    candidate_complexity,
+    learned_windows,
+    note_start,
+    optimizer_history,
+    restore_windows,
+)
 from fnforge.engine.transcripts import TranscriptLog, runs_dir
 from fnforge.engine.validation import StepAborted
 from fnforge.function_repo.review import hold, stop_line, waiting
@@ -137,6 +141,7 @@ class Trainer:
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
         self.records: list[HeldRecord] = []  # read once (no notes kept) as the run starts; steps append
+        self._windows_noted: dict[str, int] = {}  # context windows learned and already in a note
         exp.scorer.on_task = lambda split, done, total: self.progress(
             "task", split=split, done=done, total=total
         )
@@ -170,7 +175,9 @@ class Trainer:
             for line in result.recovered:
                 self.progress("recovered", what=line)
             self.repo.ensure_clean()  # say it now, not after a step's evaluation
-            self.records = held_records(self.repo)
+            recorded = all_records(self.repo)  # the one read of the notes: windows learned, then compact
+            self._windows_noted = restore_windows(self.exp.llm, [r for r in recorded if r.run == self.run])
+            self.records = [HeldRecord.of(r) for r in recorded]
             while True:
                 position, since = progress_state([r for r in self.records if r.run == self.run])
                 stop = self._stop_reason(position, since)
@@ -287,16 +294,15 @@ class Trainer:
         proposal = exp.background.run(self.proposer.propose(ctx))
         if proposal.exhausted:
             return None
+        learned = learned_windows(exp.llm, s.llm, self._windows_noted)
+        for model, info in learned.items():
+            self.progress("context_learned", model=model, **info)
         t_opt = time.perf_counter()
         usage_opt = self._usage()
         note = {
             **note_start(work.position, work.epoch, work.batch, work.train_eval),
             "learn_from": work.learn_note,
-            "optimizer": {
-                "attempts": proposal.attempts,
-                "errors": proposal.errors,
-                "prompt_tokens": proposal.prompt_tokens,
-            },
+            "optimizer": proposal.note(),
             "usage": {
                 "train": (work.usage_train - work.usage_start).to_dict(),
                 "optimizer": (usage_opt - work.usage_train).to_dict(),
@@ -306,6 +312,7 @@ class Trainer:
                 "optimizer": round(t_opt - work.t_train, 3),
             },
             "transcripts": str(work.log.path.relative_to(exp.root)),
+            **({"context_window": learned} if learned else {}),
         }
         if exp.val_sample is not None:  # validation scores a seeded sample, not the whole split
             note["validation_sample"] = exp.val_sample.to_dict()
@@ -428,23 +435,10 @@ def train(
             )
     (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
     with Experiment(repo, offline=offline, pool=pool) as exp:
-        refuse_shared_tasks(exp)
+        if shared := shared_split_task(exp):  # by hashes of ids and questions: no task read unless shared
+            raise TrainingError(f"the splits overlap: {shared}; every task must be in one split only")
         # the in-flight file (`fnforge watch`) and the tracker follow the trainer's own events
         with observe_run(exp, run, offline=offline, progress=progress) as observer:
             for event in data_events(exp):
                 observer("data", **event)  # each split's files, bad rows skipped, a validation sample
             return Trainer(exp, run=run, progress=observer).train()
-
-
-def refuse_shared_tasks(exp: Experiment) -> None:
-    """Raise TrainingError naming the first task train, val and (if set) test share.
-
-    The test tasks are opened here only to compare them; the trainer never receives them. Every
-    validation task is compared, also those `[data] val_sample` leaves out; by hashes, reading none.
-    """
-    splits = {"train": exp.train_tasks, "val": exp.val_split}
-    if exp.settings.data.test:
-        splits["test"] = exp.sealed_test_tasks()
-    shared = shared_task(splits)
-    if shared:
-        raise TrainingError(f"the splits overlap: {shared}; every task must be in one split only")
