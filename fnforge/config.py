@@ -64,6 +64,11 @@ class DataSettings(_Section):
     train: str = "data/train.jsonl"
     val: str = "data/val.jsonl"
     test: str = ""  # sealed: scored only by `fnforge eval --split test`, never for a decision
+    # score a fixed seeded sample of this many validation tasks (the first N of `validation_order`); 0 = all
+    val_sample: int = Field(0, ge=0)
+    # a run starts when a file's bad rows (not JSON, missing a field, a repeated id) are at most this
+    # share of its rows (they are skipped and listed by line); above it, it refuses and names them
+    max_bad_share: float = Field(0.001, ge=0.0, le=1.0)
 
 
 class LLMSettings(_Section):

@@ -2,7 +2,7 @@
 
 Each check answers one question a user would otherwise debug by hand (is a Docker engine
 reachable, is the sandbox image present and current, does git have an identity, is the
-experiment file valid, does the model endpoint answer) and says what to do when it fails.
+experiment file valid, does the model endpoint answer, can the data files be read) and says what to do when it fails.
 The CLI prints them; tests call them directly.
 """
 
@@ -177,15 +177,49 @@ def check_model(settings: Settings, timeout_s: float = 5.0) -> list[Check]:
     return [Check("model endpoint", "ok", f"{url} answers ({len(models)} models listed)")]
 
 
+def check_data(repo: Path, settings: Settings) -> list[Check]:
+    """Each `[data]` split: its rows and format, bad rows by line, and whether a run would start.
+
+    The index each file needs is built here and cached, so the next run starts without a pass.
+    """
+    from fnforge.engine.data_sources import split_reports
+
+    checks = []
+    for r in split_reports(repo, settings):
+        name = f"data {r.split}"
+        if r.error:
+            status = "warn" if r.missing else "fail"  # a fresh repository has no data yet
+            checks.append(Check(name, status, r.error, f"fix [data] {r.split} in {CONFIG_NAME} or the file"))
+            continue
+        rows = sum(f.rows for f in r.files)
+        bad = sum(f.bad_count for f in r.files)
+        formats = ", ".join(sorted({f.format for f in r.files}))
+        detail = f"{r.path}: {rows} tasks ({formats}, {len(r.files)} file{'s' * (len(r.files) != 1)})"
+        first_bad = next((line for f in r.files for line in f.bad[:1]), "")
+        if r.refused:
+            checks.append(Check(name, "fail", r.refused, "fix the rows listed by `fnforge data check`"))
+        elif bad:
+            checks.append(
+                Check(
+                    name, "warn", f"{detail}; {bad} bad rows skipped, the first: {first_bad}", "fix the rows"
+                )
+            )
+        else:
+            checks.append(Check(name, "ok", detail))
+    return checks
+
+
 def run_checks(repo: Path | None) -> list[Check]:
     """Every doctor check, for the repository's settings (or the defaults without one)."""
     checks: list[Check] = []
     settings = Settings()
     where = Path.cwd()
+    configured = False
     if repo is not None:
         where = repo
         try:
             settings = load_settings(repo)
+            configured = True
             checks.append(Check("fnforge.toml", "ok", f"{repo / CONFIG_NAME} is valid"))
         except ConfigError as e:
             checks.append(
@@ -195,4 +229,5 @@ def run_checks(repo: Path | None) -> list[Check]:
     checks += check_docker(settings)
     if repo is not None:
         checks += check_model(settings)
+        checks += check_data(repo, settings) if configured else []
     return checks

@@ -24,6 +24,7 @@ __all__ = ["app", "main", "console"]
 from fnforge.cli import repo as _repo  # noqa: E402,F401,I001
 from fnforge.cli import sandbox as _sandbox  # noqa: E402,F401
 from fnforge.cli import check as _check  # noqa: E402,F401
+from fnforge.cli import data as _data  # noqa: E402,F401
 from fnforge.cli import train as _train  # noqa: E402,F401
 from fnforge.cli import review as _review  # noqa: E402,F401
 from fnforge.cli import demo as _demo  # noqa: E402,F401

@@ -79,6 +79,17 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         return f"  [yellow]tracking[/yellow]: {e['line']}"
     if event == "starting":
         return f"no step of run {e['run']} recorded yet: starting it"
+    if event == "data" and kw.get("files"):
+        files = kw["files"]
+        rows = sum(f["rows"] for f in files)
+        index = "index built" if any(f["index"] != "cached" for f in files) else "index cached"
+        formats = ", ".join(sorted({f["format"] for f in files}))
+        return escape(f"{kw['split']}: {rows} tasks ({formats}, {index})")
+    if event == "data" and kw.get("warning"):
+        return f"[yellow]data:[/yellow] {e['warning']}"
+    if event == "data" and kw.get("sample"):
+        size, of = kw["sample"]["size"], kw["sample"]["of"]
+        return escape(f"validation: a seeded sample of {size} of {of} tasks ([data] val_sample)")
     if event == "stopped":
         return f"run {e['run']} stopped: {e['reason']}"
     return None

@@ -30,7 +30,14 @@ CACHED_SCORES = 8
 
 
 def tasks_hash(tasks: Sequence[Any]) -> str:
-    """A hash of a task list's ids, to key scores of the same set on different task lists."""
+    """A hash of a task list's ids, to key scores of the same set on different task lists.
+
+    A lazy split gives its ids from its index (`ids()`), so keying a score reads no task; the
+    hash is the same as for a list of the same tasks.
+    """
+    ids = getattr(tasks, "ids", None)
+    if ids is not None:
+        return hashlib.sha256(b"\n".join(ids().tolist())).hexdigest()[:16]
     return hashlib.sha256("\n".join(str(t.id) for t in tasks).encode()).hexdigest()[:16]
 
 

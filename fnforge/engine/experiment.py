@@ -9,30 +9,33 @@ containers removed, the loop stopped) whatever happens.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from fnforge.config import Settings
 from fnforge.engine.background import BackgroundLoop
+from fnforge.engine.data_sources import DataError, ValidationSample, open_split, sampled_validation
 from fnforge.engine.evaluation import Evaluation, Scorer
 from fnforge.engine.executors.base import Executor
 from fnforge.engine.llm import ChatModel, LLMClient, cache_dir
+from fnforge.evaluators.task_sources import TaskSequence
 
 
 class ExperimentError(ValueError):
     """The experiment cannot start (missing data file, unknown task...); the message says the fix."""
 
 
-def load_tasks(evaluator: Any, root: Path, relative: str, what: str) -> list[Any]:
-    """The tasks of one split, with a clear error when the file is missing or empty."""
-    path = Path(relative) if Path(relative).is_absolute() else Path(root) / relative
-    if not path.exists():
-        raise ExperimentError(f"[data] {what} = {relative!r}: {path} not found; put the {what} tasks there")
-    tasks = evaluator.load(path)
-    if not tasks:
-        raise ExperimentError(f"[data] {what} = {relative!r}: no tasks in {path}")
-    return tasks
+def load_tasks(
+    evaluator: Any, root: Path, relative: str, what: str, max_bad_share: float = 1.0
+) -> tuple[TaskSequence, list[str]]:
+    """The tasks of one split, read lazily through its cached index, and a warning per file whose
+    bad rows were skipped; a clear error when the file is missing, empty or too bad."""
+    try:
+        return open_split(evaluator, root, relative, what, max_bad_share)
+    except DataError as e:
+        raise ExperimentError(str(e)) from None
 
 
 def choose_executor(settings: Settings, *, llm: ChatModel | None, pool: Any, evaluator: Any) -> Executor:
@@ -88,10 +91,17 @@ class Experiment:
         self.scorer: Scorer | None = None
         self.executor: Executor | None = None  # local, or Ray when [executor] kind = "ray"
         self.evaluator: Any = None
-        self.train_tasks: list[Any] = []
-        self.val_tasks: list[Any] = []
+        # splits are lazy sequences over their files' indexes: a task is read when it is scored
+        self.train_tasks: Sequence[Any] = []
+        self.val_split: Sequence[Any] = []  # every validation task (the overlap check reads it)
+        # what the gates score: the validation split, or its `[data] val_sample` (then `val_sample`
+        # says how many of how many)
+        self.val_tasks: Sequence[Any] = []
+        self.val_sample: ValidationSample | None = None
         # the sealed test split: loaded only when asked for (`fnforge eval --split test`)
-        self.test_tasks: list[Any] = []
+        self.test_tasks: Sequence[Any] = []
+        self.data_warnings: list[str] = []  # bad rows skipped (within `[data] max_bad_share`)
+        self.data_reports: dict[str, list[Any]] = {}  # per split: its files' SourceReports
 
     def __enter__(self) -> Experiment:
         try:
@@ -107,9 +117,12 @@ class Experiment:
         s = self.settings
         self.evaluator = get_evaluator(s.task.name, self.root)
         if "train" in self._splits:
-            self.train_tasks = load_tasks(self.evaluator, self.root, s.data.train, "train")
+            self.train_tasks = self._split(s.data.train, "train")
         if "val" in self._splits:
-            self.val_tasks = load_tasks(self.evaluator, self.root, s.data.val, "val")
+            self.val_split = self._split(s.data.val, "val")
+            self.val_tasks, self.val_sample = sampled_validation(
+                self.val_split, s.training.seed, s.data.val_sample
+            )
         if "test" in self._splits:
             self.test_tasks = self.sealed_test_tasks()
         threads = max(s.training.concurrency, s.sandbox.pool) + 4
@@ -138,14 +151,22 @@ class Experiment:
             except Exception:  # noqa: BLE001 - closing connections is best effort
                 pass
 
-    def sealed_test_tasks(self) -> list[Any]:
+    def _split(self, relative: str, what: str) -> Sequence[Any]:
+        tasks, warnings = load_tasks(
+            self.evaluator, self.root, relative, what, self.settings.data.max_bad_share
+        )
+        self.data_warnings += warnings
+        self.data_reports[what] = tasks.reports()
+        return tasks
+
+    def sealed_test_tasks(self) -> Sequence[Any]:
         """The test split's tasks (`[data] test`); an error when the settings name none."""
         if not self.settings.data.test:
             raise ExperimentError('no test split: set [data] test = "data/test.jsonl" in fnforge.toml')
-        return load_tasks(self.evaluator, self.root, self.settings.data.test, "test")
+        return self._split(self.settings.data.test, "test")
 
-    def tasks(self, split: str) -> list[Any]:
-        """The tasks of `train`, `val` or (when opened with it) the sealed `test`."""
+    def tasks(self, split: str) -> Sequence[Any]:
+        """The tasks of `train`, `val` (its `[data] val_sample` when set) or the sealed `test`."""
         if split not in ("train", "val", "test"):
             raise ExperimentError(f"unknown split {split!r}; use train, val or test")
         return {"train": self.train_tasks, "val": self.val_tasks, "test": self.test_tasks}[split]

@@ -30,7 +30,7 @@ class PrecheckGate:
     ):
         """A gate for one step: `tasks` are that step's batch tasks the head failed."""
         self.scorer = scorer
-        self.val_tasks = list(val_tasks)
+        self.val_tasks = val_tasks  # a lazy split or its sample: counted and keyed, never copied
         self.tasks = list(tasks)
         self.head_calls_per_task = head_calls_per_task  # the head's model calls per task on this batch
 

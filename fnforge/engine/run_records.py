@@ -8,12 +8,65 @@ fresh run name, and where a run stands in its batch schedule and its patience.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from fnforge.engine.transcripts import runs_dir
-from fnforge.function_repo.review import waiting
+from fnforge.function_repo.review import AWAITING, waiting
 
 INTERRUPTED = "interrupted"  # the gate of a step stopped by Ctrl-C or an endpoint that stayed down
+
+
+@dataclass(frozen=True)
+class HeldRecord:
+    """A step as the trainer holds it between steps: its decision and scores, never its note.
+
+    The trainer reads the repository's records once when a run starts and then appends each
+    step it decides, so a step costs the same at step 500 as at step 5 (a note grows with the
+    validation set; re-reading all of them every step grew with the run).
+    """
+
+    step: int
+    run: str
+    decision: str
+    gate: str | None
+    reason: str
+    score_before: float | None
+    score_after: float | None
+    commit: str
+    actions: list[str] = field(default_factory=list)
+    waiting: bool = False
+    # only the note's `review` part (when a person decided: `decided_at` orders by it), never the rest
+    note: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        """True when the step changed the set's branch."""
+        return self.decision == "accepted"
+
+    @classmethod
+    def of(cls, r: Any) -> HeldRecord:
+        """From a StepRecord, a WaitingCandidate or the StepResult a step just returned."""
+        waits = bool(getattr(r, "waiting", False))
+        decision = AWAITING if waits else ("accepted" if r.accepted else "rejected")
+        return cls(
+            step=r.step,
+            run=r.run,
+            decision=decision,
+            gate=r.gate,
+            reason=r.reason,
+            score_before=r.score_before,
+            score_after=r.score_after,
+            commit=r.commit,
+            actions=list(r.actions),
+            waiting=waits,
+            note={"review": review} if (review := (getattr(r, "note", None) or {}).get("review")) else {},
+        )
+
+
+def held_records(repo: Any) -> list[HeldRecord]:
+    """Every step and waiting candidate of the repository, compact, in step order (read once a run)."""
+    return [HeldRecord.of(r) for r in all_records(repo)]
 
 
 def all_records(repo: Any) -> list[Any]:

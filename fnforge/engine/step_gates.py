@@ -44,4 +44,4 @@ def training_gates(
         if exp.settings.training.precheck
         else []
     )
-    return [*before, *precheck, validation_gate(scorer, exp.val_tasks, exp.settings)]
+    return [*before, *precheck, validation_gate(scorer, exp.val_tasks, exp.settings, exp.val_sample)]

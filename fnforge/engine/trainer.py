@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fnforge.engine.data_sources import data_events, shared_split_task
 from fnforge.engine.experiment import Experiment
 from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposal, Proposer, StepSummary, make_proposer
@@ -31,15 +32,14 @@ from fnforge.engine.precheck import failed_tasks
 from fnforge.engine.run_observer import observe_run
 from fnforge.engine.run_records import (
     INTERRUPTED,
+    HeldRecord,
     all_records,
     latest_run,
     next_run_name,
     progress_state,
-    run_records,
     started_run,
 )
-from fnforge.engine.schedule import batch_schedule
-from fnforge.engine.splits import shared_task
+from fnforge.engine.schedule import BatchSchedule
 from fnforge.engine.step_gates import candidate_gates, training_gates
 from fnforge.engine.step_notes import (
     candidate_complexity,
@@ -142,13 +142,14 @@ class Trainer:
         self.candidate_gates = candidate_gates(exp.settings.sandbox, exp.pool)
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
+        self.records: list[HeldRecord] = []  # read once (no notes kept) as the run starts; steps append
         self._windows_noted: dict[str, int] = {}  # context windows learned and already in a note
         exp.scorer.on_task = lambda split, done, total: self.progress(
             "task", split=split, done=done, total=total
         )
         if exp.llm is not None:
             exp.llm.on_wait = lambda line: self.progress("waiting", line=line)
-        self.schedule = batch_schedule(
+        self.schedule = BatchSchedule(
             exp.train_tasks,
             self.settings.training.batch_size,
             self.settings.training.epochs,
@@ -168,13 +169,14 @@ class Trainer:
             for line in result.recovered:
                 self.progress("recovered", what=line)
             self.repo.ensure_clean()  # say it now, not after a step's evaluation
-            self._windows_noted = restore_windows(self.exp.llm, run_records(self.repo, self.run))
+            recorded = all_records(self.repo)  # the one read of the notes: windows learned, then compact
+            self._windows_noted = restore_windows(self.exp.llm, [r for r in recorded if r.run == self.run])
+            self.records = [HeldRecord.of(r) for r in recorded]
             while True:
                 if self.between_steps is not None:
-                    self.between_steps(self)
-                # step records carry their notes (flipped task lists grow with the validation
-                # set): derive what is needed and hold none of them through the step
-                position, since = progress_state(run_records(self.repo, self.run))
+                    self.between_steps(self)  # may record a person's decision: hold the notes anew
+                    self.records = [HeldRecord.of(r) for r in all_records(self.repo)]
+                position, since = progress_state([r for r in self.records if r.run == self.run])
                 stop = self._stop_reason(position, since)
                 if stop:
                     result.stopped = stop
@@ -249,7 +251,7 @@ class Trainer:
         exp, s = self.exp, self.settings
         t0 = time.perf_counter()
         # compact summaries only; candidates awaiting review are shown too
-        history = optimizer_history(self.repo, all_records(self.repo))
+        history = optimizer_history(self.repo, self.records)
         step_no = self._current = self.repo.next_step()
         epoch = position // max(1, len(self.schedule) // s.training.epochs)
         batch = self.schedule[position]
@@ -309,6 +311,8 @@ class Trainer:
             "transcripts": str(work.log.path.relative_to(exp.root)),
             **({"context_window": learned} if learned else {}),
         }
+        if exp.val_sample is not None:  # validation scores a seeded sample, not the whole split
+            note["validation_sample"] = exp.val_sample.to_dict()
         self.progress(
             "proposed",
             step=work.step,
@@ -342,7 +346,8 @@ class Trainer:
         return self.repo.judge(candidate, gates, note)
 
     def _decided(self, work: _StepWork, res: Any) -> StepOutcome:
-        """Phase 4: the outcome of a recorded step, told to the progress display."""
+        """Phase 4: the outcome of a recorded step, held for the next steps and told to the display."""
+        self.records.append(HeldRecord.of(res))
         outcome = StepOutcome(
             step=res.step,
             accepted=res.accepted,
@@ -428,20 +433,10 @@ def train(
             )
     (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
     with Experiment(repo, offline=offline, pool=pool) as exp:
-        refuse_shared_tasks(exp)
+        if shared := shared_split_task(exp):  # by hashes of ids and questions: no task read unless shared
+            raise TrainingError(f"the splits overlap: {shared}; every task must be in one split only")
         # the in-flight file (`fnforge watch`) and the tracker follow the trainer's own events
         with observe_run(exp, run, offline=offline, progress=progress) as observer:
+            for event in data_events(exp):
+                observer("data", **event)  # each split's files, bad rows skipped, a validation sample
             return Trainer(exp, run=run, progress=observer, between_steps=between_steps).train()
-
-
-def refuse_shared_tasks(exp: Experiment) -> None:
-    """Raise TrainingError naming the first task train, val and (if set) test share.
-
-    The test tasks are read here only to compare them; the trainer never receives them.
-    """
-    splits = {"train": exp.train_tasks, "val": exp.val_tasks}
-    if exp.settings.data.test:
-        splits["test"] = exp.sealed_test_tasks()
-    shared = shared_task(splits)
-    if shared:
-        raise TrainingError(f"the splits overlap: {shared}; every task must be in one split only")

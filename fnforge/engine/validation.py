@@ -52,9 +52,12 @@ class ValidationGate:
         *,
         rule: str = "improves",
         alpha: float = 0.05,
+        sample: Any = None,
     ):
         self.scorer = scorer
-        self.val_tasks = list(val_tasks)
+        # a sequence the gate indexes (a lazy split or its sample view): never copied into a list
+        self.val_tasks = val_tasks
+        self.sample = sample  # a data_sources.ValidationSample when `[data] val_sample` cut the split
         self.min_delta = min_delta
         self.rule = rule
         self.alpha = alpha
@@ -90,12 +93,16 @@ class ValidationGate:
             "acceptance": decision.to_dict(),
             "usage": (head.usage + cand.usage).to_dict(),
         }
+        if self.sample is not None:
+            details["sample"] = self.sample.to_dict()
         kw = dict(
             score_before=before, score_after=after, details=details, duration_s=time.perf_counter() - t0
         )
+        on = f"{len(self.val_tasks)} tasks"
+        if self.sample is not None:
+            on = f"a seeded sample of {self.sample.size} of {self.sample.of} validation tasks"
         change = (
-            f"{before:.3f} -> {after:.3f} on {len(self.val_tasks)} tasks ({fixed} fixed, {broken} broken); "
-            + decision.describe()
+            f"{before:.3f} -> {after:.3f} on {on} ({fixed} fixed, {broken} broken); " + decision.describe()
         )
         if decision.accepted:
             return Verdict.ok(self.name, f"validation improved {change}", **kw)
@@ -156,10 +163,13 @@ def validation_for_apply(repo: Any, stack: ExitStack, *, pool: Any = None) -> An
     if why:
         return SkippedValidation(why)
     exp = stack.enter_context(Experiment(repo, pool=pool, splits=("val",)))
-    return validation_gate(exp.scorer, exp.val_tasks, repo.settings)
+    return validation_gate(exp.scorer, exp.val_tasks, repo.settings, exp.val_sample)
 
 
-def validation_gate(scorer: Scorer, val_tasks: Sequence[Any], settings: Any) -> ValidationGate:
-    """The validation gate with the acceptance rule, alpha and margin of `[training]`."""
+def validation_gate(
+    scorer: Scorer, val_tasks: Sequence[Any], settings: Any, sample: Any = None
+) -> ValidationGate:
+    """The validation gate with the acceptance rule, alpha and margin of `[training]`; `sample`
+    (a `ValidationSample`) when `val_tasks` is `[data] val_sample`'s cut of the split."""
     t = settings.training
-    return ValidationGate(scorer, val_tasks, t.min_delta, rule=t.accept, alpha=t.alpha)
+    return ValidationGate(scorer, val_tasks, t.min_delta, rule=t.accept, alpha=t.alpha, sample=sample)

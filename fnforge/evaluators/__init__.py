@@ -4,6 +4,10 @@ Training is only as good as this judgement: a checker that calls a right answer 
 the reverse) makes the optimizer chase noise. Built in: GSM8K, TabMWP, MATH; a user's own
 judge via `custom:module:function`. This package imports nothing from the other parts.
 
+Tasks come from JSONL, Parquet, JSON or a folder of them. `Evaluator.load` reads a file whole;
+training reads its splits lazily (`task_sources.open_tasks`): a sequence over a cached index
+(`task_index.py`; JSONL offsets, Parquet row groups), each task read when it is needed.
+
 How answers are judged (the policies a user may want to know):
 - The final answer is the last marked one (`#### x`, `\\boxed{x}`, `The answer is x`,
   `Answer: x`), else a final bold phrase, else the number of the last sentence that has one.

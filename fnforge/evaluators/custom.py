@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fnforge.evaluators.extract import final_sentence_number, marked_answer
-from fnforge.evaluators.loading import ID_FIELDS, read_records
+from fnforge.evaluators.loading import ID_FIELDS, Record
 from fnforge.evaluators.task import Evaluator, EvaluatorError, ItemResult, Task
 
 PASS_MARK = 0.5  # a float score counts as correct at or above this
@@ -59,21 +59,19 @@ class CustomEvaluator(Evaluator):
 
     def __init__(self, module: str, function: str, repo_root: Path | None = None) -> None:
         self.name = f"custom:{module}:{function}"
+        self.repo_root = repo_root  # where the judge was imported from (an index worker imports it again)
         self.judge_function = import_judge(module, function, repo_root)
 
-    def load(self, path: Path) -> list[Task]:
-        tasks = []
-        for record in read_records(path):
-            f = dict(record.fields)
-            metadata = f.pop("metadata", None) or {}
-            if not isinstance(metadata, dict):
-                raise EvaluatorError(f"{record.where}: `metadata` must be a JSON object")
-            reference = f.pop("answer", None)
-            inputs = {k: v for k, v in f.items() if k not in ID_FIELDS}
-            if not inputs:
-                raise EvaluatorError(f"{record.where}: no inputs for the agent; add a `question` field")
-            tasks.append(Task(id=record.id, inputs=inputs, reference=reference, metadata=metadata))
-        return tasks
+    def task(self, record: Record) -> Task:
+        f = dict(record.fields)
+        metadata = f.pop("metadata", None) or {}
+        if not isinstance(metadata, dict):
+            raise EvaluatorError(f"{record.where}: `metadata` must be a JSON object")
+        reference = f.pop("answer", None)
+        inputs = {k: v for k, v in f.items() if k not in ID_FIELDS}
+        if not inputs:
+            raise EvaluatorError(f"{record.where}: no inputs for the agent; add a `question` field")
+        return Task(id=record.id, inputs=inputs, reference=reference, metadata=metadata)
 
     def render(self, task: Task) -> str:
         if set(task.inputs) == {"question"}:

@@ -8,10 +8,9 @@ exactly, whatever the decoration (`$1,080.00`, `1080 apples`, `**1080**`).
 from __future__ import annotations
 
 from fractions import Fraction
-from pathlib import Path
 
 from fnforge.evaluators.extract import final_sentence_number, marked_answer, number_in_span
-from fnforge.evaluators.loading import read_records, require
+from fnforge.evaluators.loading import Record, require
 from fnforge.evaluators.numbers import canonical, parse_number
 from fnforge.evaluators.task import Evaluator, EvaluatorError, ItemResult, Task
 
@@ -44,20 +43,15 @@ class GSM8KEvaluator(Evaluator):
 
     name = "gsm8k"
 
-    def load(self, path: Path) -> list[Task]:
-        tasks = []
-        for record in read_records(path):
-            question, answer = require(record, "question", "answer")
-            written = str(answer).rsplit("####", 1)[-1].strip()
-            number = parse_number(written)
-            if number is None:
-                raise EvaluatorError(
-                    f"{record.where}: reference {written!r} is not a number; GSM8K answers end with `#### <number>`"
-                )
-            tasks.append(
-                Task(id=record.id, inputs={"question": str(question)}, reference=canonical(number.value))
+    def task(self, record: Record) -> Task:
+        question, answer = require(record, "question", "answer")
+        written = str(answer).rsplit("####", 1)[-1].strip()
+        number = parse_number(written)
+        if number is None:
+            raise EvaluatorError(
+                f"{record.where}: reference {written!r} is not a number; GSM8K answers end with `#### <number>`"
             )
-        return tasks
+        return Task(id=record.id, inputs={"question": str(question)}, reference=canonical(number.value))
 
     def render(self, task: Task) -> str:
         return f"{task.inputs['question']}\n\n{INSTRUCTION}"

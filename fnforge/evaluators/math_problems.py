@@ -10,10 +10,8 @@ load time, never a hang.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fnforge.evaluators.extract import boxed_contents, final_sentence_number, last_math_span, marked_answer
-from fnforge.evaluators.loading import Record, read_records, require
+from fnforge.evaluators.loading import Record, require
 from fnforge.evaluators.math_judge import MAX_SHORTCUT_CHARS, MathJudge, looks_like_math
 from fnforge.evaluators.symbolic import InProcessChecker, shared_checker
 from fnforge.evaluators.task import Evaluator, EvaluatorError, ItemResult, Task
@@ -40,21 +38,11 @@ class MathEvaluator(Evaluator):
             self._judge = MathJudge(shared_checker(self.timeout_s))
         return self._judge
 
-    def load(self, path: Path) -> list[Task]:
-        tasks = []
-        for record in read_records(path):
-            (question,) = require(record, "problem|question")
-            reference = self._reference(record)
-            metadata = {k: record.fields[k] for k in self.categories if record.fields.get(k) is not None}
-            tasks.append(
-                Task(
-                    id=record.id,
-                    inputs={"question": str(question)},
-                    reference=reference,
-                    metadata=metadata,
-                )
-            )
-        return tasks
+    def task(self, record: Record) -> Task:
+        (question,) = require(record, "problem|question")
+        reference = self._reference(record)
+        metadata = {k: record.fields[k] for k in self.categories if record.fields.get(k) is not None}
+        return Task(id=record.id, inputs={"question": str(question)}, reference=reference, metadata=metadata)
 
     def _reference(self, record: Record) -> str:
         """The reference answer: `answer` as written (its content if it is one `\\boxed{}`), else

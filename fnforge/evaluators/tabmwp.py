@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from fnforge.evaluators.extract import final_sentence_number, marked_answer, number_in_span
-from fnforge.evaluators.loading import read_records, require
+from fnforge.evaluators.loading import Record, require
 from fnforge.evaluators.numbers import canonical, parse_number
 from fnforge.evaluators.task import Evaluator, ItemResult, Task
 
@@ -47,23 +46,21 @@ class TabMWPEvaluator(Evaluator):
     name = "tabmwp"
     categories = ("ques_type", "grade", "ans_type")
 
-    def load(self, path: Path) -> list[Task]:
-        tasks = []
-        for record in read_records(path):
-            question, answer = require(record, "question", "answer")
-            f = record.fields
-            choices = [str(c) for c in f.get("choices") or []]
-            inputs: dict[str, Any] = {
-                "question": str(question),
-                "table": str(f.get("table") or ""),
-                "table_title": str(f.get("table_title") or ""),
-                "table_for_pd": dict(f.get("table_for_pd") or {}),
-                "choices": choices,
-                "unit": str(f.get("unit") or ""),
-            }
-            metadata = {k: f[k] for k in self.categories if f.get(k) is not None}
-            tasks.append(Task(id=record.id, inputs=inputs, reference=str(answer), metadata=metadata))
-        return tasks
+    def task(self, record: Record) -> Task:
+        question, answer = require(record, "question", "answer")
+        f = record.fields
+        choices = [str(c) for c in f.get("choices") or []]
+        inputs: dict[str, Any] = {
+            "question": str(question),
+            "table": str(f.get("table") or ""),
+            "table_title": str(f.get("table_title") or ""),
+            # a Parquet struct holds every column any row's table has; a column this table lacks is null
+            "table_for_pd": {k: v for k, v in dict(f.get("table_for_pd") or {}).items() if v is not None},
+            "choices": choices,
+            "unit": str(f.get("unit") or ""),
+        }
+        metadata = {k: f[k] for k in self.categories if f.get(k) is not None}
+        return Task(id=record.id, inputs=inputs, reference=str(answer), metadata=metadata)
 
     def render(self, task: Task) -> str:
         i = task.inputs

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fnforge.evaluators.errors import EvaluatorError
 
-class EvaluatorError(ValueError):
-    """Bad input a user can fix (an unknown task, a malformed data or predictions file).
+__all__ = ["Evaluator", "EvaluatorError", "ItemResult", "Task"]
 
-    The message is one line: what happened, what was expected, what to do.
-    """
+if TYPE_CHECKING:
+    from fnforge.evaluators.loading import Record
 
 
 class Task(BaseModel):
@@ -60,7 +60,7 @@ class ItemResult(BaseModel):
 class Evaluator(ABC):
     """A benchmark: load its tasks, render them for an agent, extract and judge answers.
 
-    Subclasses implement `load`, `render`, `extract` and `judge`; `categories` names the
+    Subclasses implement `task` (one record), `render`, `extract` and `judge`; `categories` names the
     metadata keys that per-category scores are broken down by.
     """
 
@@ -69,9 +69,19 @@ class Evaluator(ABC):
     # how many judgements may run at once (MATH: one per symbolic worker process)
     parallel_judging: int = 1
 
-    @abstractmethod
     def load(self, path: Path) -> list[Task]:
-        """The tasks in a data file (the dataset's own format or plain question/answer JSONL)."""
+        """Every task of a data file at once (the dataset's own format or plain question/answer).
+
+        Strict: the first bad record raises. Training reads its splits lazily instead
+        (`sources.open_tasks`), through the same `task` conversion, one record when needed.
+        """
+        from fnforge.evaluators.loading import read_records
+
+        return [self.task(record) for record in read_records(path)]
+
+    @abstractmethod
+    def task(self, record: Record) -> Task:
+        """The task one raw record stands for; EvaluatorError naming `record.where` if it is not one."""
 
     @abstractmethod
     def render(self, task: Task) -> str:

@@ -124,13 +124,18 @@ def record_from(sha: str, trailers: dict[str, list[str]], note: dict[str, Any]) 
     )
 
 
-def read_steps(git: Git, branch: str, include_rejected: bool) -> list[StepRecord]:
+def read_steps(git: Git, branch: str, include_rejected: bool, notes: bool = True) -> list[StepRecord]:
     """Every decided step in one `git log`: the branch's first-parent line (+ rejected refs).
 
     Walking first parents from a rejection record also passes its candidate commits and
-    the branch line it started from; those carry no decision and are skipped.
+    the branch line it started from; those carry no decision and are skipped. `notes=False`
+    leaves the notes unread (records with an empty note): what needs only step numbers and
+    decisions does not parse every step's JSON note, which grows with the run.
     """
-    args = ["log", "--first-parent", f"--notes={NOTES_REF}", f"--format={_FORMAT}", f"refs/heads/{branch}"]
+    fmt = _FORMAT if notes else _FORMAT.removesuffix("%x1f%N")
+    args = ["log", "--first-parent", f"--format={fmt}", f"refs/heads/{branch}"]
+    if notes:
+        args.insert(2, f"--notes={NOTES_REF}")
     if include_rejected:
         args.append(f"--glob={REJECTED_PREFIX}")
     out = git.run(*args)

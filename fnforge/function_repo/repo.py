@@ -262,7 +262,7 @@ class FunctionRepo:
 
     def next_step(self) -> int:
         """The next step number: steps are global to the repository and continuous."""
-        taken = [r.step for r in self.steps(include_rejected=True)]
+        taken = [r.step for r in history.read_steps(self.git, self.branch, True, notes=False)]
         taken += [n for _, n, _ in self.candidate_branches()]
         return max(taken, default=0) + 1
 
@@ -289,7 +289,7 @@ class FunctionRepo:
                     f"{self.git_dir / 'index.lock'} exists: a git command is running here or was killed; "
                     "if no git process is running, remove that file and retry"
                 )
-            decided = {r.step for r in self.steps(include_rejected=True)}
+            decided = {r.step for r in history.read_steps(self.git, self.branch, True, notes=False)}
             held = {w.step for w in waiting(self)} - decided
             for _run, n, ref in self.candidate_branches():
                 if n in held:

@@ -41,3 +41,31 @@ def test_position_and_patience_come_from_the_recorded_steps_and_skip_interruptio
     assert progress_state(records) == (3, 2)
     assert progress_state(records + [R(5, None, True)]) == (4, 0)
     assert progress_state([]) == (0, 0)
+
+
+def test_a_lazy_split_gets_the_same_batches_and_a_batch_reads_only_its_tasks(tmp_path) -> None:
+    import json
+
+    from fnforge.engine.schedule import BatchSchedule
+    from fnforge.evaluators.gsm8k import GSM8KEvaluator
+    from fnforge.evaluators.task_sources import open_tasks
+
+    class Counting(GSM8KEvaluator):
+        made = 0
+
+        def task(self, record):
+            Counting.made += 1
+            return super().task(record)
+
+    rows = [{"id": f"q{(i * 37) % 101}", "question": f"What is {i}?", "answer": str(i)} for i in range(101)]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lazy = open_tasks(Counting(), path)
+    Counting.made = 0
+    schedule = BatchSchedule(lazy, 8, 2, seed=3)
+    assert len(schedule) == 26
+    batch = schedule[14]
+    assert Counting.made == 8  # one batch: its own eight tasks, nothing else
+    assert [[t.id for t in b] for b in batch_schedule(Counting().load(path), 8, 2, seed=3)][14] == [
+        t.id for t in batch
+    ]

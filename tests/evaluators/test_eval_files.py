@@ -64,7 +64,7 @@ def test_a_directory_of_task_files_is_read_with_ids_from_their_paths(tmp_path: P
         ("algebra/7", "3"),
         ("geometry/1", "\\pi"),
     ]
-    with pytest.raises(EvaluatorError, match="no .json or .jsonl task files"):
+    with pytest.raises(EvaluatorError, match="no .json, .jsonl or .parquet task files"):
         get_evaluator("math").load(_empty(tmp_path))
 
 

@@ -8,7 +8,8 @@ the store see the same compact outcomes. How a run is spread:
   content hash;
 - the tasks are cut into chunks of `[executor] tasks_per_chunk`; each node gets at most two
   chunks at a time and the next as one finishes, so faster nodes take more; results stream
-  back as chunks finish and progress is reported on the driver;
+  back as chunks finish and progress is reported on the driver; a chunk carries its own tasks,
+  read from the (lazy) split as it is sent, never the split;
 - agents reach the model through the driver's own client (`relay.py`): one cache, the
   key never leaves the driver; when the driver starts Ray itself (`address = "auto"` and no
   cluster answers), Ray's processes start from an environment without the key
@@ -320,7 +321,7 @@ class RayExecutor(Executor):
             ref = node.actor.run_chunk.remote(
                 request.set_hash,
                 shipped,
-                list(tasks[chunk.start : chunk.stop]),
+                list(tasks[chunk.start : chunk.stop]),  # this chunk's rows only (a split never pickles)
                 request.split,
                 request.keep_transcripts,
                 request.repeats,
