@@ -22,6 +22,7 @@ only part that talks to language models (only the `llm` package imports `openai`
   as sandboxed tools), `evaluation` (the `Scorer`), `executors/` (where rollouts run: local
   or Ray), `transcripts` (what the agent did), `llm/` (the model client and its cache);
 - around them: `experiment` (an opened experiment: settings, tasks, pool, client, scorer),
+  `data_sources` (the splits opened lazily, bad rows counted, a validation sample),
   `splits` (no task in two splits), `transfer` (scores where a set was not trained) and
   `background` (the event loop synchronous code awaits on).
 
