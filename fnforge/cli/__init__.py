@@ -3,7 +3,7 @@
 Commands are grouped by the part they drive, one module each, and each registers its
 commands on `app` (from `app`, which also gives every command `--quiet` and `--json`) when
 imported: `repo` (init, apply, log, show, diff, rollback, export), `sandbox` (sandbox build,
-check, run), `check`, `train` (train, eval), `review` (review, approve, reject), `demo`
+check, run), `check`, `data` (data check), `train` (train, eval), `review` (review, approve, reject), `demo`
 (demo, report, doctor), `serve` and `watch`. Shared by them: `output` (the three output modes and the
 one error exit, `fail`), `repo_access` (the `--repo` option and a repository's errors),
 `step_view` (how a step and its verdicts read) and `gates` (the gates of `fnforge apply`).
