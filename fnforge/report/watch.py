@@ -35,6 +35,7 @@ from fnforge.report.collect import report_data
 from fnforge.report.page import render_page
 from fnforge.report.run_model import RunState, read_run
 from fnforge.serve.bearer import BearerToken, is_loopback
+from fnforge.serve.transports import serve_on_socket
 
 CHARTS = ("learning-curve", "complexity")
 HEADERS = {
@@ -146,19 +147,4 @@ def url_of(sock: socket.socket) -> str:
 def serve_watch(app: object, sock: socket.socket, on_listening: Callable[[str], None]) -> None:
     """Serve `app` on the bound `sock` until interrupted; `on_listening(url)` once it accepts."""
     web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-
-    async def run() -> None:
-        async with anyio.create_task_group() as tg:
-
-            async def announce() -> None:
-                while not web.started:
-                    if web.should_exit:
-                        return
-                    await anyio.sleep(0.02)
-                on_listening(url_of(sock))
-
-            tg.start_soon(announce)
-            await web.serve(sockets=[sock])
-            tg.cancel_scope.cancel()
-
-    anyio.run(run)
+    anyio.run(serve_on_socket, web, sock, lambda: on_listening(url_of(sock)))

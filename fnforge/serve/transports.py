@@ -69,6 +69,15 @@ async def serve_http(
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, transport_security=security)
     asgi = BearerToken(app, token) if token else app
     web = uvicorn.Server(uvicorn.Config(asgi, log_level="warning", lifespan="on"))
+    await serve_on_socket(web, sock, lambda: on_listening(url_of(sock)))
+
+
+async def serve_on_socket(web: uvicorn.Server, sock: socket.socket, listening: Callable[[], None]) -> None:
+    """Run `web` on the bound `sock` until it exits; call `listening()` once it accepts connections.
+
+    Shared by `fnforge serve --transport http` and `fnforge watch`: both bind first (so a port in
+    use is a clear error before anything starts) and announce their URL only when it answers.
+    """
     async with anyio.create_task_group() as tg:
 
         async def announce() -> None:
@@ -76,7 +85,7 @@ async def serve_http(
                 if web.should_exit:
                     return
                 await anyio.sleep(0.02)
-            on_listening(url_of(sock))
+            listening()
 
         tg.start_soon(announce)
         await web.serve(sockets=[sock])
