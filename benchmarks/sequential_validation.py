@@ -99,7 +99,9 @@ def main() -> None:
     rng = random.Random(20261203)
     t0 = time.perf_counter()
     order = validation_order(N, 0)
-    print(f"{PROPOSALS} proposals per cell; {N} validation tasks; per-task p ~ Beta(0.5, 0.5); alpha = {ALPHA}")
+    print(
+        f"{PROPOSALS} proposals per cell; {N} validation tasks; per-task p ~ Beta(0.5, 0.5); alpha = {ALPHA}"
+    )
     print(f"sequential: chunks of {chunk_size(N, CHUNK)} tasks, futility below conditional power {FUTILITY}")
     cells = {kind: cell(rng, gain, order) for kind, (gain, _) in MIX.items()}
     summary: dict[str, dict[str, float]] = {}
@@ -110,7 +112,9 @@ def main() -> None:
             print(f"{'':>{len(rule) + 6}}{kind:>7} {r['full']:>7.3f} {r['seq']:>7.3f} {r['tasks']:>10.1f}")
         used = sum(cells[k][rule]["tasks"] * w for k, (_, w) in MIX.items())
         ratio = used / N
-        print(f"  candidate rollouts per decision over the mix: full {N}, sequential {used:.1f} ({ratio:.3f} x full)")
+        print(
+            f"  candidate rollouts per decision over the mix: full {N}, sequential {used:.1f} ({ratio:.3f} x full)"
+        )
         summary[rule] = {
             "full_fa": cells["none"][rule]["full"],
             "seq_fa": cells["none"][rule]["seq"],

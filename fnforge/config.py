@@ -186,7 +186,11 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _candidates_need_sampling(self) -> Settings:
-        if self.training.candidates > 1 and self.llm.optimizer_temperature == 0 and not self.llm.scripted_edits:
+        if (
+            self.training.candidates > 1
+            and self.llm.optimizer_temperature == 0
+            and not self.llm.scripted_edits
+        ):
             raise ValueError(
                 f"[training] candidates = {self.training.candidates} needs [llm] optimizer_temperature > 0 "
                 "(at temperature 0 every proposal is the same); write e.g. optimizer_temperature = 0.7, "
@@ -238,7 +242,7 @@ def unpriced_budget(settings: Settings, usd: float | None = None) -> str | None:
         return None
     return (
         f"a budget of ${budget:g} cannot be kept: [llm] prices has no input and output price for "
-        f"{', '.join(missing)}; add e.g. prices = {{ \"{missing[0]}\" = {{ input = 2.5, output = 10.0 }} }} "
+        f'{", ".join(missing)}; add e.g. prices = {{ "{missing[0]}" = {{ input = 2.5, output = 10.0 }} }} '
         "(USD per million tokens), or budget in tokens or requests instead"
     )
 

@@ -22,7 +22,11 @@ def test_the_template_names_the_budget_and_sequential_validation_defaults(tmp_pa
 
 
 def test_a_dollar_budget_for_an_unpriced_model_is_refused_naming_the_prices(tmp_path: Path) -> None:
-    s = load_settings(_write(tmp_path, '[budget]\nusd = 2.0\n[llm]\nprices = { "gpt-4o" = { input = 2.5, output = 10.0 } }\n'))
+    s = load_settings(
+        _write(
+            tmp_path, '[budget]\nusd = 2.0\n[llm]\nprices = { "gpt-4o" = { input = 2.5, output = 10.0 } }\n'
+        )
+    )
     why = unpriced_budget(s)
     assert why is not None and "[llm] prices" in why and "gpt-4o-mini" in why and "gpt-4o," not in why
     assert unpriced_budget(s, usd=0) is None  # --budget-usd 0 lifts it

@@ -67,7 +67,9 @@ class BudgetExhausted(Exception):  # noqa: N818 - named for what happened, like 
 
     def line(self) -> str:
         """The one line the command prints: what was spent of what, and the command that continues."""
-        flag = {"usd": "--budget-usd", "tokens": "--budget-tokens", "requests": "--budget-requests"}[self.unit]
+        flag = {"usd": "--budget-usd", "tokens": "--budget-tokens", "requests": "--budget-requests"}[
+            self.unit
+        ]
         more = max(self.limit * 2, self.spent + self.needed * 4)
         value = f"{more:.2f}" if self.unit == "usd" else str(int(more))
         return (
