@@ -115,11 +115,34 @@ def train_command(
     run: str = typer.Option(
         None, "--run", help="Name of the run (default: train-<n>, or the latest on --resume)."
     ),
+    budget_usd: float = typer.Option(None, "--budget-usd", help="Dollars the run may spend ([budget] usd)."),
+    budget_tokens: int = typer.Option(
+        None, "--budget-tokens", help="Tokens the run may use ([budget] tokens)."
+    ),
+    budget_requests: int = typer.Option(
+        None, "--budget-requests", help="Requests the run may send ([budget] requests)."
+    ),
+    estimate: bool = typer.Option(
+        False, "--estimate", help="Print what the run would cost, by role and step; send nothing."
+    ),
 ) -> None:
-    """Train the function set: steps of agent runs, optimizer edits and gates, until early stop."""
+    """Train the function set: steps of agent runs, optimizer edits and gates, until early stop.
+
+    Exit status 3: the budget ran out; the line printed says what continues the run.
+    """
     from fnforge.engine.replay import replay, run_to_replay
     from fnforge.engine.trainer import train
 
+    if estimate:
+        _print_estimate(repo)
+        return
+    for flag, value in (
+        ("--budget-usd", budget_usd),
+        ("--budget-tokens", budget_tokens),
+        ("--budget-requests", budget_requests),
+    ):
+        if value is not None and value < 0:
+            fail(f"{flag} {value}: a budget is 0 (no limit) or more", code=2)
     shown = TrainingProgress()
     try:
         repository = _open_repo(repo)
@@ -154,6 +177,21 @@ def train_command(
     result(outcome.to_dict(), human)
     if outcome.stopped == "interrupted":
         raise typer.Exit(130)
+
+
+def _print_estimate(repo: Path) -> None:
+    """`fnforge train --estimate`: the cost table, from the data and the prompts as built."""
+    from fnforge.engine.estimate import estimate_repo
+
+    try:
+        est = estimate_repo(_open_repo(repo))
+    except training_errors() as e:
+        fail(str(e), code=2)
+        return
+    if MODE.json_lines:
+        result(est.to_dict())
+    else:
+        console.print(escape(est.render()), soft_wrap=True)  # a table: never wrapped at the terminal's width
 
 
 @app.command("eval")

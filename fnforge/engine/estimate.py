@@ -280,3 +280,18 @@ def _priced(settings: Settings) -> bool:
     if not settings.llm.scripted_edits:
         models.append(settings.llm.optimizer_model)
     return all({"input", "output"} <= set(prices.get(m) or {}) for m in models)
+
+
+def estimate_repo(repo: Any) -> Estimate:
+    """The estimate for a function repository's next run: its settings, data and current set.
+
+    Opens no sandbox and no model client: only the evaluator and the task files are read.
+    """
+    from fnforge.engine.experiment import load_tasks
+    from fnforge.evaluators import get_evaluator
+
+    s = repo.settings
+    evaluator = get_evaluator(s.task.name, repo.root)
+    train = load_tasks(evaluator, repo.root, s.data.train, "train")
+    val = load_tasks(evaluator, repo.root, s.data.val, "val")
+    return estimate_run(s, dict(repo.functions()), evaluator, train, val)
