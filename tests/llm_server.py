@@ -101,6 +101,7 @@ class LLMServer:
         self.honours_n = honours_n
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.tokens_by_model: dict[str, list[int]] = {}  # model -> [prompt, completion]
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -203,11 +204,16 @@ class LLMServer:
 
     def _completion(self, body: dict, replies: list[Reply], ident: int) -> dict:
         choices = [self._choice(r, ident, i) for i, r in enumerate(replies)]
-        prompt_tokens = max(1, len(json.dumps(body.get("messages", []))) // 4)
+        # as a provider counts them: the messages and the tool schemas, about 4 bytes a token
+        sent = len(json.dumps(body.get("messages", []))) + len(json.dumps(body.get("tools") or []))
+        prompt_tokens = max(1, sent // 4)
         completion_tokens = sum(tokens for _, tokens in choices)
         with self._lock:
             self.prompt_tokens += prompt_tokens
             self.completion_tokens += completion_tokens
+            counts = self.tokens_by_model.setdefault(str(body.get("model")), [0, 0])
+            counts[0] += prompt_tokens
+            counts[1] += completion_tokens
         return {
             "id": f"chatcmpl-{ident}",
             "object": "chat.completion",
@@ -232,6 +238,15 @@ class LLMServer:
         """How many chat completion requests arrived."""
         with self._lock:
             return len(self.requests)
+
+    def cost_usd(self, prices: dict[str, dict[str, float]]) -> float:
+        """Dollars of every answered request at these prices (USD per million tokens), by the tokens reported."""
+        with self._lock:
+            counts = {m: list(c) for m, c in self.tokens_by_model.items()}
+        return sum(
+            (p * prices.get(m, {}).get("input", 0.0) + c * prices.get(m, {}).get("output", 0.0)) / 1e6
+            for m, (p, c) in counts.items()
+        )
 
     def requests_for(self, model: str) -> list[dict]:
         """The recorded requests that asked for `model`."""

@@ -1,0 +1,172 @@
+"""More improvement per dollar: the seed paper's loop against fnforge's defaults, at equal budgets.
+
+The world (`search_world.py`): 600 tasks in 12 hidden kinds (200 train, 200 validation,
+200 test); a simulated agent solves a task when the set holds a good function for its kind
+(95%, else 5%), a simulated optimizer shown failures proposes a function for a failing kind,
+good with probability 0.35, breaking another kind with probability 0.25, with a ~1,200-token
+module per reply. Both models answer through the local OpenAI-compatible server and the real
+`openai` client, priced at list prices (agent gpt-4o-mini: $0.15/$0.60, optimizer gpt-4o:
+$2.50/$10.00 per million tokens). Everything else is fnforge's real code: the trainer, the
+gates (static, policy, property tests in the sandbox, pre-check, validation), the acceptance
+rules, the ledger that stops each run at the budget.
+
+Two runs, each with `[budget] usd = BUDGET` and no early stop (the budget ends both):
+
+  * paper (the baseline): one candidate a step, full validation, `accept = "improves"`, no
+    pre-check, the optimizer asked on every batch (`solved_batch = "ask"`);
+  * fnforge: the defaults of `fnforge init` (sequential validation, `significant`, pre-check,
+    `candidates`, `solved_batch = "recent"`) with the optimizer temperature k > 1 needs.
+
+After every step the head set's exact expected accuracy on the test split is taken beside the
+dollars the server billed so far. Printed: both curves, and the dollars fnforge needed to reach
+the paper loop's final test accuracy. Last line:
+`RESULT budget_usd=<b> paper_test=<acc> fnforge_test=<acc> dollars_to_paper_final=<ratio>`
+(ratio = those dollars / b). Targets: ratio <= 0.5 and fnforge_test >= paper_test.
+
+    .venv/bin/python benchmarks/search_efficiency.py [--budget 1.0] [--candidates K] [--backend auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "tests")]
+
+import search_world as world  # noqa: E402
+from llm_server import LLMServer  # noqa: E402
+
+from fnforge.engine.trainer import train  # noqa: E402
+from fnforge.function_repo import FunctionRepo  # noqa: E402
+
+PAPER = {
+    "validation": '"full"',
+    "accept": '"improves"',
+    "precheck": "false",
+    "candidates": "1",
+    "solved_batch": '"ask"',
+}
+
+
+def config_text(base_url: str, budget: float, training: dict[str, str], backend: str, max_steps: int) -> str:
+    """fnforge.toml for one run: the world's models and prices, a budget, no early stop."""
+    prices = ", ".join(
+        f'"{m}" = {{ input = {p["input"]}, output = {p["output"]} }}' for m, p in world.PRICES.items()
+    )
+    extra = "".join(f"{k} = {v}\n" for k, v in training.items())
+    return f"""[task]
+name = "gsm8k"
+[data]
+train = "data/train.jsonl"
+val = "data/val.jsonl"
+[llm]
+base_url = "{base_url}"
+model = "{world.AGENT_MODEL}"
+optimizer_model = "{world.OPTIMIZER_MODEL}"
+api_key_env = "FNFORGE_BENCH_KEY"
+optimizer_temperature = 0.7
+max_tokens = 256
+optimizer_max_tokens = 4096
+prices = {{ {prices} }}
+[agent]
+mode = "tools"
+max_turns = 2
+[training]
+epochs = 50
+batch_size = 16
+max_actions = 1
+patience = 1000
+max_steps = {max_steps}
+concurrency = 16
+seed = 3
+{extra}[budget]
+usd = {budget}
+[sandbox]
+backend = "{backend}"
+pool = 2
+"""
+
+
+def run_loop(
+    name: str,
+    server: LLMServer,
+    budget: float,
+    training: dict[str, str],
+    args: argparse.Namespace,
+    where: Path,
+):
+    """One run until its budget stops it: [(dollars billed, test accuracy of the head)] after each step."""
+    tasks = world.make_tasks()
+    train_rows, val_rows, test_rows = tasks[:200], tasks[200:400], tasks[400:]
+    repo = FunctionRepo.init(
+        where / name, config_text=config_text(server.base_url, budget, training, args.backend, args.max_steps)
+    )
+    world.write_jsonl(repo.root / "data" / "train.jsonl", train_rows)
+    world.write_jsonl(repo.root / "data" / "val.jsonl", val_rows)
+    repo.git.run("add", "data")
+    repo.git.run("commit", "-q", "-m", "data")
+    base = server.cost_usd(world.PRICES)
+    curve = [(0.0, world.expected_accuracy({}, test_rows))]
+
+    def progress(event: str, **kw: object) -> None:
+        if event == "decided":
+            functions = dict(repo.functions())
+            curve.append(
+                (server.cost_usd(world.PRICES) - base, world.expected_accuracy(functions, test_rows))
+            )
+
+    t0 = time.perf_counter()
+    stopped = ""
+    try:
+        result = train(repo, run="bench", progress=progress)
+        stopped = result.stopped
+    except Exception as e:  # noqa: BLE001 - BudgetExhausted: the run ends where the budget does
+        stopped = f"{type(e).__name__}: {e}"
+    final = world.expected_accuracy(dict(repo.functions()), test_rows)
+    curve.append((server.cost_usd(world.PRICES) - base, final))
+    steps = len(curve) - 2
+    print(
+        f"{name}: {steps} steps in {time.perf_counter() - t0:.0f}s, ${curve[-1][0]:.3f} billed; stopped: {stopped}"
+    )
+    return curve
+
+
+def dollars_to_reach(curve: list[tuple[float, float]], target: float) -> float | None:
+    """The dollars billed when the head first reached `target` test accuracy."""
+    for dollars, acc in curve:
+        if acc >= target - 1e-9:
+            return dollars
+    return None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget", type=float, default=1.0)
+    ap.add_argument("--candidates", type=int, default=None, help="fnforge's k (default: the template's)")
+    ap.add_argument("--backend", default="auto", choices=["auto", "docker", "process"])
+    ap.add_argument("--max-steps", type=int, default=300, help="a bound on each run besides the budget")
+    args = ap.parse_args()
+    ours = {} if args.candidates is None else {"candidates": str(args.candidates)}
+    with tempfile.TemporaryDirectory() as tmp, LLMServer(world.World()) as server:
+        paper = run_loop("paper", server, args.budget, PAPER, args, Path(tmp))
+        fnforge = run_loop("fnforge", server, args.budget, ours, args, Path(tmp))
+    for name, curve in (("paper", paper), ("fnforge", fnforge)):
+        points = ", ".join(f"${d:.3f}:{a:.3f}" for d, a in curve)
+        print(f"{name} test accuracy by dollars: {points}")
+    paper_final, ours_final = paper[-1][1], fnforge[-1][1]
+    reach = dollars_to_reach(fnforge, paper_final)
+    ratio = (reach / args.budget) if reach is not None else float("inf")
+    print(
+        f"fnforge reached the paper loop's final test accuracy {paper_final:.3f} after ${reach} (baseline: paper)"
+    )
+    print(
+        f"RESULT budget_usd={args.budget:g} paper_test={paper_final:.3f} fnforge_test={ours_final:.3f} "
+        f"dollars_to_paper_final={ratio:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
