@@ -138,7 +138,31 @@ def collect(root: Path, branch: str | None = None) -> ReportData:
             generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             task=repo.settings.task.name,
             analyses=_analyses(repo, records),
+            estimates=run_estimates(Path(repo.root), {r.run for r in records}),
+            notes_by_run=_notes_by_run(records),
         )
+
+
+def run_estimates(root: Path, runs: set[str]) -> dict[str, Any]:
+    """The estimate each run kept when it started (`.git/fnforge/runs/<run>/estimate.json`)."""
+    import json
+
+    out = {}
+    for run in sorted(runs):
+        path = Path(root) / ".git" / "fnforge" / "runs" / run / "estimate.json"
+        try:
+            out[run] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _notes_by_run(records: list[StepRecord]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for r in sorted(records, key=lambda r: r.step):
+        if r.kind == "step" and (r.note or {}).get("made_by") == "trainer":
+            out.setdefault(r.run, []).append(r.note)
+    return out
 
 
 def _analyses(repo: FunctionRepo, records: list[StepRecord]) -> object:

@@ -67,3 +67,5 @@ class ReportData:
     generated_at: str = ""
     task: str = ""
     analyses: Any = None  # fnforge.report.analyses.Analyses: complexity, test and transfer scores
+    estimates: dict[str, Any] = field(default_factory=dict)  # run -> `train --estimate` kept at its start
+    notes_by_run: dict[str, list[Any]] = field(default_factory=dict)  # run -> its steps' notes, in order

@@ -141,5 +141,6 @@ def render_page(data: ReportData) -> str:
 
 def _analyses_html(data: ReportData) -> str:
     from fnforge.report.analyses import analyses_html
+    from fnforge.report.spend import spend_html
 
-    return analyses_html(data.analyses)
+    return spend_html(data.steps, data.estimates, data.notes_by_run) + analyses_html(data.analyses)
