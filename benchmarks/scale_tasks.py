@@ -32,6 +32,7 @@ from generated_tasks import peak_rss_mb, write_arithmetic_tasks  # noqa: E402
 from fnforge.config import AgentSettings, ExecutorSettings, SandboxSettings, Settings  # noqa: E402
 from fnforge.engine.background import BackgroundLoop  # noqa: E402
 from fnforge.engine.evaluation import Scorer  # noqa: E402
+from fnforge.engine.executors.local import LocalExecutor  # noqa: E402
 from fnforge.engine.transcripts import TranscriptLog  # noqa: E402
 from fnforge.evaluators import get_evaluator  # noqa: E402
 from fnforge.sandbox import open_pool  # noqa: E402
@@ -68,9 +69,8 @@ def function_set() -> dict[str, str]:
 def evaluate(settings, pool, evaluator, tasks, log_path: Path, executor=None) -> tuple[float, int]:
     """Tasks per second and correct answers of one evaluation."""
     with BackgroundLoop(threads=settings.training.concurrency + 8) as loop:
-        scorer = Scorer(
-            settings, llm=None, pool=pool, evaluator=evaluator, background=loop, executor=executor
-        )
+        executor = executor or LocalExecutor(settings, llm=None, pool=pool, evaluator=evaluator)
+        scorer = Scorer(executor, evaluator=evaluator, background=loop)
         scorer.log = TranscriptLog(log_path)
         t0 = time.perf_counter()
         ev = scorer.score(function_set(), tasks, split="bench")
@@ -88,7 +88,7 @@ def main() -> None:
     import ray
     from ray.cluster_utils import Cluster
 
-    from fnforge.engine.ray_executor import RayExecutor
+    from fnforge.engine.executors.ray.driver import RayExecutor
 
     evaluator = get_evaluator("gsm8k")
     sandbox = SandboxSettings(backend=args.backend, pool=2, timeout_s=10.0)

@@ -28,6 +28,7 @@ from llm_server import LLMServer  # noqa: E402
 from fnforge.config import AgentSettings, LLMSettings, SandboxSettings, Settings, TrainingSettings  # noqa: E402
 from fnforge.engine.background import BackgroundLoop  # noqa: E402
 from fnforge.engine.evaluation import Scorer  # noqa: E402
+from fnforge.engine.executors.local import LocalExecutor  # noqa: E402
 from fnforge.engine.llm import LLMClient  # noqa: E402
 from fnforge.evaluators import get_evaluator  # noqa: E402
 from fnforge.sandbox import open_pool  # noqa: E402
@@ -39,9 +40,8 @@ def evaluate_once(settings: Settings, pool, evaluator, tasks, concurrency: int) 
     """Wall time, accuracy and model requests of one evaluation at the given concurrency."""
     llm = LLMClient(settings.llm, None)  # no cache: every request goes to the server
     with BackgroundLoop(threads=concurrency + 4) as loop:
-        scorer = Scorer(
-            settings, llm=llm, pool=pool, evaluator=evaluator, background=loop, concurrency=concurrency
-        )
+        executor = LocalExecutor(settings, llm=llm, pool=pool, evaluator=evaluator, concurrency=concurrency)
+        scorer = Scorer(executor, evaluator=evaluator, background=loop)
         t0 = time.perf_counter()
         ev = scorer.score({"calculate": world.CALCULATE}, tasks, split="bench")
         wall = time.perf_counter() - t0

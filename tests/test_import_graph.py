@@ -174,3 +174,41 @@ def test_protocol_and_config_sit_below_every_part():
     graph = import_graph()
     for module in ("fnforge.protocol", "fnforge.config"):
         assert graph[module] <= BELOW_ALL, f"{module} imports {sorted(graph[module] - BELOW_ALL)}"
+
+
+# a third-party SDK and the one package of fnforge allowed to import it (STYLE.md "Seams")
+SDK_HOMES = {"openai": "fnforge.engine.llm", "ray": "fnforge.engine.executors.ray"}
+
+
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_each_sdk_is_imported_only_inside_its_seam():
+    """openai only under engine/llm/, ray only under engine/executors/ray/: no other module sees them."""
+    modules = _modules()
+    wrong = []
+    for module, path in sorted(modules.items()):
+        for name in sorted(_imported_names(module, path, modules)):
+            sdk = name.split(".")[0]
+            if sdk in SDK_HOMES and not _inside(module, SDK_HOMES[sdk]):
+                wrong.append(f"{module} imports {name}")
+    assert not wrong, "an SDK must stay inside its seam: " + "; ".join(wrong)
+
+
+def test_executors_sit_below_the_scorer_and_the_interface_below_them():
+    """Executors never import what uses them (scorer, gates, trainer, the chooser in experiment);
+    executors/base.py imports no implementation."""
+    users = {f"fnforge.engine.{m}" for m in ("evaluation", "experiment", "trainer", "validation", "precheck")}
+    wrong = []
+    for module, targets in sorted(import_graph().items()):
+        if not _inside(module, "fnforge.engine.executors"):
+            continue
+        for target in sorted(targets):
+            below_base = module == "fnforge.engine.executors.base" and _inside(
+                target, "fnforge.engine.executors"
+            )
+            if target in users or _inside(target, "fnforge.engine.trainer") or below_base:
+                wrong.append(f"{module} imports {target}")
+    assert "fnforge.engine.executors.ray.driver" in import_graph(), "the executors package moved?"
+    assert not wrong, "executors point down, never up to their users: " + "; ".join(wrong)

@@ -2,7 +2,7 @@
 
 DESIGN.md: whoever starts a step composes the gates, cheapest first, so no part below the
 engine imports another. `apply` uses the trainer's gates before validation
-(engine.trainer.candidate_gates) with one difference in validation: it runs only where it
+(engine.step_gates.candidate_gates) with one difference in validation: it runs only where it
 can run without surprises (direct mode, or a reachable model). Otherwise the verdict says
 that validation did not run and why: a hand edit never silently needs an API key.
 """
@@ -45,7 +45,7 @@ def default_gates(repo_root: Path, stack: ExitStack, *, validate: bool = True) -
     Static, policy and property gates always run; the sandbox pool they need is entered on
     `stack`, so the caller closes it (containers removed) when the step is done.
     """
-    from fnforge.engine.trainer import candidate_gates
+    from fnforge.engine.step_gates import candidate_gates
     from fnforge.sandbox import SandboxUnavailable, open_pool
 
     settings = load_settings(repo_root)

@@ -1,7 +1,7 @@
 """The engine: trains an agent's function set with the seed paper's AgentOptimizer loop.
 
 It sits on top of the other three parts (function_repo, sandbox, evaluators) and is the
-only part that talks to language models (through `llm.LLMClient`, the one module that
+only part that talks to language models (through `llm.LLMClient`; only the `llm` package
 imports `openai`). The public surface:
 
     from fnforge.engine import (train, Trainer, TrainingResult, TrainingError, Experiment,
@@ -35,9 +35,11 @@ _EXPORTS = {
     "LLMOptimizer": "optimizer",
     "ScriptedProposer": "optimizer",
     "Scorer": "evaluation",
-    "Executor": "executor",
-    "LocalExecutor": "executor",
-    "TaskOutcome": "executor",
+    "Executor": "executors.base",
+    "LocalExecutor": "executors.local",
+    "TaskOutcome": "executors.base",
+    "choose_executor": "experiment",
+    "ChatModel": "llm",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -26,7 +26,7 @@ from typing import Any
 
 from fnforge.config import Settings
 from fnforge.engine.agent_base import Agent, ModelAgent
-from fnforge.engine.llm import LLMClient
+from fnforge.engine.llm import ChatModel
 from fnforge.engine.prompt_files import prompt_file
 from fnforge.engine.react import ReactAgent
 from fnforge.engine.toolbox import Toolbox, error_of, sandbox_call
@@ -105,7 +105,7 @@ class DirectAgent(Agent):
 
 
 def make_agent(
-    settings: Settings, functions: Mapping[str, str], *, llm: LLMClient | None, pool: Any, evaluator: Any
+    settings: Settings, functions: Mapping[str, str], *, llm: ChatModel | None, pool: Any, evaluator: Any
 ) -> Agent:
     """The agent that `[agent] mode` asks for, using function set `functions`."""
     mode = settings.agent.mode

@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from fnforge.engine.llm import LLMClient, LLMContextLength, LLMRefused, Reply
+from fnforge.engine.llm import ChatModel, LLMContextLength, LLMRefused, Reply
 from fnforge.engine.tokens import request_tokens
 from fnforge.engine.toolbox import Toolbox
 from fnforge.engine.transcripts import Transcript
@@ -40,7 +40,7 @@ def _fail(tr: Transcript, reason: str, message: str) -> None:
 class ModelAgent(Agent):
     """An agent that asks a model and runs the tools it calls: the tools and react modes."""
 
-    def __init__(self, llm: LLMClient, toolbox: Toolbox, evaluator: Any, max_turns: int):
+    def __init__(self, llm: ChatModel, toolbox: Toolbox, evaluator: Any, max_turns: int):
         self.llm = llm
         self.toolbox = toolbox
         self.evaluator = evaluator

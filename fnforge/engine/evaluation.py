@@ -2,7 +2,7 @@
 
 The trainer scores the head on each training batch, and the validation gate scores head and
 candidate on the validation tasks. Both go through `Scorer`, which hands the rollouts to an
-executor (`executor.py`: local asyncio fan-out by default, Ray on a cluster), builds the score
+executor (`executors/`: local asyncio fan-out by default, Ray on a cluster), builds the score
 from the compact per-task outcomes it gets back, and caches a few recent scores by
 (function-set hash, task list) so that the head's validation score is computed once per set
 and then reused. Transcripts are written to the step's log by whoever ran the task; the
@@ -20,10 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fnforge.config import Settings
 from fnforge.engine.background import BackgroundLoop
-from fnforge.engine.executor import Executor, LocalExecutor, RolloutRequest, TaskOutcome
-from fnforge.engine.llm import LLMClient, Usage
+from fnforge.engine.executors.base import Executor, RolloutRequest, TaskOutcome
+from fnforge.engine.llm import Usage
 from fnforge.engine.transcripts import Transcript, TranscriptLog
 
 # scores kept for reuse: the head's validation score is asked for every step, so it stays
@@ -91,25 +90,24 @@ class Evaluation:
 
 
 class Scorer:
-    """Scores function sets with the configured agent through an executor."""
+    """Scores function sets through an executor, which runs the rollouts wherever it runs them.
+
+    The executor is built once by `experiment.choose_executor` (or a test's own); the scorer
+    never learns where rollouts run, and holds only what scoring itself needs: the evaluator
+    (its categories break a score down), the engine's event loop, and the repeats per task.
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        executor: Executor,
         *,
-        llm: LLMClient | None,
-        pool: Any,
         evaluator: Any,
         background: BackgroundLoop,
-        concurrency: int | None = None,
-        executor: Executor | None = None,
         repeats: int = 1,
     ):
-        self.evaluator = evaluator  # its categories break a score down
+        self.executor = executor
+        self.evaluator = evaluator
         self.background = background
-        self.executor = executor or LocalExecutor(
-            settings, llm=llm, pool=pool, evaluator=evaluator, concurrency=concurrency
-        )
         self.repeats = max(1, repeats)  # rollouts per task, except a train batch the optimizer reads
         self._cache: OrderedDict[tuple[str, str], Evaluation] = OrderedDict()
         self.log: TranscriptLog | None = None  # the current step's transcript file

@@ -16,7 +16,8 @@ from typing import Any
 from fnforge.config import Settings
 from fnforge.engine.background import BackgroundLoop
 from fnforge.engine.evaluation import Evaluation, Scorer
-from fnforge.engine.llm import LLMClient, cache_dir
+from fnforge.engine.executors.base import Executor
+from fnforge.engine.llm import ChatModel, LLMClient, cache_dir
 
 
 class ExperimentError(ValueError):
@@ -32,6 +33,30 @@ def load_tasks(evaluator: Any, root: Path, relative: str, what: str) -> list[Any
     if not tasks:
         raise ExperimentError(f"[data] {what} = {relative!r}: no tasks in {path}")
     return tasks
+
+
+def choose_executor(settings: Settings, *, llm: ChatModel | None, pool: Any, evaluator: Any) -> Executor:
+    """The executor `[executor] kind` names: rollouts on this machine, or on a Ray cluster.
+
+    The one place the choice is made. Ray runs its own sandbox pools on its nodes (not `pool`)
+    and reaches the model through the driver's client; a missing Ray install or an unreachable
+    cluster is an `ExperimentError` saying what to do.
+    """
+    if settings.executor.kind != "ray":
+        from fnforge.engine.executors.local import LocalExecutor
+
+        return LocalExecutor(settings, llm=llm, pool=pool, evaluator=evaluator)
+    try:
+        from fnforge.engine.executors.ray.driver import ClusterUnavailable, RayExecutor
+    except ImportError as e:
+        raise ExperimentError(
+            f'[executor] kind = "ray" needs Ray ({e.name} is not installed); '
+            "pip install 'fnforge[ray]' or set kind = \"local\""
+        ) from None
+    try:
+        return RayExecutor(settings, llm=llm, evaluator=evaluator)
+    except ClusterUnavailable as e:
+        raise ExperimentError(str(e)) from None
 
 
 class Experiment:
@@ -61,7 +86,7 @@ class Experiment:
         self.llm: LLMClient | None = None
         self.background: BackgroundLoop | None = None
         self.scorer: Scorer | None = None
-        self.executor: Any = None  # a RayExecutor when [executor] kind = "ray"
+        self.executor: Executor | None = None  # local, or Ray when [executor] kind = "ray"
         self.evaluator: Any = None
         self.train_tasks: list[Any] = []
         self.val_tasks: list[Any] = []
@@ -100,34 +125,11 @@ class Experiment:
             from fnforge.sandbox import open_pool
 
             self.pool = self._stack.enter_context(open_pool(s.sandbox, s.sandbox.pool))
-        self.executor = self._executor()
+        self.executor = choose_executor(s, llm=self.llm, pool=self.pool, evaluator=self.evaluator)
+        self._stack.callback(self.executor.close)
         self.scorer = Scorer(
-            s,
-            llm=self.llm,
-            pool=self.pool,
-            evaluator=self.evaluator,
-            background=self.background,
-            executor=self.executor,
-            repeats=s.training.repeats,
+            self.executor, evaluator=self.evaluator, background=self.background, repeats=s.training.repeats
         )
-
-    def _executor(self) -> Any:
-        """The executor `[executor] kind` asks for; None means the scorer's local one."""
-        if self.settings.executor.kind != "ray":
-            return None
-        try:
-            from fnforge.engine.ray_executor import ClusterUnavailable, RayExecutor
-        except ImportError as e:
-            raise ExperimentError(
-                f'[executor] kind = "ray" needs Ray ({e.name} is not installed); '
-                "pip install 'fnforge[ray]' or set kind = \"local\""
-            ) from None
-        try:
-            executor = RayExecutor(self.settings, llm=self.llm, evaluator=self.evaluator)
-        except ClusterUnavailable as e:
-            raise ExperimentError(str(e)) from None
-        self._stack.callback(executor.close)
-        return executor
 
     def _close_llm(self) -> None:
         if self.llm is not None and self.background is not None and not self.background.loop.is_closed():

@@ -3,8 +3,8 @@
 The optimizer wrote its edit to fix the training-batch tasks the head failed, and it read
 their transcripts. So the candidate first runs on just those tasks; an edit that fixes none of
 the very failures it was written for is rejected at gate `precheck`, and the validation set
-(usually many more tasks, for head and candidate) is never scored for it. The note records what
-the pre-check cost and an estimate of the model calls it saved. `[training] precheck = false`
+(usually many more tasks, for head and candidate) is never scored for it. The verdict's details
+record what the pre-check cost and an estimate of the model calls it saved. `[training] precheck = false`
 turns it off; a batch with no failure leaves nothing to check, and the gate passes.
 """
 
@@ -25,13 +25,14 @@ class PrecheckGate:
 
     name = "precheck"
 
-    def __init__(self, scorer: Scorer, val_tasks: Sequence[Any]):
+    def __init__(
+        self, scorer: Scorer, val_tasks: Sequence[Any], tasks: Sequence[Any], head_calls_per_task: float = 1.0
+    ):
+        """A gate for one step: `tasks` are that step's batch tasks the head failed."""
         self.scorer = scorer
         self.val_tasks = list(val_tasks)
-        # set by the trainer each step: the batch tasks the head failed, and the step's note
-        self.tasks: list[Any] = []
-        self.note: dict[str, Any] | None = None
-        self.head_calls_per_task = 1.0  # the head's model calls per task on this step's batch
+        self.tasks = list(tasks)
+        self.head_calls_per_task = head_calls_per_task  # the head's model calls per task on this batch
 
     def check(self, candidate: CandidateView) -> Verdict:
         """Score the candidate on the head's failed batch tasks; fixing none rejects it."""
@@ -59,10 +60,6 @@ class PrecheckGate:
             saved = calls / len(self.tasks) * n + (0 if head_cached else self.head_calls_per_task * n)
             details["calls_saved_estimate"] = round(saved)
             details["validation_rollouts_saved"] = n * (1 if head_cached else 2)
-        if self.note is not None:
-            self.note["precheck"] = {k: v for k, v in details.items() if k != "usage"}
-            self.note.setdefault("usage", {})["precheck"] = details["usage"]
-            self.note.setdefault("durations_s", {})["precheck"] = round(time.perf_counter() - t0, 3)
         kw = dict(details=details, duration_s=time.perf_counter() - t0)
         m = len(self.tasks)
         if fixed:
@@ -70,7 +67,7 @@ class PrecheckGate:
         return Verdict.fail(
             self.name,
             # the reason is part of the decision a resumed or replayed run must repeat exactly, so
-            # it names nothing that depends on this process's caches (the saving is in the note)
+            # it names nothing that depends on this process's caches (the saving is in the details)
             f"fixes none of the {m} batch tasks the head failed; validation on {len(self.val_tasks)} tasks not run",
             **kw,
         )

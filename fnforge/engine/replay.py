@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from fnforge.engine.llm import cache_dir
-from fnforge.engine.trainer import INTERRUPTED, Progress, TrainingError, TrainingResult, run_records
+from fnforge.engine.run_records import INTERRUPTED, run_records
+from fnforge.engine.trainer import Progress, TrainingError, TrainingResult
 
 
 @dataclass
@@ -117,7 +118,7 @@ def run_to_replay(repo: Any, *, run: str | None, resume: bool, offline: bool) ->
     `--offline --resume` continues a run from the cache instead, and a repository without
     the run (e.g. a fresh one given a copied cache) trains it offline.
     """
-    from fnforge.engine.trainer import latest_run
+    from fnforge.engine.run_records import latest_run
 
     if not offline or resume:
         return None

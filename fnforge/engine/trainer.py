@@ -19,25 +19,33 @@ key, the URL, the model name, an offline cache miss) stops a run with an error.
 
 from __future__ import annotations
 
-import math
-import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fnforge.config import SandboxSettings
 from fnforge.engine.experiment import Experiment
 from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
-from fnforge.engine.optimizer import OptimizerContext, Proposer, StepSummary, make_proposer
-from fnforge.engine.precheck import PrecheckGate, failed_tasks
+from fnforge.engine.optimizer import OptimizerContext, Proposal, Proposer, StepSummary, make_proposer
+from fnforge.engine.precheck import failed_tasks
+from fnforge.engine.run_records import (
+    INTERRUPTED,
+    all_records,
+    latest_run,
+    next_run_name,
+    progress_state,
+    run_records,
+    started_run,
+)
+from fnforge.engine.schedule import batch_schedule
 from fnforge.engine.splits import shared_task
+from fnforge.engine.step_gates import candidate_gates, training_gates
+from fnforge.engine.step_notes import candidate_complexity, note_start, optimizer_history
 from fnforge.engine.transcripts import TranscriptLog, runs_dir
-from fnforge.engine.validation import StepAborted, ValidationGate, validation_gate
+from fnforge.engine.validation import StepAborted
 from fnforge.function_repo.review import hold, stop_line, waiting
 
 Progress = Callable[..., None]
-INTERRUPTED = "interrupted"
 SOLVED = "solved"  # the gate of a step skipped because the head solved its batch
 RECENT_BATCHES = 2  # how many earlier batches a solved batch draws its failures from
 
@@ -83,86 +91,26 @@ class TrainingResult:
         }
 
 
-def batch_schedule(tasks: Sequence[Any], batch_size: int, epochs: int, seed: int) -> list[list[Any]]:
-    """Every batch of the run in order: each epoch a fresh seeded shuffle cut into batches."""
-    per_epoch = max(1, math.ceil(len(tasks) / batch_size))
-    batches = []
-    for epoch in range(epochs):
-        order = sorted(tasks, key=lambda t: str(t.id))
-        random.Random(f"{seed}:{epoch}").shuffle(order)
-        batches += [order[i * batch_size : (i + 1) * batch_size] for i in range(per_epoch)]
-    return batches
+@dataclass
+class _StepWork:
+    """What a step's phases hand on: where in the schedule, the batch, its log, the head's scores."""
 
-
-def all_records(repo: Any) -> list[Any]:
-    """Every recorded step and every candidate awaiting review (`review = "human"`), in step order."""
-    return sorted([*repo.steps(include_rejected=True), *waiting(repo)], key=lambda r: r.step)
-
-
-def run_records(repo: Any, run: str) -> list[Any]:
-    """The recorded steps of one run, and its candidates awaiting review, in step order."""
-    return [r for r in all_records(repo) if r.run == run]
-
-
-def latest_run(repo: Any) -> str | None:
-    """The run of the most recent step the trainer recorded (for `--resume` without `--run`)."""
-    records = all_records(repo)
-    for r in reversed(records):
-        if (r.note or {}).get("made_by") == "trainer":
-            return r.run
-    return None
-
-
-def started_run(repo: Any) -> str | None:
-    """A run that was started but died before recording any step (its transcript folder exists)."""
-    known = {r.run for r in all_records(repo)}
-    folders = [p for p in runs_dir(repo.root).glob("*") if p.is_dir() and p.name not in known]
-    return max(folders, key=lambda p: p.stat().st_mtime).name if folders else None
-
-
-def next_run_name(repo: Any) -> str:
-    """A fresh run name: train-1, train-2, ..."""
-    runs = {r.run for r in all_records(repo)}
-    n = 1
-    while f"train-{n}" in runs:
-        n += 1
-    return f"train-{n}"
-
-
-def progress_state(records: Sequence[Any]) -> tuple[int, int]:
-    """(position in the batch schedule, steps since the last improvement) of a run so far.
-
-    Interrupted steps do not advance the schedule or count against patience: their batch is
-    redone on resume.
-    """
-    position = 0
-    since = 0
-    for r in records:
-        if r.gate == INTERRUPTED:
-            continue
-        position += 1
-        if getattr(r, "waiting", False):  # its batch is done; whether it improves is the reviewer's call
-            continue
-        since = 0 if r.accepted else since + 1
-    return position, since
-
-
-def candidate_gates(sandbox: SandboxSettings, pool: Any) -> list[Any]:
-    """The gates before validation, cheapest first: static, policy, property tests in `pool`.
-
-    Training and `fnforge apply` both judge a candidate with these, so their order and
-    their settings live here once.
-    """
-    from fnforge.function_repo import StaticGate
-    from fnforge.sandbox import PolicyGate, PropertyGate, image_packages
-
-    return [StaticGate(), PolicyGate(image_packages(sandbox)), PropertyGate(pool, sandbox)]
-
-
-def training_gates(exp: Experiment, validation: ValidationGate) -> list[Any]:
-    """The gates of a training step, cheapest first: static, policy, property, precheck, validation."""
-    precheck = [PrecheckGate(exp.scorer, exp.val_tasks)] if exp.settings.training.precheck else []
-    return [*candidate_gates(exp.settings.sandbox, exp.pool), *precheck, validation]
+    step: int
+    position: int
+    epoch: int
+    batch: list[Any]
+    log: TranscriptLog
+    t0: float
+    history: list[StepSummary]
+    usage_start: Usage
+    head: dict[str, str] = field(default_factory=dict)
+    train_eval: Any = None  # the head's Evaluation on the batch
+    t_train: float = 0.0
+    usage_train: Usage = field(default_factory=Usage)
+    # what the optimizer learns from (the batch, or recent batches' failures); None: skip the batch
+    learn_tasks: list[Any] = field(default_factory=list)
+    learn_eval: Any = None
+    learn_note: dict[str, Any] = field(default_factory=dict)
 
 
 class Trainer:
@@ -174,7 +122,6 @@ class Trainer:
         *,
         run: str,
         proposer: Proposer | None = None,
-        gates: Callable[[Experiment, ValidationGate], list[Any]] = training_gates,
         progress: Progress | None = None,
     ):
         self.exp = exp
@@ -182,9 +129,8 @@ class Trainer:
         self.settings = exp.settings
         self.run = run
         self.proposer = proposer or make_proposer(self.settings, exp.root, exp.llm)
-        self.validation = validation_gate(exp.scorer, exp.val_tasks, self.settings)
-        self.gates = gates(exp, self.validation)
-        self.precheck = next((g for g in self.gates if isinstance(g, PrecheckGate)), None)
+        # the gates with no per-step input, built once; each step adds its pre-check and validation
+        self.candidate_gates = candidate_gates(exp.settings.sandbox, exp.pool)
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
         exp.scorer.on_task = lambda split, done, total: self.progress(
@@ -282,34 +228,53 @@ class Trainer:
         self.progress("interrupted", run=self.run, reason=why)
 
     def _step(self, position: int) -> StepOutcome | None:
+        """One step, phase by phase: train batch, optimizer, gates and judge, record the outcome."""
+        work = self._train_batch(position)
+        if work.learn_eval is None:
+            return self._skip_solved_batch(work)
+        proposed = self._optimize(work)
+        if proposed is None:
+            return None
+        proposal, note = proposed
+        res = self._judge(work, proposal, note)
+        return self._decided(work, res)
+
+    def _train_batch(self, position: int) -> _StepWork:
+        """Phase 1: open the step's log, score the head on its batch, find what to learn from."""
         exp, s = self.exp, self.settings
         t0 = time.perf_counter()
         # compact summaries only; candidates awaiting review are shown too
-        history = self._history(all_records(self.repo))
+        history = optimizer_history(self.repo, all_records(self.repo))
         step_no = self._current = self.repo.next_step()
         epoch = position // max(1, len(self.schedule) // s.training.epochs)
         batch = self.schedule[position]
         self.progress("step", step=step_no, position=position, epoch=epoch, batch=len(batch))
         log = TranscriptLog.for_step(exp.root, self.run, step_no)
         exp.scorer.log = log
-        llm0 = exp.llm.usage.copy() if exp.llm else Usage()
+        work = _StepWork(step_no, position, epoch, batch, log, t0, history, self._usage())
+        work.head = dict(self.repo.functions())
+        work.train_eval = exp.scorer.score(work.head, batch, split="train", keep_transcripts=True)
+        work.t_train = time.perf_counter()
+        work.usage_train = self._usage()
+        self.progress("evaluated", step=step_no, train_score=work.train_eval.accuracy)
+        learn = self._something_to_learn(position, work.head, batch, work.train_eval)
+        if learn is not None:
+            work.learn_tasks, work.learn_eval, work.learn_note = learn
+        return work
 
-        head = dict(self.repo.functions())
-        train_eval = exp.scorer.score(head, batch, split="train", keep_transcripts=True)
-        t_train = time.perf_counter()
-        llm1 = exp.llm.usage.copy() if exp.llm else Usage()
-        self.progress("evaluated", step=step_no, train_score=train_eval.accuracy)
-        learn = self._something_to_learn(position, head, batch, train_eval)
-        if learn is None:
-            return self._skip_solved_batch(step_no, position, epoch, batch, train_eval, log, t0)
-        learn_tasks, learn_eval, learn_note = learn
+    def _optimize(self, work: _StepWork) -> tuple[Proposal, dict[str, Any]] | None:
+        """Phase 2: ask the proposer for edits; the step's note with train and optimizer figures.
 
+        None when a scripted list of edits is exhausted.
+        """
+        exp, s = self.exp, self.settings
+        learn_eval = work.learn_eval
         ctx = OptimizerContext(
-            position=position,
+            position=work.position,
             task_name=s.task.name,
-            task_example=exp.evaluator.render(batch[0]) if batch else "",
-            functions=head,
-            history=history,
+            task_example=exp.evaluator.render(work.batch[0]) if work.batch else "",
+            functions=work.head,
+            history=work.history,
             transcripts=learn_eval.transcripts,
             train_score=learn_eval.accuracy,
             packages=self.packages,
@@ -320,46 +285,59 @@ class Trainer:
         if proposal.exhausted:
             return None
         t_opt = time.perf_counter()
-        llm2 = exp.llm.usage.copy() if exp.llm else Usage()
+        usage_opt = self._usage()
         note = {
-            **_note_start(position, epoch, batch, train_eval),
-            "learn_from": learn_note,
+            **note_start(work.position, work.epoch, work.batch, work.train_eval),
+            "learn_from": work.learn_note,
             "optimizer": {
                 "attempts": proposal.attempts,
                 "errors": proposal.errors,
                 "prompt_tokens": proposal.prompt_tokens,
             },
-            "usage": {"train": (llm1 - llm0).to_dict(), "optimizer": (llm2 - llm1).to_dict()},
-            "durations_s": {"train": round(t_train - t0, 3), "optimizer": round(t_opt - t_train, 3)},
-            "transcripts": str(log.path.relative_to(exp.root)),
+            "usage": {
+                "train": (work.usage_train - work.usage_start).to_dict(),
+                "optimizer": (usage_opt - work.usage_train).to_dict(),
+            },
+            "durations_s": {
+                "train": round(work.t_train - work.t0, 3),
+                "optimizer": round(t_opt - work.t_train, 3),
+            },
+            "transcripts": str(work.log.path.relative_to(exp.root)),
         }
         self.progress(
             "proposed",
-            step=step_no,
+            step=work.step,
             actions=[a.summary for a in proposal.actions or []],
             error=proposal.error,
         )
-        if proposal.actions is None:
-            res = self.repo.record_rejection(self.run, "optimizer", proposal.error or "no actions", note)
-        else:
-            from fnforge.function_repo import ActionError
+        return proposal, note
 
-            try:
-                candidate = self.repo.propose(proposal.actions, self.run)
-            except ActionError as e:  # edits the store cannot apply are the optimizer's fault
-                res = self.repo.record_rejection(self.run, "optimizer", str(e), note)
-            else:
-                note["complexity"] = _complexity(candidate.functions)
-                self.validation.note = note
-                self._arm_precheck(learn_tasks, learn_eval, note)
-                try:
-                    if s.training.review == "human":
-                        res = hold(self.repo, candidate, self.gates, note)
-                    else:
-                        res = self.repo.judge(candidate, self.gates, note)
-                finally:
-                    self.validation.note = None
-                    self._arm_precheck([], None, None)
+    def _judge(self, work: _StepWork, proposal: Proposal, note: dict[str, Any]) -> Any:
+        """Phase 3: commit the edits as a candidate and judge it with this step's own gates.
+
+        The pre-check and validation gates are built here with the step's inputs (the tasks the
+        head failed on what the optimizer learned from); their figures stay in their verdicts.
+        """
+        if proposal.actions is None:
+            return self.repo.record_rejection(self.run, "optimizer", proposal.error or "no actions", note)
+        from fnforge.function_repo import ActionError
+
+        try:
+            candidate = self.repo.propose(proposal.actions, self.run)
+        except ActionError as e:  # edits the store cannot apply are the optimizer's fault
+            return self.repo.record_rejection(self.run, "optimizer", str(e), note)
+        note["complexity"] = candidate_complexity(candidate.functions)
+        tasks, learn_eval = work.learn_tasks, work.learn_eval
+        calls_per_task = learn_eval.usage.calls / len(tasks) if tasks else 1.0
+        gates = training_gates(
+            self.exp, self.candidate_gates, failed_tasks(tasks, learn_eval), calls_per_task
+        )
+        if self.settings.training.review == "human":
+            return hold(self.repo, candidate, gates, note)
+        return self.repo.judge(candidate, gates, note)
+
+    def _decided(self, work: _StepWork, res: Any) -> StepOutcome:
+        """Phase 4: the outcome of a recorded step, told to the progress display."""
         outcome = StepOutcome(
             step=res.step,
             accepted=res.accepted,
@@ -368,12 +346,16 @@ class Trainer:
             score_before=res.score_before,
             score_after=res.score_after,
             actions=list(res.actions),
-            train_score=train_eval.accuracy,
-            duration_s=round(time.perf_counter() - t0, 3),
+            train_score=work.train_eval.accuracy,
+            duration_s=round(time.perf_counter() - work.t0, 3),
             waiting=res.waiting,
         )
         self.progress("decided", **outcome.__dict__)
         return outcome
+
+    def _usage(self) -> Usage:
+        """A snapshot of the model usage so far, to diff per phase."""
+        return self.exp.llm.usage.copy() if self.exp.llm else Usage()
 
     def _something_to_learn(
         self, position: int, head: dict[str, str], batch: list[Any], train_eval: Any
@@ -401,81 +383,16 @@ class Trainer:
                     return recent, ev, {"source": "recent", "failures": len(failures), "positions": positions}
         return None
 
-    def _skip_solved_batch(
-        self, step_no: int, position: int, epoch: int, batch: list[Any], train_eval: Any, log: Any, t0: float
-    ) -> StepOutcome:
+    def _skip_solved_batch(self, work: _StepWork) -> StepOutcome:
         """Record a step whose batch (and recent batches) the head solves: no optimizer, no gates."""
         note = {
-            **_note_start(position, epoch, batch, train_eval),
+            **note_start(work.position, work.epoch, work.batch, work.train_eval),
             "learn_from": {"source": "skipped", "failures": 0},
-            "transcripts": str(log.path.relative_to(self.exp.root)),
+            "transcripts": str(work.log.path.relative_to(self.exp.root)),
         }
         reason = "the head solves this batch and the recent ones: nothing to learn, skipped to the next batch"
         res = self.repo.record_rejection(self.run, SOLVED, reason, note)
-        outcome = StepOutcome(
-            step=res.step,
-            accepted=False,
-            gate=SOLVED,
-            reason=reason,
-            score_before=None,
-            score_after=None,
-            actions=[],
-            train_score=train_eval.accuracy,
-            duration_s=round(time.perf_counter() - t0, 3),
-        )
-        self.progress("decided", **outcome.__dict__)
-        return outcome
-
-    def _arm_precheck(self, batch: Sequence[Any], train_eval: Any, note: dict[str, Any] | None) -> None:
-        """Give the pre-check gate (if on) this step's failed batch tasks and note."""
-        if self.precheck is not None:
-            self.precheck.tasks = failed_tasks(batch, train_eval) if train_eval is not None else []
-            self.precheck.note = note
-            if train_eval is not None and batch:
-                self.precheck.head_calls_per_task = train_eval.usage.calls / len(batch)
-
-    def _history(self, records: Sequence[Any], shown: int = 12) -> list[StepSummary]:
-        """The earlier steps for the optimizer; the latest accepted ones with their function lists."""
-        kept = [r for r in records if r.gate != INTERRUPTED]
-        out = []
-        for i, r in enumerate(kept):
-            names = sorted(self.repo.functions(r.commit)) if r.accepted and i >= len(kept) - shown else None
-            out.append(_summary(r, names))
-        return out
-
-
-def _complexity(functions: dict[str, str]) -> dict[str, Any] | None:
-    """The candidate set's size and cyclomatic complexity for the note (None if radon fails)."""
-    from fnforge.function_repo.complexity import set_complexity
-
-    try:
-        return set_complexity(functions)
-    except Exception:  # noqa: BLE001 - an analysis must never fail a step
-        return None
-
-
-def _note_start(position: int, epoch: int, batch: Sequence[Any], train_eval: Any) -> dict[str, Any]:
-    """What every trainer step's note opens with: where in the schedule, the batch, its score."""
-    return {
-        "made_by": "trainer",
-        "position": position,
-        "epoch": epoch,
-        "batch": [str(t.id) for t in batch],
-        "train": train_eval.summary(),
-    }
-
-
-def _summary(r: Any, functions: list[str] | None = None) -> StepSummary:
-    return StepSummary(
-        step=r.step,
-        decision=r.decision,
-        gate=r.gate,
-        reason=r.reason,
-        score_before=r.score_before,
-        score_after=r.score_after,
-        actions=list(r.actions),
-        functions=functions,
-    )
+        return self._decided(work, res)  # rejected at gate "solved": no scores, no actions
 
 
 def train(

@@ -4,8 +4,8 @@ Score the candidate set with the agent on the validation tasks, compare with the
 score (computed once per set and then reused from the scorer's cache), and let the acceptance
 rule (`acceptance.py`: `improves`, the seed paper's roll-back rule, or `significant`, a paired
 McNemar test) decide. The verdict carries both scores, which tasks flipped, and the rule's
-figures (fixed, broken, p), so the note and the `Fnforge-Score` trailer say exactly why a
-step was kept or rolled back.
+figures (fixed, broken, p) in its details, the one place they live, so the step's note (whose
+verdicts carry them) and the `Fnforge-Score` trailer say exactly why a step was kept or rolled back.
 """
 
 from __future__ import annotations
@@ -59,9 +59,6 @@ class ValidationGate:
         self.rule = rule
         self.alpha = alpha
         self.last: tuple[Evaluation, Evaluation] | None = None  # (head, candidate) of the last check
-        # the step's note_extra, filled in during the check: the store writes the note after
-        # the gates ran, so validation tokens and flipped tasks join train and optimizer figures
-        self.note: dict[str, Any] | None = None
 
     def check(self, candidate: CandidateView) -> Verdict:
         """Score head and candidate on the validation tasks and compare."""
@@ -93,11 +90,6 @@ class ValidationGate:
             "acceptance": decision.to_dict(),
             "usage": (head.usage + cand.usage).to_dict(),
         }
-        if self.note is not None:
-            self.note["acceptance"] = details["acceptance"]
-            self.note.setdefault("usage", {})["validation"] = details["usage"]
-            self.note["flipped"] = details["flipped"]
-            self.note.setdefault("durations_s", {})["validation"] = round(time.perf_counter() - t0, 3)
         kw = dict(
             score_before=before, score_after=after, details=details, duration_s=time.perf_counter() - t0
         )

@@ -25,12 +25,20 @@ def _number(value: Any) -> float | None:
 
 
 def _usage_parts(note: dict[str, Any]) -> list[dict[str, Any]]:
-    """The usage records of a note: {"usage": {"train": {...}, "optimizer": {...}}} or flat."""
+    """The usage records of a note: the trainer's phases ({"usage": {"train": {...}, "optimizer":
+    {...}}}, or flat) and each gate's, from its verdict's details, where a gate's figures live.
+
+    Older notes also copied a gate's usage among the phases; such a gate counts once.
+    """
     usage = note.get("usage")
-    if isinstance(usage, dict):
-        parts = [v for v in usage.values() if isinstance(v, dict)]
-        return parts or [usage]
-    return [note]
+    phases = {k: v for k, v in usage.items() if isinstance(v, dict)} if isinstance(usage, dict) else {}
+    parts = list(phases.values()) or [usage if isinstance(usage, dict) else note]
+    for verdict in note.get("verdicts") or []:
+        details = verdict.get("details") if isinstance(verdict, dict) else None
+        if isinstance(details, dict) and isinstance(details.get("usage"), dict):
+            if verdict.get("gate") not in phases:
+                parts.append(details["usage"])
+    return parts
 
 
 def note_tokens(note: dict[str, Any]) -> int | None:
@@ -64,7 +72,7 @@ def note_duration(note: dict[str, Any]) -> float | None:
         if _number(value) is not None:
             total, seen = total + float(value), True
     for verdict in note.get("verdicts") or []:
-        # a gate already timed as a phase (the trainer records "validation") counts once
+        # a gate already timed as a phase (older notes recorded "validation" there too) counts once
         if isinstance(verdict, dict) and verdict.get("gate") not in phases:
             if _number(verdict.get("duration_s")) is not None:
                 total, seen = total + float(verdict["duration_s"]), True

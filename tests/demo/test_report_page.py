@@ -109,3 +109,27 @@ def test_note_figures_sum_every_phase_and_count_a_timed_gate_once():
     assert abs(note_cost(note) - 0.06) < 1e-9
     assert note_duration(note) == 7.75
     assert note_tokens({}) is None and note_cost({}) is None and note_duration({}) is None
+
+
+def test_note_figures_read_a_gates_usage_from_its_verdict():
+    """A gate's tokens and cost live in its verdict's details; a phase-copy in an older note counts once."""
+    from fnforge.report.collect import note_cost, note_duration, note_tokens
+
+    note = {
+        "usage": {"train": {"tokens": 100, "cost_usd": 0.01}, "optimizer": {"tokens": 42, "cost_usd": 0.02}},
+        "durations_s": {"train": 1.0, "optimizer": 2.0},
+        "verdicts": [
+            {"gate": "static", "duration_s": 0.25},
+            {"gate": "precheck", "duration_s": 0.5, "details": {"usage": {"tokens": 50, "cost_usd": 0.005}}},
+            {
+                "gate": "validation",
+                "duration_s": 4.0,
+                "details": {"usage": {"tokens": 300, "cost_usd": 0.03}},
+            },
+        ],
+    }
+    assert note_tokens(note) == 492
+    assert abs(note_cost(note) - 0.065) < 1e-9
+    assert note_duration(note) == 7.75
+    older = {**note, "usage": {**note["usage"], "validation": {"tokens": 300, "cost_usd": 0.03}}}
+    assert note_tokens(older) == 492  # validation's usage copied among the phases: counted once

@@ -18,7 +18,8 @@ import pytest
 from fnforge.config import Settings
 from fnforge.engine.background import BackgroundLoop
 from fnforge.engine.evaluation import CACHED_SCORES, Scorer
-from fnforge.engine.executor import Executor, LocalExecutor, RolloutReport, RolloutRequest
+from fnforge.engine.executors.base import Executor, RolloutReport, RolloutRequest
+from fnforge.engine.executors.local import LocalExecutor
 from fnforge.engine.transcripts import TranscriptLog
 from fnforge.evaluators import get_evaluator
 
@@ -81,9 +82,8 @@ def tasks(tmp_path_factory: pytest.TempPathFactory) -> list:
 def _scorer(docker_pool, loop: BackgroundLoop, executor: Executor | None = None) -> Scorer:
     settings = Settings.model_validate({"agent": {"mode": "direct"}, "sandbox": {"backend": "docker"}})
     evaluator = get_evaluator("gsm8k")
-    return Scorer(
-        settings, llm=None, pool=docker_pool, evaluator=evaluator, background=loop, executor=executor
-    )
+    executor = executor or LocalExecutor(settings, llm=None, pool=docker_pool, evaluator=evaluator)
+    return Scorer(executor, evaluator=evaluator, background=loop)
 
 
 def test_two_executors_give_the_same_score_verdicts_and_log(tmp_path: Path, tasks, docker_pool) -> None:

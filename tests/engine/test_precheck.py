@@ -39,12 +39,13 @@ def test_precheck_rejects_without_validation_and_saves_its_requests(tmp_path, do
     # 4 batch tasks x 1 request (no tools: a guess) + 4 pre-check tasks x 2 (tool call, then answer)
     assert on == 4 + 8
     note = json.loads(repo.git.run("notes", "--ref", "fnforge", "show", "refs/fnforge/rejected/r1/step-1"))
-    assert [v["gate"] for v in note["verdicts"]][-1] == "precheck"
-    assert note["precheck"]["tasks"] == 4 and note["precheck"]["fixed"] == []
-    assert note["precheck"]["calls_saved_estimate"] == 24
-    assert note["precheck"]["validation_rollouts_saved"] == 16
-    assert note["usage"]["precheck"]["http_requests"] == 8
-    assert "validation" not in note["usage"]
+    precheck = note["verdicts"][-1]
+    assert precheck["gate"] == "precheck"
+    assert precheck["details"]["tasks"] == 4 and precheck["details"]["fixed"] == []
+    assert precheck["details"]["calls_saved_estimate"] == 24
+    assert precheck["details"]["validation_rollouts_saved"] == 16
+    assert precheck["details"]["usage"]["http_requests"] == 8
+    assert "precheck" not in note and set(note["usage"]) == {"train", "optimizer"}
 
     _, off, result_off = agent_requests_of_one_step(tmp_path / "off", False, docker_pool)
     (step_off,) = result_off.steps

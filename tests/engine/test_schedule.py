@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fnforge.engine.trainer import batch_schedule, progress_state
+from fnforge.engine.run_records import progress_state
+from fnforge.engine.schedule import batch_schedule
 
 
 @dataclass

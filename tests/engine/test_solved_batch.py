@@ -18,7 +18,8 @@ import gsm8k_world as world
 import trust_world as tw
 from llm_server import LLMServer
 
-from fnforge.engine.trainer import batch_schedule, train
+from fnforge.engine.schedule import batch_schedule
+from fnforge.engine.trainer import train
 
 TRAIN, VAL = tw.records(8), tw.records(8, skip=8)
 # the trainer's own schedule (seed 7, batches of 4; JSONL tasks are numbered by line)

@@ -5,7 +5,7 @@ node's sandbox pool once (Docker when the node's engine answers, else the proces
 with the same warning as `[sandbox] backend = "auto"`), keeps the function sets it was sent
 by their content hash (fetched from the object store once per node, a few kept), and runs a
 chunk of tasks with the very code of a local run: a `LocalExecutor` over this node's pool,
-whose agents reach the model through the driver's relay (`ray_relay.py`).
+whose agents reach the model through the driver's relay (`relay.py`).
 
 A chunk comes back as compact outcomes plus its transcripts as ready-made JSON lines, which
 the driver appends to the step's log. Sending them back (rather than writing on the node)
@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fnforge.config import Settings
-from fnforge.engine.executor import LocalExecutor, RolloutRequest, TaskOutcome
+from fnforge.engine.executors.base import RolloutRequest, TaskOutcome
+from fnforge.engine.executors.local import LocalExecutor
+from fnforge.engine.llm import ChatModel
 from fnforge.engine.transcripts import Transcript, TranscriptLog
 
 KEPT_SETS = 8  # function sets a node keeps loaded
@@ -68,9 +70,9 @@ class NodeRunner:
         for w in caught:
             if issubclass(w.category, WeakSandboxWarning):
                 self.warning = str(w.message)
-        self.llm = None
+        self.llm: ChatModel | None = None
         if settings.agent.mode != "direct":
-            from fnforge.engine.ray_relay import RelayedLLM
+            from fnforge.engine.executors.ray.relay import RelayedLLM
 
             self.llm = RelayedLLM(relay, settings.llm)
         self.sets: OrderedDict[str, dict[str, str]] = OrderedDict()

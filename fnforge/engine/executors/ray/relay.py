@@ -14,7 +14,8 @@ reached through the driver's client, so that three promises hold unchanged:
 `LLMRelay` is a small async Ray actor pinned to the driver's node: a worker's `ask` waits
 in it until the driver's `pump` (a coroutine on the driver's event loop, running while an
 evaluation runs) takes the request, calls `LLMClient.chat(...)` with the same arguments, and
-posts the answer back. `RelayedLLM` is what a worker's agent holds instead of a client.
+posts the answer back. `RelayedLLM` is what a worker's agent holds instead of a client: a
+`ChatModel` (`llm/chat_model.py`), the very protocol the driver's `LLMClient` meets.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from typing import Any
 from fnforge.config import LLMSettings
 from fnforge.engine.llm import (
     SEED_OFFSET,
+    ChatModel,
     LLMContextLength,
     LLMError,
     LLMRefused,
     LLMUnavailable,
+    Reply,
     Usage,
 )
 
@@ -92,8 +95,8 @@ class LLMRelay:
         return True
 
 
-class RelayedLLM:
-    """What a worker's agent holds instead of an `LLMClient`: `chat` goes through the relay.
+class RelayedLLM(ChatModel):
+    """What a worker's agent holds instead of an `LLMClient`: a `ChatModel` whose `chat` goes through the relay.
 
     It carries the settings (no key: the settings only name the environment variable) for
     agents that read them; its `usage` stays empty because the driver's client counts.
@@ -105,10 +108,30 @@ class RelayedLLM:
         self.offline = False
         self.usage = Usage()
 
-    async def chat(self, messages: list[dict[str, Any]], **options: Any) -> Any:
-        """The driver's `LLMClient.chat(messages, **options)`, through the relay."""
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        model: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        stop: list[str] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Reply:
+        """The driver's `LLMClient.chat(messages, ...)` with the same options, through the relay."""
+        options = {
+            "model": model,
+            "tools": tools,
+            "stop": stop,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
         # a repeat's seed offset lives in this rollout's context: it must reach the driver's client
-        request = {"messages": messages, "seed_offset": SEED_OFFSET.get(), **options}
+        request = {
+            "messages": messages,
+            "seed_offset": SEED_OFFSET.get(),
+            **{k: v for k, v in options.items() if v is not None},
+        }
         result = await self.relay.ask.remote(request)
         if result[0] == "ok":
             return result[1]

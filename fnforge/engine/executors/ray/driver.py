@@ -1,21 +1,22 @@
 """Rollouts on a Ray cluster: the same agent, sandbox and verdicts as a local run, spread over nodes.
 
-`[executor] kind = "ray"` swaps the `LocalExecutor` for this one; the scorer, the gates and
+`[executor] kind = "ray"` swaps the `LocalExecutor` (`executors/local.py`) for this one; the scorer, the gates and
 the store see the same compact outcomes. How a run is spread:
 
-- one `NodeRunner` actor per node with CPUs, holding that node's sandbox pool (`ray_node.py`);
+- one `NodeRunner` actor per node with CPUs, holding that node's sandbox pool (`node.py`);
 - the function set is put in the object store once and fetched by each node once, by its
   content hash;
 - the tasks are cut into chunks of `[executor] tasks_per_chunk`; each node gets at most two
   chunks at a time and the next as one finishes, so faster nodes take more; results stream
   back as chunks finish and progress is reported on the driver;
-- agents reach the model through the driver's own client (`ray_relay.py`): one cache, the
+- agents reach the model through the driver's own client (`relay.py`): one cache, the
   key never leaves the driver;
 - a node lost mid-evaluation (its actor dies) takes no score with it: its chunks are sent to
   another node, up to `MAX_CHUNK_RETRIES` times each. A rerun task asks the model the same
   requests, which the driver's cache now answers, so the score equals an undisturbed run's.
 
-Ray is imported only here, and this module only when `kind = "ray"` (the `fnforge[ray]` extra).
+Ray is imported only in this package (`executors/ray/`), and this package only when
+`kind = "ray"` (the `fnforge[ray]` extra).
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ from ray.exceptions import (
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from fnforge.config import Settings
-from fnforge.engine.executor import Executor, RolloutReport, RolloutRequest, TaskOutcome
-from fnforge.engine.llm import LLMClient, LLMError, Usage
-from fnforge.engine.ray_node import ChunkResult, NodeRunner
-from fnforge.engine.ray_relay import Gateway, LLMRelay
+from fnforge.engine.executors.base import Executor, RolloutReport, RolloutRequest, TaskOutcome
+from fnforge.engine.executors.ray.node import ChunkResult, NodeRunner
+from fnforge.engine.executors.ray.relay import Gateway, LLMRelay
+from fnforge.engine.llm import ChatModel, LLMError, Usage
 from fnforge.sandbox import SandboxUnavailable
 
 MAX_CHUNK_RETRIES = 3  # times one chunk is sent again after the node running it was lost
@@ -118,7 +119,7 @@ class RayExecutor(Executor):
     kind = "ray"
 
     def __init__(
-        self, settings: Settings, *, llm: LLMClient | None, evaluator: Any, address: str | None = None
+        self, settings: Settings, *, llm: ChatModel | None, evaluator: Any, address: str | None = None
     ):
         self.settings = settings
         self.llm = llm
@@ -210,6 +211,7 @@ class RayExecutor(Executor):
     # ------------------------------------------------------------ run
 
     async def run(self, request: RolloutRequest) -> RolloutReport:
+        """Hand the tasks out to the nodes in chunks, rerun a lost node's chunks elsewhere."""
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.refresh_nodes)  # nodes that joined since; drop the dead
         if self._gateway is not None:

@@ -1,227 +1,47 @@
-"""The one door to language models: an async OpenAI-compatible client with a replay cache.
+"""`LLMClient`: async chat completions against any OpenAI-compatible endpoint, cached and counted.
 
-Every model call of a training run goes through `LLMClient.chat`. It exists so the rest of
-the engine never touches the `openai` SDK (this is the only module importing it) and so
-that three promises hold in one place:
+Every model call of a training run goes through `LLMClient.chat`. This is the only module
+importing the `openai` SDK, so that three promises hold in one place:
 
-- *replay*: every reply is cached on disk under `<repo>/.git/fnforge/cache/`, keyed by a
-  hash of the full request (model, messages, tools, temperature, seed, max_tokens, stop);
-  a rerun asks nothing twice, a resumed step gets the same answers, and `offline=True`
-  turns a cache miss into `LLMCacheMiss` with zero HTTP requests;
+- *replay*: every reply is cached (`cache.py`), keyed by a hash of the full request; a rerun
+  asks nothing twice, a resumed step gets the same answers, and `offline=True` turns a cache
+  miss into `LLMCacheMiss` with zero HTTP requests;
 - *secrecy*: the API key is read from the environment variable that the settings name,
   handed to the SDK, and never written to the cache, notes, transcripts or logs;
 - *robustness*: a concurrency limit, and retries with exponential backoff on 5xx, timeouts
   and dropped connections; a 429 waits as long as its `Retry-After` asks, up to
   `[llm] max_wait_s` in all, saying so through `on_wait` ("rate limited, waiting 40 s").
 
-A real model is not a script, so failures are sorted by what a caller can do about them:
-`LLMContextLength` (a 400 for a prompt over the context window: shrink it and ask again),
-`LLMRefused` (any other 400: a filter, a schema the provider does not take; record it and go
-on), `LLMUnavailable` (still rate limited or unreachable after the retries, on an endpoint
-that had answered before: pause the run, `--resume` later) and plain `LLMError` (the user must
-fix something: the key, the URL, the model name). Refusals are cached like replies, so an
-offline replay meets the same refusal without a request. A cut reply keeps its
-`finish_reason = "length"` for the caller to see.
-
-Tokens and cost (from the settings' price table) are counted in a `Usage` the trainer
-reads per step; replies served from the cache count as `cached_tokens` and cost nothing.
+The SDK's exceptions are mapped to `errors.py`'s kinds here and never cross; a 400 becomes a
+refused `Reply` that is cached like any other. A cut reply keeps its `finish_reason =
+"length"` for the caller to see. Tokens and cost are counted in a `Usage` (`replies.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import hashlib
-import json
 import os
 import random
-import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import openai
 
 from fnforge.config import LLMSettings
-
-CACHE_FORMAT = 1
-
-# added to [llm] seed for the requests of one repeat of a task (`[training] repeats`): the k
-# rollouts of a task then differ, and the reply cache keeps each one apart; 0 leaves requests as before
-SEED_OFFSET: contextvars.ContextVar[int] = contextvars.ContextVar("fnforge_seed_offset", default=0)
-
-
-class LLMError(RuntimeError):
-    """The model endpoint failed in a way retries cannot fix (bad key, bad URL, bad request)."""
-
-
-class LLMCacheMiss(LLMError):
-    """Offline replay asked for a request that the cache does not hold."""
-
-
-class LLMRefused(LLMError):
-    """The endpoint refused this request (HTTP 400: a content filter, a schema it does not take).
-
-    Retrying the same request cannot help, but the run can go on: the caller records the
-    refusal (`provider_message`) against the step or task that made the request.
-    """
-
-    def __init__(self, text: str, provider_message: str):
-        super().__init__(text)
-        self.provider_message = provider_message
-
-
-class LLMContextLength(LLMRefused):
-    """HTTP 400 because the prompt (plus the reply budget) exceeds the model's context window."""
-
-
-class LLMUnavailable(LLMError):
-    """An endpoint that answered before is rate limited or down beyond the retries and waits.
-
-    Nothing is wrong with the setup or the request: the run stops as interrupted and
-    `fnforge train --resume` continues it later (cached replies cost nothing then).
-    """
-
-
-REFUSAL_CONTEXT = "context_length"
-REFUSAL_OTHER = "refused"
-
-
-@dataclass
-class Usage:
-    """Tokens, cost and traffic of some model calls; `a - b` gives what happened in between."""
-
-    calls: int = 0
-    http_requests: int = 0
-    cache_hits: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0  # tokens of replies served from the reply cache (no request, no cost)
-    refusals: int = 0
-    waited_s: float = 0.0
-    cost_usd: float = 0.0
-
-    def __sub__(self, other: Usage) -> Usage:
-        return Usage(**{k: getattr(self, k) - getattr(other, k) for k in asdict(self)})
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(**{k: getattr(self, k) + getattr(other, k) for k in asdict(self)})
-
-    def copy(self) -> Usage:
-        """A frozen snapshot to diff against later."""
-        return Usage(**asdict(self))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for a step's note."""
-        d = asdict(self)
-        d["cost_usd"] = round(d["cost_usd"], 6)
-        d["waited_s"] = round(d["waited_s"], 3)
-        d["tokens"] = self.prompt_tokens + self.completion_tokens
-        return d
-
-
-@dataclass
-class ToolCall:
-    """One tool call the model asked for; `arguments` is the raw JSON text it wrote."""
-
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass
-class Reply:
-    """The assistant's message of one completion, plus its token counts."""
-
-    content: str | None
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    finish_reason: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached: bool = False
-    # a refusal (HTTP 400) is cached too, so a replay meets it without a request
-    refused: str | None = None  # the provider's message
-    refusal_kind: str | None = None  # REFUSAL_CONTEXT or REFUSAL_OTHER
-
-    @property
-    def cut(self) -> bool:
-        """The reply stopped at the request's max_tokens: its text or tool-call JSON is incomplete."""
-        return self.finish_reason == "length"
-
-    def as_message(self) -> dict[str, Any]:
-        """The assistant message to append to the conversation before the next turn."""
-        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
-        if self.tool_calls:
-            msg["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                for c in self.tool_calls
-            ]
-        return msg
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for the cache file."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Reply:
-        """Rebuild a cached reply."""
-        calls = [ToolCall(**c) for c in d.get("tool_calls") or []]
-        return cls(
-            content=d.get("content"),
-            tool_calls=calls,
-            finish_reason=d.get("finish_reason"),
-            prompt_tokens=int(d.get("prompt_tokens") or 0),
-            completion_tokens=int(d.get("completion_tokens") or 0),
-            refused=d.get("refused"),
-            refusal_kind=d.get("refusal_kind"),
-        )
-
-
-def request_key(request: dict[str, Any]) -> str:
-    """The cache key: a hash of the request's canonical JSON (never includes the key or URL)."""
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"v{CACHE_FORMAT}\n{canonical}".encode()).hexdigest()
-
-
-class ReplyCache:
-    """Replies on disk, one JSON file per request hash, written atomically."""
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
-
-    def get(self, key: str) -> Reply | None:
-        """The cached reply for a request hash, or None."""
-        try:
-            data = json.loads(self._path(key).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-        reply = Reply.from_dict(data["reply"])
-        reply.cached = True
-        return reply
-
-    def put(self, key: str, request: dict[str, Any], reply: Reply) -> None:
-        """Store a reply (and the request it answers, for audit) atomically."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"format": CACHE_FORMAT, "request": request, "reply": reply.to_dict()}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
-        os.replace(tmp, path)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self.root.glob("*/*.json")) if self.root.exists() else 0
-
-
-def cache_dir(repo_root: Path) -> Path:
-    """Where a repository's replies are cached: inside .git, out of the tree and out of git objects."""
-    return Path(repo_root) / ".git" / "fnforge" / "cache"
+from fnforge.engine.llm.cache import ReplyCache, request_key
+from fnforge.engine.llm.chat_model import SEED_OFFSET
+from fnforge.engine.llm.errors import (
+    REFUSAL_CONTEXT,
+    REFUSAL_OTHER,
+    LLMCacheMiss,
+    LLMContextLength,
+    LLMError,
+    LLMRefused,
+    LLMUnavailable,
+)
+from fnforge.engine.llm.replies import Reply, ToolCall, Usage
 
 
 def _retryable(exc: BaseException) -> bool:
