@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from fnforge.cli.app import app
-from fnforge.cli.output import MODE, console, fail, is_interactive, progress, result
+from fnforge.cli.output import MODE, console, err_console, fail, is_interactive, progress, result
 
 
 def _open_repo(path: Path) -> Any:
@@ -61,7 +61,8 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         verdict = "[green]accepted[/green]" if kw["accepted"] else f"[red]rejected[/red] at {e['gate']}"
         if kw.get("waiting"):
             verdict = "[yellow]awaiting review[/yellow] (passed every gate)"
-        return f"  step {e['step']} {verdict}: {e['reason']} ({kw['duration_s']:.1f}s)"
+        spend = f"; {_spend_text(kw['spend'])}" if kw.get("spend") else ""
+        return f"  step {e['step']} {verdict}: {e['reason']} ({kw['duration_s']:.1f}s{spend})"
     if event == "recovered":
         return f"recovered: {e['what']}"
     if event == "interrupted":
@@ -74,6 +75,14 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
     if event == "stopped":
         return f"run {e['run']} stopped: {e['reason']}"
     return None
+
+
+def _spend_text(snapshot: dict[str, Any]) -> str:
+    """What the run spent so far, and what is left of each limit."""
+    from fnforge.engine.ledger import describe_spend, fmt
+
+    left = [fmt(u, v) for u, v in (snapshot.get("left") or {}).items() if v is not None]
+    return describe_spend(snapshot) + (f"; left {', '.join(left)}" if left else "")
 
 
 class TrainingProgress:
@@ -130,6 +139,7 @@ def train_command(
 
     Exit status 3: the budget ran out; the line printed says what continues the run.
     """
+    from fnforge.engine.ledger import BudgetExhausted
     from fnforge.engine.replay import replay, run_to_replay
     from fnforge.engine.trainer import train
 
@@ -158,7 +168,12 @@ def train_command(
             lines.append(f"{usage.get('http_requests', 0)} model requests")
             result(checked.to_dict(), "\n".join(lines))
             raise typer.Exit(0 if checked.identical else 1)
-        outcome = train(repository, run=run, resume=resume, offline=offline, progress=shown)
+        budget = _budget(repository.settings, budget_usd, budget_tokens, budget_requests)
+        outcome = train(repository, run=run, resume=resume, offline=offline, progress=shown, budget=budget)
+    except BudgetExhausted as e:
+        shown.close()
+        err_console.print(escape(e.line()), soft_wrap=True)  # what was spent of what, and what continues
+        raise SystemExit(3) from None
     except training_errors() as e:
         shown.close()
         fail(str(e), code=2)
@@ -177,6 +192,18 @@ def train_command(
     result(outcome.to_dict(), human)
     if outcome.stopped == "interrupted":
         raise typer.Exit(130)
+
+
+def _budget(settings: Any, usd: float | None, tokens: int | None, requests: int | None) -> Any:
+    """`[budget]` with this call's --budget-* flags over it."""
+    from fnforge.engine.ledger import Limits
+
+    b = settings.budget
+    return Limits(
+        usd=b.usd if usd is None else usd,
+        tokens=b.tokens if tokens is None else tokens,
+        requests=b.requests if requests is None else requests,
+    )
 
 
 def _print_estimate(repo: Path) -> None:

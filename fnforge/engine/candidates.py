@@ -74,6 +74,12 @@ def choose(gated: Sequence[tuple[Any, list[Verdict]]]) -> int:
     return min(ranked)[2] if ranked else 0
 
 
+def label(candidate: Any, index: int) -> str:
+    """A candidate's name within its step: `c<i>` of its branch `.../step-<n>-c<i>`, else by position."""
+    branch = str(getattr(candidate, "branch", ""))
+    return "c" + branch.rsplit("-c", 1)[1] if "-c" in branch else f"c{index + 1}"
+
+
 def selection_note(gated: Sequence[tuple[Any, list[Verdict]]], chosen: int) -> dict[str, Any]:
     """What the step's note says about its candidates: each one's gate, fixes and size."""
     rows = []
@@ -81,7 +87,7 @@ def selection_note(gated: Sequence[tuple[Any, list[Verdict]]], chosen: int) -> d
         failed = next((v for v in verdicts if not v.passed), None)
         rows.append(
             {
-                "candidate": f"c{i + 1}",
+                "candidate": label(c, i),
                 "actions": [a.summary for a in c.actions],
                 "gate": failed.gate if failed else None,
                 "precheck_fixed": precheck_fixes(verdicts),
@@ -89,14 +95,14 @@ def selection_note(gated: Sequence[tuple[Any, list[Verdict]]], chosen: int) -> d
                 "chosen": i == chosen,
             }
         )
-    return {"candidates": rows, "chosen": f"c{chosen + 1}"}
+    return {"candidates": rows, "chosen": label(gated[chosen][0], chosen)}
 
 
 def why_not_chosen(gated: Sequence[tuple[Any, list[Verdict]]], chosen: int, index: int) -> str:
     """The reason a passing candidate lost: the chosen one's pre-check and size beside its own."""
     mine, best = gated[index], gated[chosen]
     return (
-        f"candidate c{chosen + 1} was validated instead: its pre-check fixed {precheck_fixes(best[1])} "
+        f"candidate {label(best[0], chosen)} was validated instead: its pre-check fixed {precheck_fixes(best[1])} "
         f"({changed_lines(best[0].base_functions, best[0].functions)} changed lines), this one "
         f"{precheck_fixes(mine[1])} ({changed_lines(mine[0].base_functions, mine[0].functions)} changed lines)"
     )

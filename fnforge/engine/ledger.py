@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fnforge.engine.llm.errors import LLMError
+
 UNITS = ("usd", "tokens", "requests")
 
 
@@ -51,11 +53,13 @@ class Limits:
         return {"usd": self.usd, "tokens": self.tokens, "requests": self.requests}
 
 
-class BudgetExhausted(Exception):  # noqa: N818 - named for what happened, like StopIteration
+class BudgetExhausted(LLMError):  # noqa: N818 - named for what happened, like StopIteration
     """The next request cannot be afforded: the run stops (exit status 3) and `--resume` continues it.
 
     Carries the unit that ran out, what was spent of it, its limit, and what the refused
-    request would have needed at worst.
+    request would have needed at worst. An `LLMError`, so it travels as the model client's
+    other errors do: past the agents and gates (which record a task's or candidate's own
+    failures, never the client's) up to the trainer, which stops without recording the step.
     """
 
     def __init__(self, unit: str, spent: float, limit: float, needed: float):

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from fnforge.config import Settings
-from fnforge.engine.llm import LLMClient, LLMContextLength, LLMRefused
+from fnforge.engine.llm import SEED_OFFSET, LLMClient, LLMContextLength, LLMRefused, Reply
 from fnforge.engine.optimizer_prompt import OptimizerContext, StepSummary, prompt_budget, render_prompt
 from fnforge.engine.tokens import estimate_tokens
 
@@ -132,6 +132,10 @@ class Proposer(ABC):
         """Whether a step at this position of the run can be proposed (a script can run out)."""
         return True
 
+    async def propose_many(self, ctx: OptimizerContext, k: int) -> list[Proposal]:
+        """k proposals for one step (`[training] candidates`); a script has one per step."""
+        return [await self.propose(ctx)]
+
 
 def check_actions(raw: list[tuple[str, str]], functions: Mapping[str, str], max_actions: int) -> list[Any]:
     """Turn the optimizer's tool calls into actions, or raise ValueError saying what is wrong."""
@@ -184,7 +188,41 @@ class LLMOptimizer(Proposer):
         self.llm = llm
         self.settings = settings
 
-    async def propose(self, ctx: OptimizerContext) -> Proposal:
+    async def propose_many(self, ctx: OptimizerContext, k: int) -> list[Proposal]:
+        """k proposals: one request with `n = k` (the prompt paid once), each choice then parsed
+        and re-asked on its own like a single proposal, its re-asks seeded `seed + i`.
+
+        An endpoint that returns fewer choices gets the rest asked one by one (`LLMClient.choices`);
+        a refusal of the shared request falls back to k separate proposals.
+        """
+        if k <= 1:
+            return [await self.propose(ctx)]
+        s, llm = self.settings, self.settings.llm
+        prompt = render_prompt(ctx, s, budget_tokens=prompt_budget(s, OPTIMIZER_TOOLS))
+        try:
+            replies: list[Reply | None] = list(
+                await self.llm.choices(
+                    [{"role": "user", "content": prompt}],
+                    n=k,
+                    model=llm.optimizer_model,
+                    tools=OPTIMIZER_TOOLS,
+                    max_tokens=llm.optimizer_max_tokens,
+                    temperature=llm.optimizer_temperature,  # the first attempt's, as in propose
+                )
+            )
+        except LLMRefused:  # LLMContextLength too: each proposal shrinks or records it on its own
+            replies = [None] * k
+        out = []
+        for i, reply in enumerate(replies):
+            token = SEED_OFFSET.set(SEED_OFFSET.get() + i)
+            try:
+                out.append(await self.propose(ctx, first=reply))
+            finally:
+                SEED_OFFSET.reset(token)
+        return out
+
+    async def propose(self, ctx: OptimizerContext, first: Reply | None = None) -> Proposal:
+        """One proposal; `first` is a reply already received for the first attempt (a choice of n)."""
         s, llm = self.settings, self.settings.llm
         max_actions = s.training.max_actions
         budget = prompt_budget(s, OPTIMIZER_TOOLS)
@@ -212,13 +250,17 @@ class LLMOptimizer(Proposer):
                 messages.append({"role": "user", "content": feedback})
             heat = llm.optimizer_temperature + RETRY_HEAT * (attempt - 1)
             try:
-                reply = await self.llm.chat(
-                    messages,
-                    model=llm.optimizer_model,
-                    tools=OPTIMIZER_TOOLS,
-                    max_tokens=llm.optimizer_max_tokens,
-                    temperature=round(min(max(1.0, llm.optimizer_temperature), heat), 3),
-                )
+                reply, first = (
+                    first
+                    or await self.llm.chat(
+                        messages,
+                        model=llm.optimizer_model,
+                        tools=OPTIMIZER_TOOLS,
+                        max_tokens=llm.optimizer_max_tokens,
+                        temperature=round(min(max(1.0, llm.optimizer_temperature), heat), 3),
+                    ),
+                    None,
+                )  # a choice given for the first attempt is used once
             except LLMContextLength as e:
                 errors.append(f"prompt over the context window: {e.provider_message}")
                 if shrunk:

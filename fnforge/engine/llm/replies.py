@@ -68,6 +68,8 @@ class Reply:
     # a refusal (HTTP 400) is cached too, so a replay meets it without a request
     refused: str | None = None  # the provider's message
     refusal_kind: str | None = None  # REFUSAL_CONTEXT or REFUSAL_OTHER
+    # a request with `n` > 1: the other choices (their tokens are counted in this one's)
+    more: list[Reply] = field(default_factory=list)
 
     @property
     def cut(self) -> bool:
@@ -100,4 +102,5 @@ class Reply:
             completion_tokens=int(d.get("completion_tokens") or 0),
             refused=d.get("refused"),
             refusal_kind=d.get("refusal_kind"),
+            more=[cls.from_dict(m) for m in d.get("more") or []],
         )
