@@ -148,11 +148,17 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=None, help="fnforge's k (default: the template's)")
     ap.add_argument("--backend", default="auto", choices=["auto", "docker", "process"])
     ap.add_argument("--max-steps", type=int, default=300, help="a bound on each run besides the budget")
+    ap.add_argument("--keep", type=Path, default=None, help="keep both repositories in this folder")
+    ap.add_argument("--only", choices=["paper", "fnforge"], default=None, help="run one loop (no RESULT line)")
     args = ap.parse_args()
     ours = {} if args.candidates is None else {"candidates": str(args.candidates)}
     with tempfile.TemporaryDirectory() as tmp, LLMServer(world.World()) as server:
-        paper = run_loop("paper", server, args.budget, PAPER, args, Path(tmp))
-        fnforge = run_loop("fnforge", server, args.budget, ours, args, Path(tmp))
+        where = args.keep or Path(tmp)
+        if args.only:
+            run_loop(args.only, server, args.budget, PAPER if args.only == "paper" else ours, args, where)
+            return
+        paper = run_loop("paper", server, args.budget, PAPER, args, where)
+        fnforge = run_loop("fnforge", server, args.budget, ours, args, where)
     for name, curve in (("paper", paper), ("fnforge", fnforge)):
         points = ", ".join(f"${d:.3f}:{a:.3f}" for d, a in curve)
         print(f"{name} test accuracy by dollars: {points}")
