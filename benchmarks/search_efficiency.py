@@ -14,8 +14,9 @@ Two runs, each with `[budget] usd = BUDGET` and no early stop (the budget ends b
 
   * paper (the baseline): one candidate a step, full validation, `accept = "improves"`, no
     pre-check, the optimizer asked on every batch (`solved_batch = "ask"`);
-  * fnforge: the defaults of `fnforge init` (sequential validation, `significant`, pre-check,
-    `candidates`, `solved_batch = "recent"`) with the optimizer temperature k > 1 needs.
+  * fnforge: the defaults `fnforge init` writes (sequential validation, `significant`, pre-check,
+    `candidates = 3`, `solved_batch = "recent"`, optimizer temperature 0.7); `--candidates K`
+    measures another k.
 
 After every step the head set's exact expected accuracy on the test split is taken beside the
 dollars the server billed so far. Printed: both curves, and the dollars fnforge needed to reach
@@ -32,6 +33,7 @@ import argparse
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "tests")]
@@ -39,6 +41,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 import search_world as world  # noqa: E402
 from llm_server import LLMServer  # noqa: E402
 
+from fnforge.config import Settings, render_template  # noqa: E402
 from fnforge.engine.trainer import train  # noqa: E402
 from fnforge.function_repo import FunctionRepo  # noqa: E402
 
@@ -149,9 +152,13 @@ def main() -> None:
     ap.add_argument("--backend", default="auto", choices=["auto", "docker", "process"])
     ap.add_argument("--max-steps", type=int, default=300, help="a bound on each run besides the budget")
     ap.add_argument("--keep", type=Path, default=None, help="keep both repositories in this folder")
-    ap.add_argument("--only", choices=["paper", "fnforge"], default=None, help="run one loop (no RESULT line)")
+    ap.add_argument(
+        "--only", choices=["paper", "fnforge"], default=None, help="run one loop (no RESULT line)"
+    )
     args = ap.parse_args()
-    ours = {} if args.candidates is None else {"candidates": str(args.candidates)}
+    template = Settings.model_validate(tomllib.loads(render_template()))  # what `fnforge init` writes
+    k = template.training.candidates if args.candidates is None else args.candidates
+    ours = {"candidates": str(k)}
     with tempfile.TemporaryDirectory() as tmp, LLMServer(world.World()) as server:
         where = args.keep or Path(tmp)
         if args.only:

@@ -33,9 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from acceptance_noise import improved, task_probabilities  # noqa: E402
 
+from fnforge.config import Settings  # noqa: E402
 from fnforge.engine.acceptance import decide, paired_counts  # noqa: E402
+from fnforge.engine.evaluation import Evaluation  # noqa: E402
 from fnforge.engine.sequential import SequentialTest, chunk_size  # noqa: E402
+from fnforge.engine.validation import validation_gate  # noqa: E402
 from fnforge.engine.validation_order import validation_order  # noqa: E402
+from fnforge.evaluators.scoring import Score  # noqa: E402
+from fnforge.evaluators.task import ItemResult, Task  # noqa: E402
 
 PROPOSALS = int(os.environ.get("FNFORGE_BENCH_PROPOSALS", "2000"))
 N = 500
@@ -95,6 +100,43 @@ def cell(rng: random.Random, gain: float, order: list[int]) -> dict[str, dict[st
     return out
 
 
+class _GivenScorer:
+    """Hands the gate the simulated verdicts of head and candidate for whichever tasks it asks."""
+
+    def __init__(self, head: list[float], cand: list[float]):
+        self.by_set = {"head": head, "cand": cand}
+
+    def score(self, functions, tasks, *, split):
+        marks = self.by_set[functions["which"]]
+        items = [
+            ItemResult(
+                id=t.id, correct=bool(marks[int(t.id)]), extracted=None, reference="", score=marks[int(t.id)]
+            )
+            for t in tasks
+        ]
+        return Evaluation(score=Score.from_results(items), set_hash=functions["which"])
+
+
+class _Candidate:
+    functions = {"which": "cand"}
+    base_functions = {"which": "head"}
+
+
+def gate_agrees(rng: random.Random, order: list[int], checks: int = 200) -> int:
+    """Run the real ValidationGate (sequential) on simulated proposals; the count deciding as simulated."""
+    settings = Settings.model_validate({"training": {"accept": "significant", "alpha": ALPHA,
+                                                     "validation_chunk": CHUNK, "validation_futility": FUTILITY}})  # fmt: skip
+    tasks = [Task(id=str(i), inputs={"question": str(i)}, reference="") for i in range(N)]
+    agree = 0
+    for i in range(checks):
+        p = task_probabilities(rng, N)
+        head, cand = sample(rng, p), sample(rng, moved(p, (0.0, -0.05, 0.10)[i % 3]))
+        verdict = validation_gate(_GivenScorer(head, cand), tasks, settings).check(_Candidate())
+        accepted, used = sequential("significant", order, head, cand)
+        agree += verdict.passed == accepted and verdict.details["tasks"] == used
+    return agree
+
+
 def main() -> None:
     rng = random.Random(20261203)
     t0 = time.perf_counter()
@@ -122,7 +164,12 @@ def main() -> None:
             "seq_pw": cells["+10 pt"][rule]["seq"],
             "ratio": ratio,
         }
-    print(f"\n{time.perf_counter() - t0:.1f}s")
+    agree = gate_agrees(rng, order)
+    print(
+        f"\nthe real ValidationGate (sequential) decided as simulated, on the same tasks, in {agree}/200 checks"
+    )
+    assert agree == 200
+    print(f"{time.perf_counter() - t0:.1f}s")
     s = summary["significant"]
     print(
         f"RESULT val={N} full_false_accept={s['full_fa']:.3f} seq_false_accept={s['seq_fa']:.3f} "
