@@ -58,9 +58,23 @@ def judge_several(
                 verdicts,
                 {**note, "selection": {"why": why, "chosen": note["selection"]["chosen"]}},
             )
+    # what the unchosen cost (their pre-checks) is part of the step's spend
+    note.setdefault("usage", {})["unchosen"] = _summed(
+        (v.details or {}).get("usage") or {} for i, (_, vs) in enumerate(gated) if i != chosen for v in vs
+    )
     winner, verdicts = gated[chosen]
     note["complexity"] = candidate_complexity(dict(winner.functions))
     gates = [KnownVerdict(v.gate, v) for v in verdicts]
     if passed(verdicts):
         gates.append(validation)
     return judge(winner, gates, note)
+
+
+def _summed(parts: Any) -> dict[str, float]:
+    """Usage dicts added up key by key (numbers only)."""
+    out: dict[str, float] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[key] = out.get(key, 0) + value
+    return out

@@ -49,18 +49,33 @@ def spend_png(steps: list[StepView]) -> bytes:
         plt.close(fig)
 
 
+def _parts(note: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(phase or gate, usage) of a note: the trainer's phases, and each gate's from its verdict."""
+    phases = [(k, v) for k, v in (note.get("usage") or {}).items() if isinstance(v, dict)]
+    seen = {k for k, _ in phases}
+    for v in note.get("verdicts") or []:
+        usage = (v.get("details") or {}).get("usage") if isinstance(v, dict) else None
+        if isinstance(usage, dict) and v.get("gate") not in seen:
+            phases.append((str(v.get("gate")), usage))
+    return phases
+
+
+ROLE_OF = {
+    "train": "train batch",
+    "train-recent": "train batch",
+    "precheck": "pre-check",
+    "unchosen": "pre-check",  # the pre-checks of a step's candidates that were not chosen
+    "validation": "validation",
+    "optimizer": "optimizer",
+}
+
+
 def _spent_by_role(notes: list[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
-    roles = {
-        "train": "train batch",
-        "precheck": "pre-check",
-        "validation": "validation",
-        "optimizer": "optimizer",
-    }
-    out = {r: {"requests": 0.0, "tokens": 0.0, "usd": 0.0} for r in roles.values()}
+    out = {r: {"requests": 0.0, "tokens": 0.0, "usd": 0.0} for r in dict.fromkeys(ROLE_OF.values())}
     for note in notes:
-        for key, part in (note.get("usage") or {}).items():
-            role = roles.get(key)
-            if role is None or not isinstance(part, dict):
+        for key, part in _parts(note):
+            role = ROLE_OF.get(key)
+            if role is None:
                 continue
             out[role]["requests"] += float(part.get("http_requests") or 0)
             out[role]["tokens"] += float(part.get("prompt_tokens") or 0) + float(
