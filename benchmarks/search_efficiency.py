@@ -54,7 +54,9 @@ PAPER = {
 }
 
 
-def config_text(base_url: str, budget: float, training: dict[str, str], backend: str, max_steps: int) -> str:
+def config_text(
+    base_url: str, budget: float, training: dict[str, str], backend: str, max_steps: int, seed: int = 3
+) -> str:
     """fnforge.toml for one run: the world's models and prices, a budget, no early stop."""
     prices = ", ".join(
         f'"{m}" = {{ input = {p["input"]}, output = {p["output"]} }}' for m, p in world.PRICES.items()
@@ -84,7 +86,7 @@ max_actions = 1
 patience = 1000
 max_steps = {max_steps}
 concurrency = 16
-seed = 3
+seed = {seed}
 {extra}[budget]
 usd = {budget}
 [sandbox]
@@ -102,10 +104,13 @@ def run_loop(
     where: Path,
 ):
     """One run until its budget stops it: [(dollars billed, test accuracy of the head)] after each step."""
-    tasks = world.make_tasks()
+    tasks = world.make_tasks(args.world_seed)
     train_rows, val_rows, test_rows = tasks[:200], tasks[200:400], tasks[400:]
     repo = FunctionRepo.init(
-        where / name, config_text=config_text(server.base_url, budget, training, args.backend, args.max_steps)
+        where / name,
+        config_text=config_text(
+            server.base_url, budget, training, args.backend, args.max_steps, args.world_seed + 3
+        ),
     )
     world.write_jsonl(repo.root / "data" / "train.jsonl", train_rows)
     world.write_jsonl(repo.root / "data" / "val.jsonl", val_rows)
@@ -145,13 +150,35 @@ def dollars_to_reach(curve: list[tuple[float, float]], target: float) -> float |
     return None
 
 
+def mean_curve(
+    curves: list[list[tuple[float, float]]], budget: float, grid: int = 200
+) -> list[tuple[float, float]]:
+    """The mean test accuracy of several runs at each of `grid` dollar amounts up to the budget."""
+    out = []
+    for i in range(grid + 1):
+        dollars = budget * i / grid
+        accs = [_at(c, dollars) for c in curves]
+        out.append((dollars, sum(accs) / len(accs)))
+    return out
+
+
+def _at(curve: list[tuple[float, float]], dollars: float) -> float:
+    """A run's head test accuracy once `dollars` were billed (the last step at or under them)."""
+    acc = curve[0][1]
+    for d, a in curve:
+        if d <= dollars + 1e-12:
+            acc = a
+    return acc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=1.0)
     ap.add_argument("--candidates", type=int, default=None, help="fnforge's k (default: the template's)")
     ap.add_argument("--backend", default="auto", choices=["auto", "docker", "process"])
     ap.add_argument("--max-steps", type=int, default=300, help="a bound on each run besides the budget")
-    ap.add_argument("--keep", type=Path, default=None, help="keep both repositories in this folder")
+    ap.add_argument("--worlds", type=int, default=3, help="worlds (task and training seeds) averaged over")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the repositories in this folder")
     ap.add_argument(
         "--only", choices=["paper", "fnforge"], default=None, help="run one loop (no RESULT line)"
     )
@@ -159,22 +186,25 @@ def main() -> None:
     template = Settings.model_validate(tomllib.loads(render_template()))  # what `fnforge init` writes
     k = template.training.candidates if args.candidates is None else args.candidates
     ours = {"candidates": str(k)}
-    with tempfile.TemporaryDirectory() as tmp, LLMServer(world.World()) as server:
-        where = args.keep or Path(tmp)
-        if args.only:
-            run_loop(args.only, server, args.budget, PAPER if args.only == "paper" else ours, args, where)
-            return
-        paper = run_loop("paper", server, args.budget, PAPER, args, where)
-        fnforge = run_loop("fnforge", server, args.budget, ours, args, where)
+    curves: dict[str, list] = {"paper": [], "fnforge": []}
+    for w in range(args.worlds):
+        args.world_seed = w
+        with tempfile.TemporaryDirectory() as tmp, LLMServer(world.World()) as server:
+            where = (args.keep or Path(tmp)) / f"world-{w}"
+            for name, training in (("paper", PAPER), ("fnforge", ours)):
+                if args.only in (None, name):
+                    curves[name].append(run_loop(name, server, args.budget, training, args, where))
+    if args.only:
+        return
+    paper, fnforge = mean_curve(curves["paper"], args.budget), mean_curve(curves["fnforge"], args.budget)
     for name, curve in (("paper", paper), ("fnforge", fnforge)):
-        points = ", ".join(f"${d:.3f}:{a:.3f}" for d, a in curve)
-        print(f"{name} test accuracy by dollars: {points}")
+        points = ", ".join(f"${d:.2f}:{a:.3f}" for d, a in curve[::20])
+        print(f"{name} mean test accuracy by dollars over {args.worlds} worlds: {points}")
     paper_final, ours_final = paper[-1][1], fnforge[-1][1]
     reach = dollars_to_reach(fnforge, paper_final)
     ratio = (reach / args.budget) if reach is not None else float("inf")
-    print(
-        f"fnforge reached the paper loop's final test accuracy {paper_final:.3f} after ${reach} (baseline: paper)"
-    )
+    print(f"fnforge (k = {k}) reached the paper loop's final mean test accuracy {paper_final:.3f} after ${reach} "
+          "(baseline: the paper loop, same worlds, same budget)")  # fmt: skip
     print(
         f"RESULT budget_usd={args.budget:g} paper_test={paper_final:.3f} fnforge_test={ours_final:.3f} "
         f"dollars_to_paper_final={ratio:.3f}"

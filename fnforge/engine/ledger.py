@@ -69,8 +69,9 @@ class BudgetExhausted(LLMError):  # noqa: N818 - named for what happened, like S
             f"to {fmt(unit, needed)} more"
         )
 
-    def line(self) -> str:
-        """The one line the command prints: what was spent of what, and the command that continues."""
+    def line(self, command: str = "fnforge train") -> str:
+        """The one line the command prints: what was spent of what, and the command that continues
+        (`command` with `--resume` and a larger budget)."""
         flag = {"usd": "--budget-usd", "tokens": "--budget-tokens", "requests": "--budget-requests"}[
             self.unit
         ]
@@ -78,7 +79,7 @@ class BudgetExhausted(LLMError):  # noqa: N818 - named for what happened, like S
         value = f"{more:.2f}" if self.unit == "usd" else str(int(more))
         return (
             f"spent {fmt(self.unit, self.spent)} of {fmt(self.unit, self.limit)}; "
-            f"continue with: fnforge train --resume {flag} {value}"
+            f"continue with: {command} --resume {flag} {value}"
         )
 
 

@@ -111,7 +111,7 @@ def test_a_budget_is_never_passed_and_resume_with_more_finishes_without_a_step_t
     assert (
         "\n" not in line
         and line.startswith("spent ")
-        and f"continue with: fnforge train --resume {flag}" in line
+        and f"continue with: fnforge train --repo {repo.root} --resume {flag}" in line
     )
     assert len(decisions(repo)) < len(expected)
     again = cli("train", "--repo", str(repo.root), "--resume", flag, "100" if unit == "usd" else "1000000000")
