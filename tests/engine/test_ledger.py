@@ -82,3 +82,16 @@ def test_the_spend_of_a_run_survives_into_the_next_invocation(tmp_path: Path) ->
 
 def test_models_without_both_prices_are_named() -> None:
     assert unpriced({"a": {"input": 1, "output": 2}, "b": {"input": 1}}, ["a", "b", "c", "a"]) == ["b", "c"]
+
+
+def test_the_progress_line_of_a_step_says_what_was_spent_and_what_is_left() -> None:
+    from fnforge.cli.train import _progress_text
+
+    ledger = Ledger(Limits(usd=1.0, requests=10), PRICES)
+    ledger.settle(ledger.reserve("m", 100_000, 1000), 100_000, 50_000)
+    line = _progress_text(
+        "decided",
+        {"step": 3, "accepted": True, "gate": None, "reason": "ok", "duration_s": 1.0, "spend": ledger.snapshot()},
+    )
+    assert line is not None
+    assert "spent $0.2000 of $1.00, 1 requests of 10 requests; left $0.8000, 9 requests" in line
