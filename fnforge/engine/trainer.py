@@ -14,7 +14,9 @@ reply cache makes the redo ask and get exactly what the first attempt did. Ctrl-
 the current step as rejected by gate "interrupted" and closes everything cleanly; so does an
 endpoint that stays rate limited or down past its waits (`LLMUnavailable`). Refused and cut
 optimizer replies are recorded rejections like any other. Only what the user must fix (the
-key, the URL, the model name, an offline cache miss) stops a run with an error.
+key, the URL, the model name, an offline cache miss) stops a run with an error, and so does a
+spent budget (`BudgetExhausted`, `ledger.py`): the step in flight is left as a crash leaves it.
+With `[training] candidates = k` a step's k proposals are gated and one validated (`step_candidates`).
 """
 
 from __future__ import annotations
