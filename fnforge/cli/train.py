@@ -172,7 +172,9 @@ def train_command(
         outcome = train(repository, run=run, resume=resume, offline=offline, progress=shown, budget=budget)
     except BudgetExhausted as e:
         shown.close()
-        err_console.print(escape(e.line(f"fnforge train --repo {repo}")), soft_wrap=True)  # what was spent of what, and what continues
+        err_console.print(
+            escape(e.line(f"fnforge train --repo {repo}")), soft_wrap=True
+        )  # what was spent of what, and what continues
         raise SystemExit(3) from None
     except training_errors() as e:
         shown.close()

@@ -91,7 +91,14 @@ def test_the_progress_line_of_a_step_says_what_was_spent_and_what_is_left() -> N
     ledger.settle(ledger.reserve("m", 100_000, 1000), 100_000, 50_000)
     line = _progress_text(
         "decided",
-        {"step": 3, "accepted": True, "gate": None, "reason": "ok", "duration_s": 1.0, "spend": ledger.snapshot()},
+        {
+            "step": 3,
+            "accepted": True,
+            "gate": None,
+            "reason": "ok",
+            "duration_s": 1.0,
+            "spend": ledger.snapshot(),
+        },
     )
     assert line is not None
     assert "spent $0.2000 of $1.00, 1 requests of 10 requests; left $0.8000, 9 requests" in line
