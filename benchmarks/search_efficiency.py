@@ -178,6 +178,9 @@ def main() -> None:
     ap.add_argument("--backend", default="auto", choices=["auto", "docker", "process"])
     ap.add_argument("--max-steps", type=int, default=300, help="a bound on each run besides the budget")
     ap.add_argument("--worlds", type=int, default=3, help="worlds (task and training seeds) averaged over")
+    ap.add_argument(
+        "--set", action="append", default=[], help="another [training] value for fnforge: KEY=VALUE (TOML)"
+    )
     ap.add_argument("--keep", type=Path, default=None, help="keep the repositories in this folder")
     ap.add_argument(
         "--only", choices=["paper", "fnforge"], default=None, help="run one loop (no RESULT line)"
@@ -185,7 +188,7 @@ def main() -> None:
     args = ap.parse_args()
     template = Settings.model_validate(tomllib.loads(render_template()))  # what `fnforge init` writes
     k = template.training.candidates if args.candidates is None else args.candidates
-    ours = {"candidates": str(k)}
+    ours = {"candidates": str(k), **dict(kv.split("=", 1) for kv in args.set)}
     curves: dict[str, list] = {"paper": [], "fnforge": []}
     for w in range(args.worlds):
         args.world_seed = w
