@@ -10,7 +10,7 @@ FNFORGE := $(VENV)/bin/fnforge
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
-	$(PY) -m pip install -q -e '.[test,ray]'
+	$(PY) -m pip install -q -e '.[test,ray,mlflow]'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -37,6 +37,7 @@ _EXAMPLES = {
     "budget.usd": "usd = 5.0",
     "budget.tokens": "tokens = 2000000",
     "budget.requests": "requests = 5000",
+    "tracking.mlflow": 'mlflow = "sqlite:///.git/fnforge/mlflow.db"',
 }
 
 
@@ -171,6 +172,15 @@ class ServeSettings(_Section):
     queue: int = Field(16, ge=0)
 
 
+class TrackingSettings(_Section):
+    """Where each run's figures go besides git: an MLflow tracking URI (the `fnforge[mlflow]` extra)."""
+
+    # "" = off; sqlite:///path/mlflow.db (relative to the repository), sqlite:////abs/path.db,
+    # or a tracking server's http(s) URL
+    mlflow: str = ""
+    experiment: str = ""  # the MLflow experiment; "" = "fnforge/<repository folder name>"
+
+
 class Settings(_Section):
     """The whole experiment file."""
 
@@ -182,6 +192,7 @@ class Settings(_Section):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)  # reads the image env when made
     executor: ExecutorSettings = ExecutorSettings()
     serve: ServeSettings = ServeSettings()
+    tracking: TrackingSettings = TrackingSettings()
     budget: BudgetSettings = BudgetSettings()
 
     @model_validator(mode="after")

@@ -3,15 +3,30 @@
 `function_repo` runs an ordered list of gates that it is *given*; the sandbox provides the
 policy and property gates, the engine the validation gate. For that to work without the
 parts importing one another, the gate protocol, the verdict it returns and the read-only
-view of a candidate live here, in a module that depends on nothing but pydantic.
+view of a candidate live here, in a module that depends on nothing but pydantic. So does
+`set_hash`, the one content hash of a function set that the sandbox (its loaded sets) and
+the engine (its cached scores, notes and transcripts) both key by.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
+
+
+def set_hash(functions: Mapping[str, str]) -> str:
+    """The content hash of a function set: its names and sources, nothing else of the tree.
+
+    Equal sets hash equal wherever they come from (a commit, a candidate, a served step),
+    so a sandbox worker keeps one loaded copy per set and a score cached for a set is found
+    again; the notes record it as a score's `set`.
+    """
+    data = json.dumps(sorted(functions.items()), ensure_ascii=False)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
 class Verdict(BaseModel):

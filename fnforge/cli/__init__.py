@@ -23,6 +23,7 @@ from fnforge.cli import train as _train  # noqa: E402,F401
 from fnforge.cli import review as _review  # noqa: E402,F401
 from fnforge.cli import demo as _demo  # noqa: E402,F401
 from fnforge.cli import serve as _serve  # noqa: E402,F401
+from fnforge.cli import watch as _watch  # noqa: E402,F401
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from fnforge.cli.app import app
 from fnforge.cli.output import MODE, UsageError, console, progress, result
 from fnforge.config import ConfigError
 from fnforge.function_repo import ActionError, FunctionRepo, RepoError, StepRecord, StepResult, load_actions
+from fnforge.function_repo.export import EXPORTS, ExportRequest
 
 _REPO_OPTION = typer.Option(
     Path("."), "--repo", "-r", help="The function repository (made by `fnforge init`)."
@@ -230,7 +231,7 @@ def rollback_command(
 @app.command("export")
 def export_command(
     repo: Path = _REPO_OPTION,
-    format: str = typer.Option("wheel", "--format", "-f", help="wheel | tools-json | patch | mcp-config"),
+    format: str = typer.Option("wheel", "--format", "-f", help=" | ".join(EXPORTS)),
     out: Path = typer.Option(
         None,
         "--out",
@@ -248,50 +249,13 @@ def export_command(
     """Export the function set: an installable wheel, the OpenAI tool schemas as JSON, a step's
     candidate as `git format-patch` files, or the `mcpServers` entry an MCP client needs to start
     `fnforge serve` over stdio (printed)."""
-    from fnforge.function_repo.export import export_tools_json, export_wheel
-
-    if format not in {"wheel", "tools-json", "patch", "mcp-config"}:
-        _die(f"--format {format!r} is not known; use wheel, tools-json, patch or mcp-config")
-    if format == "mcp-config":
-        _export_mcp_config(repo, out, name, ref)
-        return
-    if (format == "patch") != (step is not None):
-        _die("--step N goes with --format patch (and patch needs --step N): which step's candidate to write")
+    if format not in EXPORTS:
+        *rest, last = EXPORTS
+        _die(f"--format {format!r} is not known; use {', '.join(rest)} or {last}")
     with _user_errors():
-        fr = _open(repo)
-        if format == "patch":
-            from fnforge.function_repo.patches import export_patches
-
-            paths = export_patches(fr, step, out or Path(f"step-{step}-patches"))
-            result(
-                {"format": format, "step": step, "paths": [str(p) for p in paths]},
-                "\n".join(f"wrote {escape(str(p))}" for p in paths)
-                + f"\napply with: git am {escape(str(paths[0].parent))}/*.patch",
-            )
-            return
-        if format == "wheel":
-            path = export_wheel(fr, out or Path("dist"), package_name=name, ref=ref)
-        else:
-            path = export_tools_json(fr, out or Path("tools.json"), ref=ref)
-    result({"format": format, "path": str(path)}, f"wrote {escape(str(path))}")
-
-
-def _export_mcp_config(repo: Path, out: Path | None, name: str | None, ref: str | None) -> None:
-    """Print (or write to --out) the client snippet that starts `fnforge serve` for this set."""
-    import json
-
-    from fnforge.function_repo.export import import_name
-    from fnforge.serve import mcp_config
-
-    with _user_errors():
-        fr = _open(repo)
-        if ref is not None:
-            fr.resolve(ref)  # a wrong ref fails here, not later inside the client
-        root = fr.root
-    snippet = mcp_config(root, name or import_name(root.name), ref)
-    if out is None:
-        typer.echo(json.dumps(snippet, indent=2))
+        done = EXPORTS[format](_open(repo), ExportRequest(out=out, ref=ref, name=name, step=step))
+    if done.printed is not None:
+        typer.echo(done.printed)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(snippet, indent=2) + "\n", encoding="utf-8")
-    result({"format": "mcp-config", "path": str(out)}, f"wrote {escape(str(out))}")
+    human = "\n".join(f"wrote {escape(str(p))}" for p in done.paths)
+    result({"format": format, **done.details}, human + (f"\n{escape(done.hint)}" if done.hint else ""))

@@ -70,6 +70,8 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         return f"interrupted: the current step is recorded as rejected (interrupted){why}"
     if event == "waiting":
         return f"  {e['line']}"
+    if event == "tracking":
+        return f"  [yellow]tracking[/yellow]: {e['line']}"
     if event == "starting":
         return f"no step of run {e['run']} recorded yet: starting it"
     if event == "stopped":

@@ -13,7 +13,6 @@ not grow with the number of tasks or steps.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -24,15 +23,10 @@ from fnforge.engine.background import BackgroundLoop
 from fnforge.engine.executors.base import Executor, RolloutRequest, TaskOutcome
 from fnforge.engine.llm import Usage
 from fnforge.engine.transcripts import Transcript, TranscriptLog
+from fnforge.protocol import set_hash
 
 # scores kept for reuse: the head's validation score is asked for every step, so it stays
 CACHED_SCORES = 8
-
-
-def set_hash(functions: Mapping[str, str]) -> str:
-    """A content hash of a function set (names and sources), the key of its cached scores."""
-    data = json.dumps(sorted(functions.items()), ensure_ascii=False)
-    return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
 def tasks_hash(tasks: Sequence[Any]) -> str:

@@ -22,6 +22,7 @@ def open_ledger(exp: Any, run: str, limits: Limits) -> Ledger | None:
         return None
     ledger = Ledger(limits, exp.settings.llm.prices, runs_dir(exp.root) / run / "spend.json")
     exp.llm.ledger = ledger
+    exp.ledger = ledger  # the live view (`run_observer.observe_run`) reads its snapshot here
     return ledger
 
 

@@ -25,9 +25,10 @@ def candidate_gates(sandbox: SandboxSettings, pool: Any) -> list[Any]:
     their settings live here once.
     """
     from fnforge.function_repo import StaticGate
-    from fnforge.sandbox import PolicyGate, PropertyGate, image_packages
+    from fnforge.sandbox import PolicyGate, PropertyGate, image_module_facts, image_packages
 
-    return [StaticGate(), PolicyGate(image_packages(sandbox)), PropertyGate(pool, sandbox)]
+    policy = PolicyGate(image_packages(sandbox), image_module_facts(sandbox))
+    return [StaticGate(), policy, PropertyGate(pool, sandbox)]
 
 
 def training_gates(

@@ -15,10 +15,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-# Failures of the sandbox itself, before the function ran: the call is safe to repeat, and
-# repeating it keeps a run's scores (and so its decisions) independent of machine load.
-_NOT_STARTED = ("did not start", "could not start a sandbox worker", "was already replaced")
-
 
 def error_of(result: Any) -> tuple[str, str]:
     """(type, message) of a failed CallResult, whether its error is a model or a dict."""
@@ -32,11 +28,12 @@ async def sandbox_call(
     pool: Any, functions: Mapping[str, str], name: str, args: dict, timeout_s: float
 ) -> Any:
     """One call in the sandbox pool from a worker thread, repeated (twice at most) when the
-    sandbox failed before the function started."""
+    sandbox failed before the function started (`CallResult.retryable`): repeating it keeps a
+    run's scores, and so its decisions, independent of machine load."""
     result = None
     for _ in range(3):
         result = await asyncio.to_thread(pool.call, functions, name, args, timeout_s)
-        if result.ok or not any(s in error_of(result)[1] for s in _NOT_STARTED):
+        if result.ok or not result.retryable:
             break
     return result
 

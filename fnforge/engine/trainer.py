@@ -34,6 +34,7 @@ from fnforge.engine.optimizer import OptimizerContext, Proposal, Proposer, StepS
 from fnforge.engine.outcomes import StepOutcome, TrainingResult
 from fnforge.engine.precheck import failed_tasks
 from fnforge.engine.run_budget import open_ledger, spend_fields, write_estimate
+from fnforge.engine.run_observer import observe_run
 from fnforge.engine.run_records import (
     INTERRUPTED,
     all_records,
@@ -427,7 +428,9 @@ def train(
         refuse_shared_tasks(exp)
         open_ledger(exp, run, limits)
         write_estimate(exp, run)
-        return Trainer(exp, run=run, progress=progress).train()
+        # the in-flight file (`fnforge watch`) and the tracker follow the trainer's own events
+        with observe_run(exp, run, offline=offline, progress=progress) as observer:
+            return Trainer(exp, run=run, progress=observer).train()
 
 
 def refuse_shared_tasks(exp: Experiment) -> None:

@@ -10,16 +10,19 @@ engine: those give it gates through the protocol instead.
 from fnforge.function_repo.actions import Action, load_actions, parse_actions
 from fnforge.function_repo.candidate import Candidate, StepResult, run_gates
 from fnforge.function_repo.errors import ActionError, RepoError, RepoLocked
-from fnforge.function_repo.export import export_tools_json, export_wheel
+from fnforge.function_repo.export import EXPORTS, Exported, ExportRequest, export_tools_json, export_wheel
 from fnforge.function_repo.history import StepRecord
 from fnforge.function_repo.repo import FunctionRepo
 from fnforge.function_repo.schema import defaulted_parameters, tool_schema
 from fnforge.function_repo.static_gate import StaticGate
 
 __all__ = [
+    "EXPORTS",
     "Action",
     "ActionError",
     "Candidate",
+    "ExportRequest",
+    "Exported",
     "FunctionRepo",
     "RepoError",
     "RepoLocked",

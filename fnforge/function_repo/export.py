@@ -1,9 +1,15 @@
-"""Export a function set as an installable wheel or an OpenAI tools file.
+"""Export a function set: every format is one `export_<format>` function in the `EXPORTS` table.
 
-The wheel is what a user ships: an ordinary package (no fnforge at run time) exposing every
-function, `TOOLS` (the derived tool schemas) and `__version__` naming the step and commit.
-It is written directly with the standard library's zipfile (the wheel format is a zip with
-a dist-info folder), so exporting needs no build backend, network or compiler.
+`fnforge export --format NAME` reads the table, so a new format is one registered function
+(`@export_format("name")`) taking the repository and an `ExportRequest` and returning what
+it wrote as `Exported`:
+- `wheel`: what a user ships, an ordinary package (no fnforge at run time) exposing every
+  function, `TOOLS` (the derived tool schemas) and `__version__` naming the step and commit
+  (`set_version`). Written directly with the standard library's zipfile (the wheel format is
+  a zip with a dist-info folder), so exporting needs no build backend, network or compiler.
+- `tools-json`: the OpenAI tool schemas, as `fnforge serve` offers them.
+- `patch`: a step's candidate as `git format-patch` files (`patches.py`).
+- `mcp-config`: the `mcpServers` entry an MCP client needs to start `fnforge serve`.
 """
 
 from __future__ import annotations
@@ -15,14 +21,18 @@ import json
 import re
 import sys
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fnforge.function_repo.client_config import mcp_config
 from fnforge.function_repo.errors import RepoError
+from fnforge.function_repo.patches import export_patches
 from fnforge.function_repo.schema import tool_schema
 
 if TYPE_CHECKING:
-    from fnforge.function_repo.repo import FunctionRepo, Ref
+    from fnforge.function_repo.repo import FunctionRepo
 
 # import name -> distribution name, where they differ (PACKAGES lists import names)
 _DISTRIBUTIONS = {
@@ -32,6 +42,50 @@ _DISTRIBUTIONS = {
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same set exports byte-identical wheels
 _SIBLING_FROM = re.compile(r"^(\s*)from\s+functions\.(\w+)\s+import\b", re.M)
 _SIBLING_PKG = re.compile(r"^(\s*)from\s+functions\s+import\b", re.M)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What an export is asked for; each format reads the fields it needs."""
+
+    out: Path | None = None  # where to write (None: the format's default, or print for mcp-config)
+    ref: str | None = None  # a step number, branch or commit (None: the branch head)
+    name: str | None = None  # the import name (wheel, mcp-config; default: the repo's directory)
+    step: int | None = None  # the step whose candidate to write (patch only)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote (`paths`, plus `details` for --json), or the text it prints instead."""
+
+    paths: list[Path] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    printed: str | None = None  # written to stdout instead of a file (mcp-config without --out)
+    hint: str = ""  # what to do with it next, e.g. how to apply patches
+
+
+Export = Callable[["FunctionRepo", ExportRequest], Exported]
+EXPORTS: dict[str, Export] = {}  # format name -> its export_<format>, in the order `--help` lists them
+
+
+def export_format(name: str) -> Callable[[Export], Export]:
+    """Register an `export_<format>` function under the name `fnforge export --format` takes."""
+
+    def register(export: Export) -> Export:
+        EXPORTS[name] = export
+        return export
+
+    return register
+
+
+STEP_GOES_WITH_PATCH = (
+    "--step N goes with --format patch (and patch needs --step N): which step's candidate to write"
+)
+
+
+def _without_step(request: ExportRequest) -> None:
+    if request.step is not None:
+        raise RepoError(STEP_GOES_WITH_PATCH)
 
 
 def import_name(raw: str) -> str:
@@ -96,14 +150,10 @@ def step_of(repo: FunctionRepo, sha: str) -> int:
     return 0
 
 
-def export_tools_json(repo: FunctionRepo, out: Path | str, ref: Ref = None) -> Path:
-    """Write the set's tool schemas as a JSON list (a directory gets `tools.json`)."""
-    out = Path(out)
-    if out.is_dir():
-        out = out / "tools.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(tools(repo.functions(repo.resolve(ref))), indent=2) + "\n", encoding="utf-8")
-    return out
+def set_version(step: int, commit: str) -> str:
+    """The version of a set at a step: `0.<step>+step<step>.g<commit[:12]>` (PEP 440, local part
+    naming the commit). The wheel export and the MCP server both report this one string."""
+    return f"0.{step}+step{step}.g{commit[:12]}"
 
 
 def _record_hash(data: bytes) -> str:
@@ -111,10 +161,54 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest}"
 
 
-def export_wheel(
-    repo: FunctionRepo, out_dir: Path | str, package_name: str | None = None, ref: Ref = None
-) -> Path:
-    """Build `<pkg>-0.<step>+step<step>.g<sha>-py3-none-any.whl` in out_dir; return its path."""
+@export_format("wheel")
+def export_wheel(repo: FunctionRepo, request: ExportRequest) -> Exported:
+    """Build `<pkg>-0.<step>+step<step>.g<sha>-py3-none-any.whl` in `out` (default `dist`)."""
+    _without_step(request)
+    wheel = build_wheel(repo, Path(request.out or "dist"), request.name, request.ref)
+    return Exported([wheel], {"path": str(wheel)})
+
+
+@export_format("tools-json")
+def export_tools_json(repo: FunctionRepo, request: ExportRequest) -> Exported:
+    """Write the set's tool schemas as a JSON list (default `tools.json`; a directory gets one)."""
+    _without_step(request)
+    out = Path(request.out or "tools.json")
+    if out.is_dir():
+        out = out / "tools.json"
+    functions = repo.functions(repo.resolve(request.ref))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(tools(functions), indent=2) + "\n", encoding="utf-8")
+    return Exported([out], {"path": str(out)})
+
+
+@export_format("patch")
+def export_patch(repo: FunctionRepo, request: ExportRequest) -> Exported:
+    """Write step `step`'s candidate as `git format-patch` files (default `step-<n>-patches/`)."""
+    if request.step is None:
+        raise RepoError(STEP_GOES_WITH_PATCH)
+    paths = export_patches(repo, request.step, request.out or Path(f"step-{request.step}-patches"))
+    details = {"step": request.step, "paths": [str(p) for p in paths]}
+    return Exported(paths, details, hint=f"apply with: git am {paths[0].parent}/*.patch")
+
+
+@export_format("mcp-config")
+def export_mcp_config(repo: FunctionRepo, request: ExportRequest) -> Exported:
+    """The `mcpServers` entry that starts `fnforge serve` for this set: printed, or written to `out`."""
+    if request.ref is not None:
+        repo.resolve(request.ref)  # a wrong ref fails here, not later inside the client
+    snippet = json.dumps(
+        mcp_config(repo.root, request.name or import_name(repo.root.name), request.ref), indent=2
+    )
+    if request.out is None:
+        return Exported(printed=snippet)
+    request.out.parent.mkdir(parents=True, exist_ok=True)
+    request.out.write_text(snippet + "\n", encoding="utf-8")
+    return Exported([request.out], {"path": str(request.out)})
+
+
+def build_wheel(repo: FunctionRepo, out_dir: Path, package_name: str | None, ref: str | None) -> Path:
+    """The wheel of the set at `ref` in `out_dir`, named by `package_name` or the repo's directory."""
     sha = repo.resolve(ref)
     functions = repo.functions(sha)
     if not functions:
@@ -123,7 +217,7 @@ def export_wheel(
         )
     pkg = import_name(package_name or repo.root.name)
     step = step_of(repo, sha)
-    version = f"0.{step}+step{step}.g{sha[:12]}"
+    version = set_version(step, sha)
     schemas = tools(functions)
     files: dict[str, bytes] = {}
     for name, src in functions.items():

@@ -3,8 +3,13 @@
 `fnforge report --repo DIR --out report.html` calls `write_report`. The page shows the
 learning curve (validation score per step, accepted and rejected marked, rollbacks shown)
 as an embedded PNG, a table of the steps (decision, gate, reason, score change, tokens,
-cost, time), each step's diff highlighted, and the final functions with their schemas.
-This part reads the repository only through fnforge.function_repo.
+cost, time), the candidates waiting for review, the step in flight if a run is training,
+each step's diff highlighted, and the final functions with their schemas.
+
+`fnforge watch` (`watch.py`) serves the same page live, with `/state.json`: both are drawn
+from one model of a run (`run_model.read_run`), so they never disagree. This part reads the
+repository only through fnforge.function_repo, and the trainer's in-flight file through
+`fnforge.engine.run_state`.
 """
 
 from __future__ import annotations

@@ -180,15 +180,19 @@ def transfer_html(a: Analyses) -> str:
     )
 
 
-def analyses_html(a: Analyses | None) -> str:
-    """The analyses sections of the page (empty when there is nothing to analyse)."""
+def analyses_html(a: Analyses | None, chart_src: str | None = None) -> str:
+    """The analyses sections of the page (empty when there is nothing to analyse).
+
+    The complexity chart is embedded as a PNG, or, given `chart_src` (the live page), linked."""
     if a is None:
         return ""
-    png = base64.b64encode(complexity_png(a.complexity)).decode("ascii") if a.complexity else ""
+    src = chart_src
+    if src is None and a.complexity:
+        src = "data:image/png;base64," + base64.b64encode(complexity_png(a.complexity)).decode("ascii")
     chart = (
         f'<img id="complexity-chart" class="chart" alt="functions, lines of code and cyclomatic complexity '
-        f'per step" src="data:image/png;base64,{png}">'
-        if png
+        f'per step" src="{src}">'
+        if src and a.complexity
         else ""
     )
     last = a.complexity[-1] if a.complexity else None

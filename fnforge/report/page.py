@@ -21,6 +21,8 @@ from fnforge.report.chart import learning_curve_png
 from fnforge.report.model import FunctionView, ReportData, StepView
 
 TEMPLATE = Path(__file__).with_name("report.html")
+IN_FLIGHT_JS = Path(__file__).with_name("in_flight.js")  # draws the step in flight (report and watch)
+LIVE_JS = Path(__file__).with_name("live.js")  # watch only: polls /state.json, swaps in new steps
 _FORMATTER = HtmlFormatter(cssclass="hl", style="default")
 MAX_DIFF_CHARS = 200_000  # per step: a page of many huge diffs would not open
 
@@ -114,15 +116,47 @@ def summary_line(data: ReportData) -> str:
         f"<span>{rollbacks} rollbacks</span>",
         f"<span>{len(data.functions)} functions</span>",
     ]
+    if data.waiting:
+        parts.append(f'<span class="waiting">{len(data.waiting)} waiting for review</span>')
     if scores:
         parts.append(f"<span>final validation score {scores[-1]:.3f}</span>")
     return "".join(parts)
 
 
-def render_page(data: ReportData) -> str:
-    """The whole report as one HTML string."""
-    png = learning_curve_png(data.steps)
+def waiting_section(data: ReportData) -> str:
+    """The candidates waiting for a person (`review = "human"`), with the commands that decide them."""
+    if not data.waiting:
+        return ""
+    rows = []
+    for w in data.waiting:
+        rows.append(
+            f'<tr data-step="{w.step}"><td class="num">{w.step}</td><td>{html.escape(w.run)}</td>'
+            f'<td class="num">{_score(w.score_before)} → {_score(w.score_after)}</td>'
+            f"<td>{'<br>'.join(html.escape(a) for a in w.actions) or '–'}</td>"
+            f'<td class="reason">{html.escape(w.reason or "–")}</td>'
+            f"<td><code>fnforge approve {w.step}</code> / <code>fnforge reject {w.step}</code></td></tr>"
+        )
+    return (
+        '<h2 id="waiting-title">Waiting for review</h2>\n<table id="waiting"><thead><tr><th>step</th>'
+        "<th>run</th><th>score before → after</th><th>actions</th><th>why it passed</th><th>decide with</th>"
+        "</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+    )
+
+
+def _script_json(value: object) -> str:
+    """JSON to embed in a <script> element (no `</` can end it early)."""
+    return json.dumps(value).replace("</", "<\\/")
+
+
+def render_page(data: ReportData, *, live: bool = False) -> str:
+    """The whole report as one HTML string; `live` adds the script `fnforge watch` pages poll with."""
     steps = sorted(data.steps, key=lambda s: s.step)
+    if live:  # the charts come as images of their own, so new steps show before the charts are drawn
+        chart_src = f"learning-curve.png?v={data.version}"
+    else:
+        chart_src = "data:image/png;base64," + base64.b64encode(learning_curve_png(data.steps)).decode(
+            "ascii"
+        )
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
         title=html.escape(data.title),
         branch=html.escape(data.branch),
@@ -130,17 +164,26 @@ def render_page(data: ReportData) -> str:
         task=html.escape(data.task or "–"),
         generated_at=html.escape(data.generated_at),
         summary=summary_line(data),
-        chart_b64=base64.b64encode(png).decode("ascii"),
+        chart_src=html.escape(chart_src),
         step_rows="\n".join(step_row(s) for s in steps) or '<tr><td colspan="11">no steps yet</td></tr>',
         diffs="\n".join(step_diff(s) for s in steps) or "<p>no steps yet</p>",
         functions="\n".join(function_block(f) for f in data.functions) or "<p>the set is empty</p>",
         pygments_css=_FORMATTER.get_style_defs(".hl"),
-        analyses=_analyses_html(data),
+        analyses=_analyses_html(data, f"complexity.png?v={data.version}" if live else None),
+        waiting=waiting_section(data),
+        version=html.escape(data.version),
+        made_by="served live by <code>fnforge watch</code>"
+        if live
+        else "written by <code>fnforge report</code>",
+        live_status='<span id="live-status">live</span>' if live else "",
+        in_flight_json=_script_json(data.in_flight),
+        scripts=IN_FLIGHT_JS.read_text(encoding="utf-8")
+        + (LIVE_JS.read_text(encoding="utf-8") if live else ""),
     )
 
 
-def _analyses_html(data: ReportData) -> str:
+def _analyses_html(data: ReportData, chart_src: str | None) -> str:
     from fnforge.report.analyses import analyses_html
     from fnforge.report.spend import spend_html
 
-    return spend_html(data.steps, data.estimates, data.notes_by_run) + analyses_html(data.analyses)
+    return spend_html(data.steps, data.estimates, data.notes_by_run) + analyses_html(data.analyses, chart_src)

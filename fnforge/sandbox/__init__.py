@@ -4,10 +4,10 @@ Everything an LLM or a user wrote runs here and nowhere else. The rest of fnforg
 against this surface only:
 
     from fnforge.sandbox import (CallResult, SandboxPool, open_pool, build_image, image_packages,
-        PolicyGate, PropertyGate, SandboxUnavailable)
+        image_module_facts, PolicyGate, PropertyGate, SandboxUnavailable)
 """
 
-from fnforge.sandbox.image import build_image, image_packages
+from fnforge.sandbox.image import build_image, image_module_facts, image_packages
 from fnforge.sandbox.policy import PolicyGate
 from fnforge.sandbox.pool import SandboxPool, WeakSandboxWarning, open_pool
 from fnforge.sandbox.property_gate import PropertyGate
@@ -24,6 +24,7 @@ __all__ = [
     "SandboxUnavailable",
     "WeakSandboxWarning",
     "build_image",
+    "image_module_facts",
     "image_packages",
     "open_pool",
 ]

@@ -14,7 +14,8 @@ from fnforge.sandbox.transport import Transport
 
 WORKER_DIR = Path(__file__).with_name("worker")  # the stdlib-only worker package
 WORKER_MAIN = WORKER_DIR / "__main__.py"  # run as `python3 -I WORKER_MAIN CONFIG`
-RUNNER_PATH = Path(__file__).with_name("proprunner.py")
+# the property runner and its sibling, sent as sources with each `proptest` request (imports first)
+RUNNER_MODULES = (Path(__file__).with_name("proptypes.py"), Path(__file__).with_name("proprunner.py"))
 MB = 1024 * 1024
 
 

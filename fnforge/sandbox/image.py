@@ -8,12 +8,18 @@ holds (so the policy gate can refuse imports that would fail inside).
 
 The worker is not baked in: each container mounts the `worker` package read-only, so the
 image never lags behind the worker.
+
+Beside each image (keyed by its id, under the user's cache directory) lies what its allowed
+modules hold that are modules (`image_module_facts`): computed inside the image by
+`module_walker.py` when the image is built or first used, read back as JSON, and handed to
+the policy gate as data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pkgutil
 import re
@@ -26,6 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fnforge.config import SandboxSettings
+from fnforge.sandbox.module_facts import FactsUnreadable, ModuleFacts, facts_from_json
+from fnforge.sandbox.policy import STDLIB_ALLOWED
 from fnforge.sandbox.results import SandboxUnavailable
 
 SANDBOX_UID = 10001
@@ -108,6 +116,117 @@ def image_packages(settings: SandboxSettings) -> list[str]:
     return host_packages()
 
 
+WALKER = Path(__file__).with_name("module_walker.py")
+WALK_BUDGET_S = 240.0
+_FACTS: dict[str, ModuleFacts] = {}  # this process's facts, by cache key
+
+
+def facts_cache_dir() -> Path:
+    """Where the module facts of each image are kept ($XDG_CACHE_HOME/fnforge/module-facts)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fnforge" / "module-facts"
+
+
+def image_module_facts(settings: SandboxSettings, progress: Progress | None = None) -> ModuleFacts:
+    """Which attributes of the allowed modules are modules, in the sandbox `settings` selects.
+
+    Computed once per image (or, for the process backend, per host interpreter and package
+    set) by running `module_walker.py` there, then read from the cache beside it: the policy
+    gate gets plain dicts. Raises SandboxUnavailable where image_packages would.
+    """
+    say = progress or (lambda _msg: None)
+    if settings.backend != "process":
+        client = docker_client()
+        try:
+            image = client.images.get(settings.image) if client is not None else None
+        except Exception:
+            image = None
+        facts = _facts_of_image(client, image, say) if image is not None else None
+        if facts is not None:
+            return facts
+        if settings.backend == "docker":
+            raise SandboxUnavailable(
+                f"sandbox image {settings.image!r} not found or unlabelled; run `fnforge sandbox build`"
+            )
+    allowed = sorted(STDLIB_ALLOWED | set(host_packages()))
+    interpreter = hashlib.sha256(f"{sys.executable} {sys.version}".encode()).hexdigest()[:16]
+    return _cached_facts(f"host-{interpreter}", allowed, lambda: _walk_on_host(allowed), say)
+
+
+def _facts_of_image(client, image, say: Progress) -> ModuleFacts | None:
+    packages = (image.labels or {}).get(LABEL_PACKAGES, "")
+    if not packages:
+        return None
+    allowed = sorted(STDLIB_ALLOWED | {p for p in packages.split(",") if p})
+    run = lambda: _walk_in_image(client, image.id, allowed)  # noqa: E731
+    return _cached_facts(image.id.replace("sha256:", ""), allowed, run, say)
+
+
+def _cached_facts(image_key: str, allowed: list[str], run: Callable[[], str], say: Progress) -> ModuleFacts:
+    recipe = hashlib.sha256((json.dumps(allowed) + WALKER.read_text()).encode()).hexdigest()[:16]
+    key = f"{image_key[:32]}-{recipe}"
+    if key in _FACTS:
+        return _FACTS[key]
+    path = facts_cache_dir() / f"{key}.json"
+    facts = None
+    if path.is_file():
+        try:
+            facts = facts_from_json(path.read_text())
+        except (OSError, FactsUnreadable):
+            facts = None  # a damaged cache entry is computed again
+    if facts is None:
+        say("computing which attributes of the allowed modules are modules (once per image)")
+        try:
+            facts = facts_from_json(run())
+        except FactsUnreadable as e:
+            raise SandboxUnavailable(f"{e}; rebuild the image with `fnforge sandbox build --force`") from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(facts.to_json())
+        partial.replace(path)  # entries of older walkers stay: checkouts of other versions share the folder
+    _FACTS[key] = facts
+    return facts
+
+
+def _walk_in_image(client, image_id: str, allowed: list[str]) -> str:
+    """The walker's stdout, read from the attach stream (a log driver may cut a long line)."""
+    container = client.containers.create(
+        image_id,
+        ["python3", "-c", WALKER.read_text(), json.dumps(allowed), str(WALK_BUDGET_S)],
+        network_mode="none",
+        read_only=True,
+        tmpfs={"/tmp": "size=16m"},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        user=f"{SANDBOX_UID}:{SANDBOX_UID}",
+        environment={},
+        mem_limit="1g",
+        pids_limit=64,
+        labels={LABEL_SANDBOX: "module-walker"},
+    )
+    try:
+        stream = container.attach(stdout=True, stderr=False, stream=True, logs=True)
+        container.start()
+        out = b"".join(stream)
+        container.wait(timeout=WALK_BUDGET_S + 120)
+    finally:
+        container.remove(force=True)
+    return out.decode("utf-8", "replace")
+
+
+def _walk_on_host(allowed: list[str]) -> str:
+    with tempfile.TemporaryDirectory(prefix="fnforge-walk-") as tmp:
+        proc = subprocess.run(
+            [sys.executable, "-I", "-c", WALKER.read_text(), json.dumps(allowed), str(WALK_BUDGET_S)],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp},
+            timeout=WALK_BUDGET_S + 120,
+        )
+    return proc.stdout
+
+
 def apt_mirror(root: Path = Path("/etc/apt")) -> tuple[str, str]:
     """(mirror URL, suite) of the host's main Debian archive, read from its apt sources."""
     stanzas: list[tuple[str, list[str]]] = []
@@ -150,6 +269,7 @@ def registry_reachable(host: str = "registry-1.docker.io", timeout: float = 3.0)
 def build_image(settings: SandboxSettings, progress: Progress | None = None, force: bool = False) -> str:
     """Build the sandbox image unless a current one exists; return the image id.
 
+    Also computes (or finds cached) the image's module facts, so the first step does not wait.
     Raises SandboxUnavailable when no Docker engine answers or the build cannot run here.
     """
     say = progress or (lambda _msg: None)
@@ -161,12 +281,16 @@ def build_image(settings: SandboxSettings, progress: Progress | None = None, for
     if not force and image_is_current(settings, client):
         image = client.images.get(settings.image)
         say(f"image {settings.image} is current ({recipe_hash()}); nothing to build")
-        return image.id
-    if registry_reachable():
+    elif registry_reachable():
         say("a registry answers: building from python:3.11-slim")
-        return _build_from_dockerfile(client, settings, say)
-    say("no registry reachable: bootstrapping Debian from the host's apt mirror")
-    return _build_with_debootstrap(client, settings, say)
+        image = client.images.get(_build_from_dockerfile(client, settings, say))
+    else:
+        say("no registry reachable: bootstrapping Debian from the host's apt mirror")
+        image = client.images.get(_build_with_debootstrap(client, settings, say))
+    facts = _facts_of_image(client, image, say)
+    if facts is not None:
+        say(f"{sum(1 for _ in facts.forbidden_chains())} attribute chains lead out of the allowed modules")
+    return image.id
 
 
 def _build_from_dockerfile(client, settings: SandboxSettings, say: Progress) -> str:

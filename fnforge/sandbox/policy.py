@@ -1,12 +1,18 @@
 """The policy gate: what a function may import and which language back doors it may not use.
 
 A policy, not the security boundary (the sandbox is): it turns code that could only fail or
-misbehave inside the sandbox into a clear rejection before anything runs. Three checks on
+misbehave inside the sandbox into a clear rejection before anything runs. Four checks on
 each changed module:
 - imports: a stdlib allow-list, the sandbox image's packages, and `functions.<name>` for
   names in the candidate's set (and PACKAGES may only name packages the image has);
+- attribute routes (attribute_chains.py): no chain from an imported module to a module
+  outside the allow-list (`statistics.sys`, `from numpy.ctypeslib import ctypes`), no
+  `_private` attribute of a module, no module passed around as a value, no attribute read
+  by a computed name; which attributes are modules is data computed in the image
+  (`ModuleFacts`, from image.py), so each step of a chain is a dict lookup;
 - RestrictedPython's policy compile as a lint: dunder access, exec/eval, frame and
-  generator internals (its other rules, e.g. on `_private` names, are not ours);
+  generator internals (its other rules, e.g. on `_private` names of the function's own
+  objects, are not ours);
 - ruff with a fixed rule set: syntax errors, undefined names, and the security rules that
   apply to a pure function (exec, eval, pickle, marshal, shell and subprocess calls).
 """
@@ -23,6 +29,8 @@ import time
 from pathlib import Path
 
 from fnforge.protocol import CandidateView, Verdict
+from fnforge.sandbox.attribute_chains import ALLOWED_DUNDERS, alternative, route_problems
+from fnforge.sandbox.module_facts import ModuleFacts
 
 STDLIB_ALLOWED = frozenset(
     """
@@ -57,12 +65,17 @@ _RP_LINE = re.compile(r"^Line (\d+):\s*")
 
 
 class PolicyGate:
-    """Gate "policy": imports, RestrictedPython's lint and ruff, on the changed functions."""
+    """Gate "policy": imports, attribute routes, RestrictedPython's lint and ruff, on the changed functions.
+
+    `packages` are the image's Python packages and `facts` what its allowed modules hold
+    that are modules (image.image_module_facts); whoever composes the gates reads both once.
+    """
 
     name = "policy"
 
-    def __init__(self, packages: list[str]):
+    def __init__(self, packages: list[str], facts: ModuleFacts):
         self.packages = frozenset(packages)
+        self.facts = facts
 
     def check(self, candidate: CandidateView) -> Verdict:
         """Judge the changed modules; a failure names the function, the line and the rule."""
@@ -71,6 +84,7 @@ class PolicyGate:
         problems: list[dict] = []
         for name in changed:
             problems += self.import_problems(name, candidate.functions[name], set(candidate.functions))
+            problems += route_problems(name, candidate.functions[name], self.facts)
             problems += restricted_problems(name, candidate.functions[name])
         problems += ruff_problems({n: candidate.functions[n] for n in changed})
         problems.sort(
@@ -134,7 +148,7 @@ class PolicyGate:
                         node,
                         f"imports {top!r}, {where}; allowed: the math/text/data modules of the "
                         f"standard library, {', '.join(sorted(self.packages & {'numpy', 'sympy', 'hypothesis'})) or 'no packages'}"
-                        f" and functions.<name>",
+                        f" and functions.<name>{alternative(top)}",
                     )
             if (
                 isinstance(node, ast.Call)
@@ -180,8 +194,8 @@ def restricted_problems(name: str, source: str) -> list[dict]:
     out = []
     for error in result.errors:
         quoted = _RP_QUOTED.search(error)
-        if quoted and not quoted.group(1).startswith("__"):
-            continue  # `_private` helpers are fine for us
+        if quoted and (not quoted.group(1).startswith("__") or quoted.group(1) in ALLOWED_DUNDERS):
+            continue  # `_private` helpers are fine for us; so are the plain-string dunders
         if not (quoted or "Exec calls" in error or "Eval calls" in error or "restricted name" in error):
             continue  # e.g. match statements: a language feature, not a back door
         line = _RP_LINE.match(error)

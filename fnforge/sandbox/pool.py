@@ -9,7 +9,6 @@ background; the request that caused it gets the error as a value.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import threading
@@ -21,9 +20,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from fnforge.config import SandboxSettings
-from fnforge.sandbox.backend import RUNNER_PATH, Sandbox
+from fnforge.protocol import set_hash
+from fnforge.sandbox.backend import RUNNER_MODULES, Sandbox
 from fnforge.sandbox.results import CallResult, PropertyFailure, PropertyReport, SandboxUnavailable
-from fnforge.sandbox.transport import WorkerClient, WorkerLost
+from fnforge.sandbox.transport import RequestNotSent, WorkerClient, WorkerLost, WorkerSilent
 
 GRACE_S = 3.0  # the host waits this much longer than the worker's own deadline
 START_TIMEOUT_S = 30.0
@@ -31,14 +31,6 @@ START_TIMEOUT_S = 30.0
 
 class WeakSandboxWarning(UserWarning):
     """The process backend is in use: functions are not isolated by a container."""
-
-
-def set_id(functions: Mapping[str, str]) -> str:
-    """The content hash of a function set (the worker caches loaded sets by it)."""
-    h = hashlib.sha256()
-    for name in sorted(functions):
-        h.update(name.encode() + b"\0" + functions[name].encode() + b"\0")
-    return h.hexdigest()[:32]
 
 
 class SandboxPool:
@@ -52,7 +44,7 @@ class SandboxPool:
         self._closed = False
         self._lock = threading.Lock()
         self._replacing: list[threading.Thread] = []
-        self._runner = RUNNER_PATH.read_text(encoding="utf-8")
+        self._runner = [[p.stem, p.read_text(encoding="utf-8")] for p in RUNNER_MODULES]
         self._started = 0
         with ThreadPoolExecutor(max_workers=min(size, 8)) as ex:
             workers = list(ex.map(lambda _i: self._start_or_none(), range(size)))
@@ -119,7 +111,7 @@ class SandboxPool:
                 w = self._start()
             except Exception as e:
                 self._idle.put(None)
-                raise WorkerLost(f"could not start a sandbox worker: {type(e).__name__}: {e}") from None
+                raise RequestNotSent(f"could not start a sandbox worker: {type(e).__name__}: {e}") from None
         try:
             yield w
         finally:
@@ -151,7 +143,7 @@ class SandboxPool:
             return CallResult.failed(
                 "NameError", f"no function {name!r} in the set; it has {sorted(functions)}"
             )
-        key = set_id(functions)
+        key = set_hash(functions)  # the worker keeps a loaded set by it
         message = {"op": "call", "set": key, "name": name, "args": args, "timeout": timeout}
         try:
             with self._worker() as w:
@@ -166,12 +158,18 @@ class SandboxPool:
                         reply = w.request(message, timeout + GRACE_S)
                 except WorkerLost as e:
                     return CallResult.failed(
-                        "Timeout" if "did not answer" in str(e) else "Crashed",
+                        "Timeout" if isinstance(e, WorkerSilent) else "Crashed",
                         f"{e}; the worker was replaced",
                         duration_s=time.monotonic() - started,
+                        retryable=isinstance(e, RequestNotSent),
                     )
         except WorkerLost as e:
-            return CallResult.failed("Crashed", str(e), duration_s=time.monotonic() - started)
+            return CallResult.failed(
+                "Crashed",
+                str(e),
+                duration_s=time.monotonic() - started,
+                retryable=isinstance(e, RequestNotSent),
+            )
         return _call_result(reply)
 
     def _load(self, w: WorkerClient, key: str, functions: Mapping[str, str]) -> CallResult | None:
@@ -265,7 +263,11 @@ def _call_result(reply: dict[str, Any]) -> CallResult:
         return CallResult(ok=True, value=value, stdout=stdout, duration_s=duration)
     error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
     return CallResult.failed(
-        str(error.get("type", "Crashed")), str(error.get("message", "")), stdout=stdout, duration_s=duration
+        str(error.get("type", "Crashed")),
+        str(error.get("message", "")),
+        stdout=stdout,
+        duration_s=duration,
+        retryable=reply.get("retryable") is True,  # the worker's word: no child took the call
     )
 
 

@@ -8,10 +8,15 @@ observed inside, and whether the limit held.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fnforge.config import SandboxSettings
 from fnforge.sandbox.pool import SandboxPool
+from fnforge.sandbox.results import CallResult
+
+# one probe call: (probe name, arguments, timeout) -> its result
+Probe = Callable[..., CallResult]
 
 # Variables the sandbox sets itself (the image's ENV, Docker's defaults): equal values are no leak.
 _HOST_ENV_OK = {
@@ -123,106 +128,102 @@ class ProbeRow:
 
 
 def run_probes(pool: SandboxPool, settings: SandboxSettings) -> list[ProbeRow]:
-    """Run every probe once and judge it."""
-    rows: list[ProbeRow] = []
+    """Run every probe once and judge it: network, filesystem, privileges, environment, limits."""
 
-    def call(name: str, args: dict | None = None, timeout: float | None = None):
+    def call(name: str, args: dict | None = None, timeout: float | None = None) -> CallResult:
         return pool.call({name: PROBES[name]}, name, args or {}, timeout=timeout)
 
-    def text(res) -> str:
-        return str(res.value) if res.ok else f"{res.error.type}: {res.error.message}"
+    return [
+        *network_rows(call),
+        *filesystem_rows(call),
+        *privilege_rows(call),
+        *environment_rows(call),
+        *limit_rows(call, settings),
+    ]
 
+
+def _text(res: CallResult) -> str:
+    """What a probe observed: its value, or the error that stopped it."""
+    return str(res.value) if res.ok else f"{res.error.type}: {res.error.message}"
+
+
+def _refused(res: CallResult) -> bool:
+    """The probe ran and says the sandbox refused what it tried."""
+    return res.ok and str(res.value).startswith("refused")
+
+
+def network_rows(call: Probe) -> list[ProbeRow]:
+    """No route out: neither by IP nor by name."""
     r = call("net_ip")
-    rows.append(
-        ProbeRow(
-            "network", "connect to 1.1.1.1:53 by IP", text(r), r.ok and str(r.value).startswith("refused")
-        )
-    )
+    rows = [ProbeRow("network", "connect to 1.1.1.1:53 by IP", _text(r), _refused(r))]
     r = call("net_name")
-    rows.append(
-        ProbeRow("network", "resolve a host name", text(r), r.ok and str(r.value).startswith("refused"))
-    )
+    rows.append(ProbeRow("network", "resolve a host name", _text(r), _refused(r)))
+    return rows
+
+
+def filesystem_rows(call: Probe) -> list[ProbeRow]:
+    """A read-only root, and a /tmp whose files cannot be executed."""
+    rows = []
     for path, what in (
         ("/etc/fnforge-probe", "write to /etc"),
         ("/usr/fnforge-probe", "write to /usr"),
         ("/var/tmp/fnforge-probe", "write outside /tmp (/var/tmp)"),
     ):
         r = call("write", {"path": path})
-        rows.append(ProbeRow("filesystem", what, text(r), r.ok and str(r.value).startswith("refused")))
+        rows.append(ProbeRow("filesystem", what, _text(r), _refused(r)))
     r = call("tmp_exec")
-    rows.append(
-        ProbeRow(
-            "filesystem",
-            "execute a file written to /tmp",
-            text(r),
-            r.ok and str(r.value).startswith("refused"),
-        )
-    )
+    rows.append(ProbeRow("filesystem", "execute a file written to /tmp", _text(r), _refused(r)))
+    return rows
+
+
+def privilege_rows(call: Probe) -> list[ProbeRow]:
+    """A non-root user without capabilities, unable to gain new privileges."""
     r = call("identity")
     ident = r.value if r.ok and isinstance(r.value, dict) else {}
-    rows.append(
+    cap_eff = ident.get("cap_eff")
+    return [
         ProbeRow(
             "privileges", "non-root user", f"uid {ident.get('uid', '?')}", ident.get("uid") not in (0, None)
-        )
-    )
-    rows.append(
+        ),
         ProbeRow(
             "privileges",
             "no capabilities",
             f"CapEff {ident.get('cap_eff', '?')}",
-            str(ident.get("cap_eff", "")).strip("0") == "" and bool(ident.get("cap_eff")),
-        )
-    )
-    rows.append(
+            str(ident.get("cap_eff", "")).strip("0") == "" and bool(cap_eff),
+        ),
         ProbeRow(
             "privileges",
             "no new privileges",
             f"NoNewPrivs {ident.get('no_new_privs', '?')}",
             ident.get("no_new_privs") == "1",
-        )
-    )
+        ),
+    ]
+
+
+def environment_rows(call: Probe) -> list[ProbeRow]:
+    """No value of the host's environment inside (beyond what the sandbox sets itself)."""
     r = call("env")
     inside = r.value if r.ok and isinstance(r.value, dict) else {}
     leaked = sorted(k for k, v in os.environ.items() if k not in _HOST_ENV_OK and inside.get(k) == v and v)
-    rows.append(
-        ProbeRow(
-            "environment",
-            "no host environment variables",
-            f"{len(inside)} variables ({', '.join(sorted(inside))[:80]}); host values inside: {', '.join(leaked) or 'none'}",
-            r.ok and not leaked,
-        )
-    )
+    names = ", ".join(sorted(inside))[:80]
+    observed = f"{len(inside)} variables ({names}); host values inside: {', '.join(leaked) or 'none'}"
+    return [ProbeRow("environment", "no host environment variables", observed, r.ok and not leaked)]
+
+
+def limit_rows(call: Probe, settings: SandboxSettings) -> list[ProbeRow]:
+    """Memory, wall clock, processes and output each stop at the configured limit."""
+    rows = []
     r = call("memory", {"mb": settings.memory_mb * 2})
-    rows.append(
-        ProbeRow(
-            "limits",
-            f"memory: allocate {settings.memory_mb * 2} MB (limit {settings.memory_mb} MB)",
-            text(r),
-            not r.ok and r.error.type == "MemoryLimit",
-        )
-    )
+    what = f"memory: allocate {settings.memory_mb * 2} MB (limit {settings.memory_mb} MB)"
+    rows.append(ProbeRow("limits", what, _text(r), not r.ok and r.error.type == "MemoryLimit"))
     r = call("spin", timeout=1.0)
-    rows.append(
-        ProbeRow(
-            "limits", "wall clock: endless loop, timeout 1s", text(r), not r.ok and r.error.type == "Timeout"
-        )
-    )
+    what = "wall clock: endless loop, timeout 1s"
+    rows.append(ProbeRow("limits", what, _text(r), not r.ok and r.error.type == "Timeout"))
     r = call("forks", {"n": settings.pids * 4}, timeout=10)
-    rows.append(
-        ProbeRow(
-            "limits",
-            f"processes: fork {settings.pids * 4} (limit {settings.pids})",
-            text(r),
-            r.ok and str(r.value).startswith("fork refused"),
-        )
-    )
+    what = f"processes: fork {settings.pids * 4} (limit {settings.pids})"
+    rows.append(ProbeRow("limits", what, _text(r), r.ok and str(r.value).startswith("fork refused")))
     r = call("shout", {"n": settings.output_limit_bytes // 100})
-    rows.append(
-        ProbeRow(
-            "limits",
-            f"output: print {settings.output_limit_bytes * 10} bytes (limit {settings.output_limit_bytes})",
-            (text(r))[:120],
-            not r.ok and r.error.type == "OutputLimit",
-        )
-    )
+    limit = settings.output_limit_bytes
+    what = f"output: print {limit * 10} bytes (limit {limit})"
+    rows.append(ProbeRow("limits", what, _text(r)[:120], not r.ok and r.error.type == "OutputLimit"))
     return rows

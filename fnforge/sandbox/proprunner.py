@@ -11,18 +11,21 @@ exception types its docstring documents (a "Raises:" section or ":raises X:"). T
 function's own `tests/test_<name>.py` runs. Settings: bounded examples, deadline=None,
 no example database, derandomized (a verdict is reproducible). Each call announces itself
 to the worker first, so a call that never returns is reported with its input.
+
+What the annotations and docstring promise is read by `proptypes` (sent along, imported as
+a sibling module); a derived run goes in phases: `parameter_strategies`, a `DerivedCheck`
+of each example, and `run_derived` mapping how hypothesis ended to a failure or a note.
 """
 
 import copy
-import json
-import math
-import re
+import inspect
 import sys
 import time
 import types
 import typing
 
-DOCUMENTED_RAISES = re.compile(r":raises?\s+([\w.,\s]+?):")
+from .proptypes import documented_raises, json_problem, matches, same, strategy_for
+
 MAX_REPR = 400
 
 
@@ -46,150 +49,6 @@ def describe(exc):
 
 def call_repr(name, kwargs):
     return "{}({})".format(name, ", ".join(f"{k}={short_repr(v, 200)}" for k, v in kwargs.items()))
-
-
-def documented_raises(doc):
-    """Exception names a docstring documents (Google, NumPy and Sphinx styles)."""
-    names = set()
-    if not doc:
-        return names
-    lines = doc.expandtabs().splitlines()
-    for i, line in enumerate(lines):
-        head = line.strip()
-        if head in ("Raises:", "Raises"):
-            indent = len(line) - len(line.lstrip())
-            start = i + 1
-            if start < len(lines) and set(lines[start].strip()) == {"-"}:
-                start += 1  # NumPy underline
-            for item in lines[start:]:
-                if not item.strip():
-                    if names:
-                        break
-                    continue
-                item_indent = len(item) - len(item.lstrip())
-                if item_indent < indent or (item_indent == indent and item.strip().endswith(":") and names):
-                    break
-                m = re.match(r"\s*([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*(:|$)", item)
-                if m and (m.group(2) == ":" or item_indent <= indent + 4):
-                    for n in m.group(1).split(","):
-                        names.add(n.strip().rsplit(".", 1)[-1])
-    for m in DOCUMENTED_RAISES.finditer(doc):
-        for n in m.group(1).split(","):
-            if n.strip():
-                names.add(n.strip().rsplit(".", 1)[-1])
-    return names
-
-
-def strategy_for(tp, st, depth=0):
-    """A hypothesis strategy for an annotation (bounded sizes), or None."""
-    if depth > 4:
-        return None
-    if tp is typing.Any or tp is object:
-        return st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000), st.text(max_size=10))
-    if tp is None or tp is type(None):
-        return st.none()
-    if tp is bool:
-        return st.booleans()
-    if tp is int:
-        return st.integers(-(10**6), 10**6)
-    if tp is float:
-        return st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
-    if tp is str:
-        return st.text(max_size=20)
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin is typing.Union or (hasattr(types, "UnionType") and isinstance(tp, types.UnionType)):
-        parts = [strategy_for(a, st, depth + 1) for a in args]
-        return None if any(p is None for p in parts) else st.one_of(*parts)
-    if origin is typing.Literal:
-        return st.sampled_from(list(args))
-    if tp in (list, set, frozenset, tuple, dict):
-        origin, args = tp, ()
-    if origin in (list, set, frozenset):
-        inner = strategy_for(args[0] if args else typing.Any, st, depth + 1)
-        if inner is None:
-            return None
-        if origin is list:
-            return st.lists(inner, max_size=8)
-        return st.sets(inner, max_size=8).map(origin)
-    if origin is tuple:
-        if not args or (len(args) == 2 and args[1] is Ellipsis):
-            inner = strategy_for(args[0] if args else typing.Any, st, depth + 1)
-            return None if inner is None else st.lists(inner, max_size=6).map(tuple)
-        parts = [strategy_for(a, st, depth + 1) for a in args]
-        return None if any(p is None for p in parts) else st.tuples(*parts)
-    if origin is dict:
-        key = strategy_for(args[0] if args else str, st, depth + 1)
-        value = strategy_for(args[1] if len(args) > 1 else typing.Any, st, depth + 1)
-        if key is None or value is None:
-            return None
-        return st.dictionaries(key, value, max_size=5)
-    try:
-        return st.from_type(tp)  # resolution failures surface as a note when the run starts
-    except Exception:
-        return None
-
-
-def matches(value, tp, depth=0):
-    """Whether `value` is of the annotated type (None when the type cannot be checked)."""
-    if depth > 6 or tp is typing.Any or tp is object:
-        return True
-    if tp is None or tp is type(None):
-        return value is None
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin is typing.Union or (hasattr(types, "UnionType") and isinstance(tp, types.UnionType)):
-        results = [matches(value, a, depth + 1) for a in args]
-        return True if any(r is None or r for r in results) else False
-    if origin is typing.Literal:
-        return value in args
-    if origin in (list, set, frozenset, tuple, dict):
-        if not isinstance(value, origin):
-            return False
-        if origin is dict:
-            if len(args) == 2:
-                return all(
-                    matches(k, args[0], depth + 1) is not False
-                    and matches(v, args[1], depth + 1) is not False
-                    for k, v in value.items()
-                )
-            return True
-        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
-            return len(value) == len(args) and all(
-                matches(v, a, depth + 1) is not False for v, a in zip(value, args, strict=True)
-            )
-        if args:
-            return all(matches(v, args[0], depth + 1) is not False for v in value)
-        return True
-    if isinstance(tp, type):
-        return isinstance(value, tp)
-    return None
-
-
-def same(a, b):
-    """Equality that treats NaN as equal to NaN (determinism, not arithmetic)."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and type(a) is type(b):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    try:
-        return bool(a == b)
-    except Exception:
-        return a is b
-
-
-def json_problem(value):
-    try:
-        json.dumps(value, allow_nan=False)
-        return None
-    except (TypeError, ValueError, RecursionError) as e:
-        return str(e)
 
 
 def run(modules, tests, changed, examples, call_timeout, load_errors, emit):
@@ -265,8 +124,24 @@ def run(modules, tests, changed, examples, call_timeout, load_errors, emit):
 
 def derived_properties(name, fn, st, given, settings, common, call_timeout, emit, checked, notes):
     """One hypothesis run that checks every derived property on each example."""
-    import inspect
+    found = parameter_strategies(name, fn, st, notes)
+    if found is None:
+        return None
+    strategies, positional, returns = found
+    check = DerivedCheck(name, fn, positional, returns, call_timeout, emit)
+    checked.extend(f"{name}: {p}" for p in check.props)
 
+    @settings(**common)
+    @given(st.fixed_dictionaries(strategies))
+    def prop(kwargs):
+        check.example(kwargs)
+
+    return run_derived(name, prop, check, notes)
+
+
+def parameter_strategies(name, fn, st, notes):
+    """({parameter: strategy}, positional-only names, return annotation), or None with a note
+    when a required parameter has no annotation or no strategy."""
     try:
         hints = typing.get_type_hints(fn)
     except Exception as e:
@@ -293,80 +168,99 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
         params[pname] = strategy
         if param.kind == param.POSITIONAL_ONLY:
             positional.append(pname)
-    returns = hints.get("return", typing.Any)
-    allowed = documented_raises(fn.__doc__)
-    props = [
-        "returns {}".format(getattr(returns, "__name__", returns)),
-        "returns a JSON value",
-        f"finishes within {call_timeout:g}s",
-        "is deterministic",
-        "raises only documented exceptions",
-    ]
-    checked.extend(f"{name}: {p}" for p in props)
-    last = {}
+    return params, positional, hints.get("return", typing.Any)
 
-    def one_call(kwargs):
+
+class DerivedCheck:
+    """The derived properties of one function, checked on one example at a time."""
+
+    def __init__(self, name, fn, positional, returns, call_timeout, emit):
+        self.name, self.fn, self.positional, self.returns = name, fn, positional, returns
+        self.call_timeout, self.emit = call_timeout, emit
+        self.allowed = documented_raises(fn.__doc__)
+        self.props = [
+            "returns {}".format(getattr(returns, "__name__", returns)),
+            "returns a JSON value",
+            f"finishes within {call_timeout:g}s",
+            "is deterministic",
+            "raises only documented exceptions",
+        ]
+        self.last = {}  # the failure, once a property broke
+
+    def call(self, kwargs):
+        """Call the function once on a copy of the example, announced to the worker's watchdog."""
         args = copy.deepcopy(kwargs)
-        example = call_repr(name, kwargs)
-        emit({"kind": "example", "function": name, "property": props[2], "example": example})
+        example = call_repr(self.name, kwargs)
+        self.emit({"kind": "example", "function": self.name, "property": self.props[2], "example": example})
         start = time.perf_counter()
         try:
-            value, error = fn(*[args.pop(p) for p in positional], **args), None
+            value, error = self.fn(*[args.pop(p) for p in self.positional], **args), None
         except Exception as e:  # BaseException (SystemExit, KeyboardInterrupt) ends the run below
             value, error = None, e
         elapsed = time.perf_counter() - start
-        emit({"kind": "example_done"})
+        self.emit({"kind": "example_done"})
         return value, error, elapsed, example
 
-    def fail(prop, example, message):
-        last.update(function=name, property=prop, falsifying_example=example, message=message)
+    def fail(self, prop, example, message):
+        """Record the broken property and stop this example (hypothesis then shrinks it)."""
+        self.last.update(function=self.name, property=prop, falsifying_example=example, message=message)
         raise PropertyBroken(f"{prop}: {message}")
 
-    @settings(**common)
-    @given(st.fixed_dictionaries(params))
-    def prop(kwargs):
-        value, error, elapsed, example = one_call(kwargs)
-        if elapsed > call_timeout:
-            fail(props[2], example, f"took {elapsed:.2f}s; the limit is {call_timeout:g}s")
+    def example(self, kwargs):
+        """Every derived property on one example: time, exceptions or type and JSON, determinism."""
+        value, error, elapsed, example = self.call(kwargs)
+        if elapsed > self.call_timeout:
+            self.fail(self.props[2], example, f"took {elapsed:.2f}s; the limit is {self.call_timeout:g}s")
         if error is not None:
-            names = {c.__name__ for c in type(error).__mro__}
-            if not names & allowed:
-                documented = ", ".join(sorted(allowed)) or "none"
-                fail(
-                    props[4],
-                    example,
-                    f"raised {type(error).__name__}: {short_repr(str(error), 200)} (documented: {documented})",
-                )
+            self.check_raised(error, example)
         else:
-            if matches(value, returns) is False:
-                fail(props[0], example, f"returned {short_repr(value, 200)} of type {type(value).__name__}")
-            problem = json_problem(value)
-            if problem:
-                fail(props[1], example, f"returned {short_repr(value, 200)}, which is not JSON: {problem}")
-        value2, error2, _, _ = one_call(kwargs)
+            self.check_value(value, example)
+        value2, error2, _, _ = self.call(kwargs)
         first = ("raise", type(error).__name__) if error is not None else ("value", value)
         second = ("raise", type(error2).__name__) if error2 is not None else ("value", value2)
         if not same(first, second):
-            fail(
-                props[3],
-                example,
-                f"first call gave {short_repr(first[1], 150)}, the second {short_repr(second[1], 150)}",
+            message = f"first call gave {short_repr(first[1], 150)}, the second {short_repr(second[1], 150)}"
+            self.fail(self.props[3], example, message)
+
+    def check_raised(self, error, example):
+        """An exception is allowed only when the docstring documents its type (or a base)."""
+        names = {c.__name__ for c in type(error).__mro__}
+        if not names & self.allowed:
+            documented = ", ".join(sorted(self.allowed)) or "none"
+            message = (
+                f"raised {type(error).__name__}: {short_repr(str(error), 200)} (documented: {documented})"
+            )
+            self.fail(self.props[4], example, message)
+
+    def check_value(self, value, example):
+        """A returned value has the annotated type and crosses as JSON."""
+        if matches(value, self.returns) is False:
+            self.fail(
+                self.props[0], example, f"returned {short_repr(value, 200)} of type {type(value).__name__}"
+            )
+        problem = json_problem(value)
+        if problem:
+            self.fail(
+                self.props[1], example, f"returned {short_repr(value, 200)}, which is not JSON: {problem}"
             )
 
+
+def run_derived(name, prop, check, notes):
+    """Run the hypothesis test; the failure it found, None, or a note when it could not run."""
     from hypothesis.errors import HypothesisException
 
     try:
         prop()
     except PropertyBroken:
-        return dict(last)
+        return dict(check.last)
     except HypothesisException as e:
-        if last:
-            return dict(last)
+        if check.last:
+            return dict(check.last)
         notes.append(f"{name}: hypothesis could not run the derived properties ({describe(e)}); skipped")
         return None
     except Exception as e:
-        if last:
-            return dict(last)
+        if check.last:
+            return dict(check.last)
         return {
             "function": name,
             "property": "property run",
@@ -378,8 +272,6 @@ def derived_properties(name, fn, st, given, settings, common, call_timeout, emit
 
 def own_tests(name, source, examples, call_timeout, emit, checked, notes, with_reporter):
     """Run tests/test_<name>.py: every top-level test* function that takes no arguments."""
-    import inspect
-
     failures = []
     filename = f"tests/test_{name}.py"
     module = types.ModuleType("test_" + name)

@@ -33,19 +33,32 @@ class CallError(BaseModel):
 
 
 class CallResult(BaseModel):
-    """The outcome of one function call in the sandbox."""
+    """The outcome of one function call in the sandbox.
+
+    `retryable` is True when the sandbox itself failed before the function started (no worker
+    could be started, the worker asked was already replaced, or the set's process was stuck
+    and never handed the call to a child): nothing of the function ran, so repeating the call
+    is safe, and a caller that repeats it keeps its scores independent of machine load.
+    """
 
     ok: bool
     value: Any = None
     error: CallError | None = None
     stdout: str = ""
     duration_s: float = 0.0
+    retryable: bool = False
 
     @classmethod
-    def failed(cls, type_: str, message: str, stdout: str = "", duration_s: float = 0.0) -> CallResult:
+    def failed(
+        cls, type_: str, message: str, stdout: str = "", duration_s: float = 0.0, *, retryable: bool = False
+    ) -> CallResult:
         """A call that did not return, with the limit or exception that stopped it."""
         return cls(
-            ok=False, error=CallError(type=type_, message=message), stdout=stdout, duration_s=duration_s
+            ok=False,
+            error=CallError(type=type_, message=message),
+            stdout=stdout,
+            duration_s=duration_s,
+            retryable=retryable,
         )
 
 

@@ -24,6 +24,15 @@ class WorkerLost(Exception):
     """The worker stopped answering, sent something that is not a frame, or died."""
 
 
+class WorkerSilent(WorkerLost):
+    """The worker did not answer within the host's deadline; it was killed."""
+
+
+class RequestNotSent(WorkerLost):
+    """The request reached no worker (the one asked was already replaced, or none could be
+    started): nothing ran, so repeating it is safe."""
+
+
 class Transport(ABC):
     """A byte pipe to one worker process plus the power to kill it."""
 
@@ -57,7 +66,7 @@ class WorkerClient:
     def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one request and wait for its reply; raise WorkerLost (and kill) on any fault."""
         if self.broken:
-            raise WorkerLost(f"{self.name} was already replaced")
+            raise RequestNotSent(f"{self.name} was already replaced")
         req_id = next(self._ids)
         payload = json.dumps({**message, "id": req_id}, separators=(",", ":"), allow_nan=False).encode()
         deadline = time.monotonic() + timeout
@@ -72,7 +81,7 @@ class WorkerClient:
             raise
         except TimeoutError:
             self.kill()
-            raise WorkerLost(f"{self.name} did not answer within {timeout:g}s; killed") from None
+            raise WorkerSilent(f"{self.name} did not answer within {timeout:g}s; killed") from None
         except OSError as e:
             self.kill()
             raise WorkerLost(f"{self.name} connection failed: {e}") from None

@@ -8,10 +8,10 @@ the calls. This part uses both (neither knows the other) and the official `mcp` 
     await serve_stdio(server.mcp)                  # or serve_http(server.mcp, sock, ...)
 """
 
+from fnforge.function_repo.client_config import mcp_config
 from fnforge.serve.arguments import ArgumentCheck
 from fnforge.serve.bearer import TOKEN_ENV, is_loopback, require_token_off_loopback
 from fnforge.serve.call_queue import Busy, CallQueue
-from fnforge.serve.client_config import mcp_config
 from fnforge.serve.errors import ServeError
 from fnforge.serve.served_set import ServedSet
 from fnforge.serve.server import FunctionServer

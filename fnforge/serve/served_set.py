@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fnforge.function_repo import FunctionRepo
-from fnforge.function_repo.export import step_of, tools
+from fnforge.function_repo.export import set_version, step_of, tools
 from fnforge.function_repo.repo import Ref
 from fnforge.serve.errors import ServeError
 
@@ -43,7 +43,7 @@ class ServedSet:
     @property
     def version(self) -> str:
         """The version the server reports: the same string as the wheel export's."""
-        return f"0.{self.step}+step{self.step}.g{self.commit[:12]}"
+        return set_version(self.step, self.commit)
 
     def schema(self, tool: str) -> dict[str, Any] | None:
         """The JSON Schema of a tool's arguments, or None when the set has no such tool."""

@@ -4,44 +4,13 @@ test files can import it without colliding with another part's conftest)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+
+from browser import CHROMIUM, CHROMIUM_FLAGS, chromium_page  # noqa: F401 - re-exported
 
 from fnforge.protocol import Verdict
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--disable-quic",
-]  # fmt: skip
-
-
-@contextmanager
-def chromium_page(page_file: Path, profile: Path) -> Iterator[tuple[Any, list[str]]]:
-    """Debian's Chromium, headless with a fresh profile, showing a local page once it has loaded.
-
-    Yields the Playwright page and the list of every URL the page requested (to check that a
-    self-contained page fetched nothing).
-    """
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1200, "height": 1400},
-        )  # fmt: skip
-        try:
-            page = context.new_page()
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(page_file.resolve().as_uri(), wait_until="load")
-            yield page, requests
-        finally:
-            context.close()
 
 
 class ScoredValidation:

@@ -11,7 +11,14 @@ import zipfile
 from repo_helpers import add
 
 from fnforge.function_repo import StaticGate, tool_schema
-from fnforge.function_repo.export import export_tools_json, export_wheel, relative_imports, requirements
+from fnforge.function_repo.export import (
+    EXPORTS,
+    ExportRequest,
+    export_tools_json,
+    export_wheel,
+    relative_imports,
+    requirements,
+)
 
 
 def _set(repo):
@@ -23,7 +30,7 @@ def _set(repo):
 
 def test_wheel_installs_into_a_fresh_venv_and_its_functions_run(repo, tmp_path):
     _set(repo)
-    wheel = export_wheel(repo, tmp_path / "dist", package_name="Agent Tools")
+    [wheel] = export_wheel(repo, ExportRequest(out=tmp_path / "dist", name="Agent Tools")).paths
     assert wheel.name.startswith("agent_tools-0.1+step1.g") and wheel.name.endswith("-py3-none-any.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -50,7 +57,7 @@ def test_wheel_installs_into_a_fresh_venv_and_its_functions_run(repo, tmp_path):
 
 def test_tools_json_lists_the_derived_schemas(repo, tmp_path):
     _set(repo)
-    path = export_tools_json(repo, tmp_path)
+    [path] = export_tools_json(repo, ExportRequest(out=tmp_path)).paths
     assert path.name == "tools.json"
     assert [t["function"]["name"] for t in json.loads(path.read_text())] == ["double_mean", "mean_of"]
 
@@ -61,7 +68,7 @@ def test_wheel_metadata_requires_the_union_of_packages_and_not_fnforge(repo, tmp
     assert repo.run_step(
         [{"action": "add_function", "name": "size_of", "code": code}], [StaticGate()]
     ).accepted
-    wheel = export_wheel(repo, tmp_path)
+    [wheel] = export_wheel(repo, ExportRequest(out=tmp_path)).paths
     with zipfile.ZipFile(wheel) as zf:
         meta = next(zf.read(n).decode() for n in zf.namelist() if n.endswith("METADATA"))
         record = next(zf.read(n).decode() for n in zf.namelist() if n.endswith("RECORD"))
@@ -74,3 +81,9 @@ def test_wheel_metadata_requires_the_union_of_packages_and_not_fnforge(repo, tmp
 def test_sibling_imports_become_relative():
     assert relative_imports("from functions.mean_of import mean_of\n") == "from .mean_of import mean_of\n"
     assert relative_imports("    from functions import mean_of\n") == "    from . import mean_of\n"
+
+
+def test_every_export_format_is_one_registered_export_function():
+    """`fnforge export --format` reads this one table; each entry is the `export_<format>` function."""
+    assert list(EXPORTS) == ["wheel", "tools-json", "patch", "mcp-config"]
+    assert all(f.__name__ == "export_" + name.replace("-", "_") for name, f in EXPORTS.items())

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from fnforge.config import SandboxSettings
-from fnforge.sandbox import SandboxPool, build_image, open_pool
+from fnforge.sandbox import SandboxPool, build_image, image_module_facts, open_pool
+from fnforge.sandbox.module_facts import ModuleFacts
 
 LIMITS = dict(timeout_s=5.0, memory_mb=256, pids=64, tmpfs_mb=16, output_limit_bytes=65536, cpus=1.0)
 
@@ -23,6 +24,12 @@ def docker_settings() -> SandboxSettings:
     settings = SandboxSettings(backend="docker", pool=1, **LIMITS)
     build_image(settings)  # idempotent: returns at once when the image is current
     return settings
+
+
+@pytest.fixture(scope="session")
+def module_facts(docker_settings: SandboxSettings) -> ModuleFacts:
+    """What the image's allowed modules hold that are modules (computed in the image once, then cached)."""
+    return image_module_facts(docker_settings)
 
 
 @pytest.fixture(scope="session")

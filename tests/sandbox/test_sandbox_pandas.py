@@ -49,14 +49,14 @@ def test_a_function_using_a_dataframe_runs_in_the_sandbox(pool):
     assert version.ok and int(version.value.split(".")[0]) >= 1, version
 
 
-def test_a_dataframe_tool_passes_every_gate_before_validation(pool2, docker_settings):
+def test_a_dataframe_tool_passes_every_gate_before_validation(pool2, docker_settings, module_facts):
     candidate = Candidate(
         functions={"column_total": COLUMN_TOTAL}, changed=["column_total"],
         actions=[Action("add_function", "column_total")],
     )  # fmt: skip
     for gate in (
         StaticGate(),
-        PolicyGate(image_packages(docker_settings)),
+        PolicyGate(image_packages(docker_settings), module_facts),
         PropertyGate(pool2, docker_settings),
     ):
         verdict = gate.check(candidate)

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import pytest
 from candidates import Action, Candidate, module
 
 from fnforge.protocol import Gate
 from fnforge.sandbox import PolicyGate
 
-GATE = PolicyGate(["hypothesis", "mpmath", "numpy", "sympy"])
+PACKAGES = ["hypothesis", "mpmath", "numpy", "sympy"]
 
 
-def judge(source: str, name: str = "f", extra: dict[str, str] | None = None):
-    functions = {name: source, **(extra or {})}
-    return GATE.check(Candidate(functions=functions, changed=[name], actions=[Action("add_function", name)]))
+@pytest.fixture(scope="module")
+def gate(module_facts) -> PolicyGate:
+    """The policy gate with a short package list and the image's real module facts."""
+    return PolicyGate(PACKAGES, module_facts)
 
 
-def test_it_is_a_gate_named_policy():
-    assert isinstance(GATE, Gate) and GATE.name == "policy"
+@pytest.fixture(scope="module")
+def judge(gate):
+    """Judge one function `name` (plus its siblings) as an added function."""
+
+    def judge_one(source: str, name: str = "f", extra: dict[str, str] | None = None):
+        functions = {name: source, **(extra or {})}
+        actions = [Action("add_function", name)]
+        return gate.check(Candidate(functions=functions, changed=[name], actions=actions))
+
+    return judge_one
 
 
-def test_stdlib_math_image_packages_and_siblings_are_allowed():
+def test_it_is_a_gate_named_policy(gate):
+    assert isinstance(gate, Gate) and gate.name == "policy"
+
+
+def test_stdlib_math_image_packages_and_siblings_are_allowed(judge):
     source = module(
         "f",
         "return int(np.floor(math.sqrt(x))) + g(x)",
@@ -29,7 +43,7 @@ def test_stdlib_math_image_packages_and_siblings_are_allowed():
     assert verdict.passed, verdict.reason
 
 
-def test_private_helpers_and_match_statements_are_fine():
+def test_private_helpers_and_match_statements_are_fine(judge):
     source = (
         "PACKAGES = []\n_CACHE = {}\n\ndef _helper(x: int) -> int:\n    return x\n\n"
         "def f(x: int) -> int:\n    '''Doc.'''\n    match x:\n        case 0:\n            return 0\n    return _helper(x)\n"
@@ -37,14 +51,14 @@ def test_private_helpers_and_match_statements_are_fine():
     assert judge(source).passed
 
 
-def test_an_import_outside_the_allow_list_is_refused_with_its_line():
+def test_an_import_outside_the_allow_list_is_refused_with_its_line(judge):
     verdict = judge(module("f", "return x", header="import math\nimport os\nPACKAGES = []\n"))
     assert not verdict.passed and verdict.gate == "policy"
     assert verdict.reason.startswith("functions/f.py:2: imports 'os'")
     assert verdict.action == "add_function f"
 
 
-def test_packages_missing_from_the_image_and_unknown_siblings_are_refused():
+def test_packages_missing_from_the_image_and_unknown_siblings_are_refused(judge):
     verdict = judge(
         module(
             "f",
@@ -58,13 +72,13 @@ def test_packages_missing_from_the_image_and_unknown_siblings_are_refused():
     assert any("PACKAGES names 'pandas'" in m for m in messages)
 
 
-def test_relative_imports_are_refused():
+def test_relative_imports_are_refused(judge):
     assert (
         "relative import" in judge(module("f", "return x", header="from . import g\nPACKAGES = []\n")).reason
     )
 
 
-def test_dunder_access_exec_eval_and_frame_internals_are_refused():
+def test_dunder_access_exec_eval_and_frame_internals_are_refused(judge):
     cases = {
         "return x.__class__.__mro__[-1]": "__class__",
         "exec('y = 1')\nreturn x": "Exec calls",
@@ -82,14 +96,14 @@ def test_dunder_access_exec_eval_and_frame_internals_are_refused():
         )
 
 
-def test_ruff_reports_undefined_names_and_syntax_errors():
+def test_ruff_reports_undefined_names_and_syntax_errors(judge):
     verdict = judge(module("f", "return x + undefined_thing"))
     assert not verdict.passed and any(p["rule"] == "F821" for p in verdict.details["problems"])
     verdict = judge("PACKAGES = []\ndef f(x: int) -> int:\n    return (x\n")
     assert not verdict.passed and "functions/f.py" in verdict.reason
 
 
-def test_ruff_security_rules_catch_shells():
+def test_ruff_security_rules_catch_shells(judge):
     verdict = judge(
         module("f", "import subprocess\nreturn subprocess.call('ls', shell=True)", header="PACKAGES = []\n")
     )
@@ -97,10 +111,10 @@ def test_ruff_security_rules_catch_shells():
     assert "S602" in rules and "import" in rules
 
 
-def test_only_changed_functions_are_checked():
+def test_only_changed_functions_are_checked(module_facts):
     functions = {
         "bad": module("bad", "return x", header="import os\nPACKAGES = []\n"),
         "good": module("good", "return x"),
     }
-    assert PolicyGate([]).check(Candidate(functions=functions, changed=["good"])).passed
-    assert not PolicyGate([]).check(Candidate(functions=functions, changed=["bad"])).passed
+    assert PolicyGate([], module_facts).check(Candidate(functions=functions, changed=["good"])).passed
+    assert not PolicyGate([], module_facts).check(Candidate(functions=functions, changed=["bad"])).passed

@@ -105,8 +105,8 @@ def test_a_non_root_worker_is_held_to_the_process_limit():
     import tempfile
     from pathlib import Path
 
+    from fnforge.protocol import set_hash
     from fnforge.sandbox.backend import WORKER_DIR
-    from fnforge.sandbox.pool import set_id
     from fnforge.sandbox.process_backend import ProcessTransport
     from fnforge.sandbox.transport import WorkerClient
 
@@ -148,7 +148,7 @@ return made
 """,
             returns="int",
         )
-        key = set_id(functions)
+        key = set_hash(functions)
         assert client.request({"op": "load", "set": key, "modules": functions, "timeout": 10}, 15)["ok"]
         reply = client.request({"op": "call", "set": key, "name": "forks", "args": {}, "timeout": 10}, 15)
         assert reply["ok"] and int(reply["value_json"]) < 16  # limit: RLIMIT_NPROC = user's processes + 16

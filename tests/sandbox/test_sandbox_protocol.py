@@ -14,7 +14,14 @@ import time
 
 import pytest
 
-from fnforge.sandbox.transport import MAX_REPLY, Transport, WorkerClient, WorkerLost
+from fnforge.sandbox.transport import (
+    MAX_REPLY,
+    RequestNotSent,
+    Transport,
+    WorkerClient,
+    WorkerLost,
+    WorkerSilent,
+)
 
 
 class Replay(Transport):
@@ -76,10 +83,10 @@ def test_a_silent_worker_is_killed_at_the_host_deadline():
     transport = Replay(b"", hang=True)
     client = WorkerClient(transport)
     start = time.monotonic()
-    with pytest.raises(WorkerLost, match="did not answer within 0.3s"):
+    with pytest.raises(WorkerSilent, match="did not answer within 0.3s"):
         client.request({"op": "ping"}, 0.3)
     assert time.monotonic() - start < 2 and transport.killed
-    with pytest.raises(WorkerLost, match="replaced"):
+    with pytest.raises(RequestNotSent, match="replaced"):  # nothing is sent to a killed worker
         client.request({"op": "ping"}, 0.3)
 
 

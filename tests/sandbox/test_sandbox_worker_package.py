@@ -13,12 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fnforge.protocol import set_hash
 from fnforge.sandbox.backend import WORKER_DIR, WORKER_MAIN
-from fnforge.sandbox.pool import set_id
 from fnforge.sandbox.process_backend import ProcessTransport
 from fnforge.sandbox.transport import WorkerClient
 
 MAX_LINES = 400
+MAX_FUNCTION_LINES = 80
 
 
 def _modules() -> list[Path]:
@@ -48,6 +49,18 @@ def test_each_module_is_one_small_concept():
     assert all(ast.get_docstring(ast.parse(p.read_text())) for p in _modules())
 
 
+def test_no_function_of_the_worker_is_longer_than_80_lines():
+    """Long functions hid their state in strings (the old `call`, 129 lines): phases instead."""
+    lengths = {}
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lengths[f"{path.name}:{node.name}"] = node.end_lineno - node.lineno + 1
+    assert len(lengths) >= 40, lengths  # the reader saw the package's functions, methods included
+    too_long = {name: n for name, n in lengths.items() if n > MAX_FUNCTION_LINES}
+    assert not too_long, too_long
+
+
 def test_a_bare_copy_of_the_folder_serves_calls_under_an_isolated_interpreter(tmp_path):
     """`python3 -I folder/__main__.py`: no sys.path entry, no fnforge installed, just the files."""
     folder = tmp_path / "elsewhere"
@@ -62,14 +75,14 @@ def test_a_bare_copy_of_the_folder_serves_calls_under_an_isolated_interpreter(tm
     try:
         assert client.request({"op": "ping"}, 10)["ok"]
         functions = {"twice": 'def twice(x: int) -> int:\n    """Double."""\n    return 2 * x\n'}
-        key = set_id(functions)
+        key = set_hash(functions)
         assert client.request({"op": "load", "set": key, "modules": functions, "timeout": 10}, 15)["ok"]
         reply = client.request(
             {"op": "call", "set": key, "name": "twice", "args": {"x": 21}, "timeout": 5}, 10
         )
         assert reply["ok"] and json.loads(reply["value_json"]) == 42
         leak = 'def leak() -> str:\n    """Where am I."""\n    import sys\n    return repr(sys.path)\n'
-        key = set_id({"leak": leak})
+        key = set_hash({"leak": leak})
         assert client.request({"op": "load", "set": key, "modules": {"leak": leak}, "timeout": 10}, 15)["ok"]
         reply = client.request({"op": "call", "set": key, "name": "leak", "args": {}, "timeout": 5}, 10)
         assert reply["ok"] and str(folder) not in reply["value_json"]  # the folder is not on sys.path

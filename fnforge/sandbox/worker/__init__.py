@@ -8,12 +8,16 @@ stdin and stdout; at start the worker moves those pipes to private descriptors a
 
 The worker itself never runs user code. Forked children do, one module per concept:
 - `protocol`: the frames; `processes`: fork, descriptors, rlimits, the memory cgroup;
+- `process_table`: the worker's children (exit statuses, kills, what ended one that did
+  not answer); `output`: what children print, captured and bounded;
 - `function_set`: the synthetic `functions` package a child imports the set from;
 - `holder`: one process per loaded set; it imports the set's modules once, then keeps
   spare *call children* forked (`call_child`), so a call that monkeypatches a module, loops
   forever or crashes poisons nothing that follows;
+- `holder_handle`: the worker's end of a holder and the phases of one call through it
+  (discard stale output, send, await the answer), how a wait ended being a type;
 - `loaded_sets`: the worker's side of loading a set and handing it calls, with the wall
-  clock enforced by SIGKILL (no in-process alarm is trusted) and captured output bounded;
+  clock enforced by SIGKILL (no in-process alarm is trusted), and the call's outcome named;
 - `sweep`: as PID 1 of a container, remove every process a call left behind (daemons,
   fork bombs) before the next request;
 - `proptest_host`: a fresh child per `proptest` request, running the runner the host sends;

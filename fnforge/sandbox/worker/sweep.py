@@ -12,7 +12,7 @@ import time
 from .holder import SPARES
 
 
-def sweep(worker, settle=False):
+def sweep(sets, settle=False):
     """Inside a container: kill every process that is not the worker, a holder or its spares.
 
     That removes whatever a call left behind: daemons that double-forked away, a fork
@@ -20,19 +20,21 @@ def sweep(worker, settle=False):
     code after loading (it may not keep threads), so an unannounced child of it is a spare
     it is forking right now, up to SPARES in all; after a load (`settle`) the sweep first
     waits for the announcements and then keeps only announced spares, so nothing a
-    module's import forked survives.
+    module's import forked survives. `sets` is the worker's `LoadedSets` (its holders and
+    its process table).
     """
-    worker.reap()
-    if not worker.contained:
+    table = sets.table
+    sets.reap()
+    if not table.contained:
         return
-    for key, h in list(worker.holders.items()):
+    for key, h in list(sets.holders.items()):
         if settle:
             h.settle()
         elif h.alive:
             h.listen()
         if not h.alive:
-            worker.drop_holder(key)
-    holders = {h.pid: h for h in worker.holders.values()}
+            sets.drop(key)
+    holders = {h.pid: h for h in sets.holders.values()}
     for attempt in range(6):
         strays, spares = [], {}
         for name in os.listdir("/proc"):
@@ -49,28 +51,28 @@ def sweep(worker, settle=False):
                 strays.append(pid)
         for ppid, pids in spares.items():
             strays.extend(impostors(pids, holders[ppid].spares, 0 if settle else SPARES))
-        fresh = [p for p in strays if p not in worker.doomed]
+        fresh = [p for p in strays if p not in table.doomed]
         for pid in strays:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        worker.doomed.update(strays)
+        table.doomed.update(strays)
         if not fresh:
             break  # only processes already sent SIGKILL: they are dying, nothing forks
         time.sleep(0.0005 * (attempt + 1))
-        worker.reap()
+        sets.reap()
     else:
         # Something keeps forking: signal everything but PID 1 at once, holders included.
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
-        for key in list(worker.holders):
-            worker.drop_holder(key)
+        for key in list(sets.holders):
+            sets.drop(key)
         limit = time.monotonic() + 2.0
         while time.monotonic() < limit:
-            worker.reap()
+            sets.reap()
             alive = [
                 p
                 for p in os.listdir("/proc")
@@ -79,9 +81,9 @@ def sweep(worker, settle=False):
             if not alive:
                 break
             time.sleep(0.005)
-    worker.reap()
-    if len(worker.doomed) > 4096:
-        worker.doomed = set()
+    sets.reap()
+    if len(table.doomed) > 4096:
+        table.doomed = set()
 
 
 def impostors(children, announced, room):

@@ -1,5 +1,8 @@
 """The snippet an MCP client needs to start `fnforge serve` over stdio (`mcpServers` JSON).
 
+An export format of the set (`fnforge export --format mcp-config`, see `export.py`), kept
+here beside the others; `fnforge.serve` offers it too, as `mcp_config`.
+
 Clients such as Claude Desktop, Cursor or VS Code start a stdio server from a command and
 its arguments, usually without the user's shell environment; so the command is an absolute
 path (the `fnforge` script beside this interpreter, else the interpreter with `-m`) and the
