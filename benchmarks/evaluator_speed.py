@@ -6,6 +6,9 @@ answers (wrong: off by one in the last written digit, times two / another choice
 is judged once with `Evaluator.judge` on one thread; MATH's symbolic workers are started
 before timing (a one-time cost), and every output is distinct so no result cache helps.
 
+fnforge's MATH verdicts are Math-Verify's (issue 24), so its "judged as built" share there is
+Math-Verify's reading of these styles (`4.5e33` in prose reads as 4.5), not a fidelity figure.
+
 Baseline: HuggingFace math-verify's plain `verify(parse(gold), parse(output))` on an even
 sample of the same outputs (it takes ~20-200 ms per check, so not on all of them). The
 script also prints how often each side judged the sample the way it was built to be judged.

@@ -26,6 +26,7 @@ _EXAMPLES = {
     "llm.context_tokens": "context_tokens = 128000",
     "llm.optimizer_context_tokens": "optimizer_context_tokens = 128000",
     "llm.max_wait_s": "max_wait_s = 300",
+    "llm.optimizer_protocol": 'optimizer_protocol = "auto"',
     "agent.mode": 'mode = "tools"',
     "sandbox.backend": 'backend = "auto"',
     "sandbox.memory_mb": "memory_mb = 256",
@@ -94,6 +95,10 @@ class LLMSettings(_Section):
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)
     # scripted edits file replayed in place of the optimizer LLM (the demo); empty = use the LLM
     scripted_edits: str = ""
+    # how the optimizer is asked for its edits: as tool calls, as one JSON list in a fenced block
+    # of its reply (for servers or models without tool calling), or tools first and json after a
+    # reply with text but no tool call
+    optimizer_protocol: Literal["tools", "json", "auto"] = "tools"
 
 
 class AgentSettings(_Section):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what fnforge's tests need on a Debian machine: the Docker engine
 # (Debian's docker.io, started by hand where no service manager runs), debootstrap for the
-# offline sandbox image, Chromium for the report test, and a git identity when none is set.
+# offline sandbox image, Chromium for the report test, g++ for the local-model tests' llama.cpp
+# build, and a git identity when none is set.
 # With --optional (used by `make demo`) a missing piece is a warning, not a failure, and
 # Chromium (needed only by the report's browser test) is left out.
 set -u
@@ -13,6 +14,7 @@ need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 [ $optional = 1 ] || command -v chromium >/dev/null || need+=(chromium fonts-liberation fonts-dejavu-core)
+[ $optional = 1 ] || command -v g++ >/dev/null || need+=(g++)  # builds llama.cpp for the local-model tests
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then die "missing ${need[*]}; install them as root (apt-get install -y ${need[*]})"; fi
   say "installing ${need[*]}"

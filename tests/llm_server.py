@@ -8,6 +8,10 @@ often. The same server answers the throughput benchmark with a fixed latency.
 
 A script returns `text("...")`, `tool_calls(("name", {...}), ...)`, or `error(429)`;
 anything else it returns is sent as the assistant message's content.
+
+`refuse_tools=True` makes the server one without tool calling: any request with a `tools`
+field is refused with HTTP 400 before the script sees it, worded as Ollama words it for a
+model whose template has no tools ("<model> does not support tools").
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Reply:
     retry_after: str | None = None
     message: str | None = None  # an error's message (default "scripted <status>")
     code: str | None = None  # an error's code, e.g. "context_length_exceeded"
+    type: str | None = None  # an error's type (default "invalid_request_error" for a 400)
     finish_reason: str | None = None  # default: "tool_calls" with calls, else "stop"
 
 
@@ -46,11 +51,21 @@ def tool_calls(*calls: tuple[str, Any], content: str | None = None) -> Reply:
 
 
 def error(
-    status: int, retry_after: str | None = None, *, message: str | None = None, code: str | None = None
+    status: int,
+    retry_after: str | None = None,
+    *,
+    message: str | None = None,
+    code: str | None = None,
+    type_: str | None = None,
 ) -> Reply:
     """An HTTP error response (e.g. 429 or 500) to exercise retries, with an optional Retry-After,
-    and the message and code a provider writes into its JSON error body."""
-    return Reply(status=status, retry_after=retry_after, message=message, code=code)
+    and the message, code and type a provider writes into its JSON error body."""
+    return Reply(status=status, retry_after=retry_after, message=message, code=code, type=type_)
+
+
+def no_tools(model: str) -> Reply:
+    """The 400 of a server whose model cannot call tools, in Ollama's words."""
+    return error(400, message=f"registry.ollama.ai/library/{model} does not support tools", type_="api_error")
 
 
 Script = Callable[[dict], Any]
@@ -94,8 +109,10 @@ class LLMServer:
         delay_s: float = 0.0,
         on_request: Script | None = None,
         honours_n: bool = True,
+        refuse_tools: bool = False,
     ):
         self.script = script
+        self.refuse_tools = refuse_tools
         self.delay_s = delay_s
         self.on_request = on_request
         self.honours_n = honours_n
@@ -139,7 +156,10 @@ class LLMServer:
                 if server.on_request is not None:
                     server.on_request(body)
                 n = int(body.get("n") or 1) if server.honours_n else 1
-                replies = [server.script(body) for _ in range(max(1, n))]
+                if server.refuse_tools and body.get("tools"):
+                    replies = [no_tools(body.get("model", "scripted"))]
+                else:
+                    replies = [server.script(body) for _ in range(max(1, n))]
                 replies = [r if isinstance(r, Reply) else Reply(content=str(r)) for r in replies]
                 reply = replies[0]
                 if server.delay_s or reply.delay_s:
@@ -149,7 +169,9 @@ class LLMServer:
                     body = {
                         "error": {
                             "message": reply.message or f"scripted {reply.status}",
-                            "type": "invalid_request_error" if reply.status == 400 else "scripted",
+                            "type": reply.type
+                            or ("invalid_request_error" if reply.status == 400 else "scripted"),
+                            "param": None,
                             "code": reply.code,
                         }
                     }

@@ -68,6 +68,12 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
     if event == "interrupted":
         why = f" ({e['reason']})" if kw.get("reason") else ""
         return f"interrupted: the current step is recorded as rejected (interrupted){why}"
+    if event == "context_learned":
+        return (
+            f"  the endpoint states a context window of {e['tokens']} tokens for {e['model']} "
+            f"(fnforge.toml assumes {e['configured']}): the rest of the run fits its prompts to it; "
+            f"set {e['setting']} in fnforge.toml"
+        )
     if event == "waiting":
         return f"  {e['line']}"
     if event == "tracking":

@@ -10,7 +10,11 @@ schemas) and, when everything does not fit, gives way in this stated order:
 2. transcripts, successes before failures, the last sampled first;
 3. the bodies of functions not involved in any failure shown: they keep their signature and
    docstring, so the optimizer still knows what they do and can revise them whole;
-4. as a last resort, the bodies of the functions involved in failures too.
+4. the bodies of the functions involved in failures too;
+5. as a last resort, the full template itself: `prompts/optimizer_compact.txt` keeps the task,
+   the functions, the failures and the answer format, and states the rules in one paragraph
+   (for windows such as a local model's 1,024 tokens, which the full rules alone nearly fill);
+   the failures come back with it and give way again, last sampled first, if they must.
 
 What was left out is said in the prompt itself. Token counts come from `tokens.estimate_tokens`
 (offline, conservative).
@@ -81,15 +85,43 @@ SUCCESSES_SHOWN = 2
 RETRY_RESERVE_TOKENS = 400  # room for the one re-ask message that may follow the prompt
 
 
-def prompt_budget(settings: Settings, tools: Sequence[dict[str, Any]]) -> int:
-    """Tokens the optimizer prompt may take: the context window minus reply, tools and a re-ask."""
+MIN_REPLY_TOKENS = 128  # the least reply room a learned window leaves the optimizer
+MIN_PROMPT_TOKENS = 768  # ... and the least it leaves the prompt (the compact template, the task, a failure)
+
+
+@dataclass(frozen=True)
+class PromptFit:
+    """How one optimizer request is sized: the window it must fit, the reply limit, the prompt's budget."""
+
+    window: int
+    reply_tokens: int
+    budget_tokens: int
+
+
+def prompt_fit(
+    settings: Settings, tools: Sequence[dict[str, Any]] | None, window: int | None = None
+) -> PromptFit:
+    """The prompt's budget: the context window minus the reply limit, the tool schemas and a re-ask.
+
+    `window` is the one a server stated in a refusal, when it is smaller than
+    `[llm] optimizer_context_tokens`: then the reply limit is cut to at most half of it, and to
+    leave the prompt `MIN_PROMPT_TOKENS` (but never below `MIN_REPLY_TOKENS`), and the re-ask
+    reserve to an eighth; a configured window keeps the configured reply limit.
+    """
     llm = settings.llm
-    return (
-        llm.optimizer_context_tokens
-        - llm.optimizer_max_tokens
-        - request_tokens([], tools)
-        - RETRY_RESERVE_TOKENS
-    )
+    if window is None or window >= llm.optimizer_context_tokens:
+        window, reply, reserve = llm.optimizer_context_tokens, llm.optimizer_max_tokens, RETRY_RESERVE_TOKENS
+    else:
+        share = min(window // 2, window - MIN_PROMPT_TOKENS)
+        reply = min(llm.optimizer_max_tokens, max(MIN_REPLY_TOKENS, share))
+        reserve = min(RETRY_RESERVE_TOKENS, window // 8)
+    budget = window - reply - request_tokens([], tools or []) - reserve
+    return PromptFit(window=window, reply_tokens=reply, budget_tokens=budget)
+
+
+def prompt_budget(settings: Settings, tools: Sequence[dict[str, Any]] | None) -> int:
+    """Tokens the optimizer prompt may take in the configured window (see `prompt_fit`)."""
+    return prompt_fit(settings, tools).budget_tokens
 
 
 def function_stub(name: str, source: str) -> str:
@@ -143,44 +175,51 @@ def _block(name: str, source: str) -> str:
     return f"## functions/{name}.py\n```python\n{source.rstrip()}\n```"
 
 
-def render_prompt(
-    ctx: OptimizerContext,
-    settings: Settings,
-    *,
-    budget_chars: int = 16000,
-    budget_tokens: int | None = None,
-) -> str:
-    """The optimizer prompt: prompts/optimizer.txt filled in, within `budget_tokens` when given.
+FULL_TEMPLATE = "optimizer.txt"
+COMPACT_TEMPLATE = "optimizer_compact.txt"  # for windows the full one cannot fit (a 1,024-token local model)
 
-    `budget_chars` bounds the sampled transcripts before any token budget applies.
-    """
-    rng = random.Random(f"{ctx.seed}:{ctx.position}")
-    ordered = sorted(ctx.transcripts, key=lambda t: t.task_id)
-    failed = [t for t in ordered if not t.correct]
-    failures = _sampled(failed, FAILURES_SHOWN, budget_chars * 2 // 3, rng)
-    successes = _sampled([t for t in ordered if t.correct], SUCCESSES_SHOWN, budget_chars // 3, rng)
-    history = [s.render() for s in ctx.history][-HISTORY_SHOWN:]
-    omitted_history = len(ctx.history) - len(history)
-    names = sorted(ctx.functions)
-    full = {n: _block(n, ctx.functions[n]) for n in names}
-    shown = dict(full)
-    involved = involved_functions(failed, names)
-    stubbed: list[str] = []
 
-    def fill() -> str:
-        functions = "\n\n".join(shown[n] for n in names) or "(none yet: the agent has no functions)"
+class _PromptParts:
+    """The parts of one optimizer prompt, and what has given way so far to fit a budget."""
+
+    def __init__(self, ctx: OptimizerContext, settings: Settings, budget_chars: int, answer_format: str):
+        self.ctx = ctx
+        self.settings = settings
+        self.answer_format = answer_format
+        self.template = FULL_TEMPLATE
+        rng = random.Random(f"{ctx.seed}:{ctx.position}")
+        ordered = sorted(ctx.transcripts, key=lambda t: t.task_id)
+        failed = [t for t in ordered if not t.correct]
+        self.failures = _sampled(failed, FAILURES_SHOWN, budget_chars * 2 // 3, rng)
+        self.sampled_failures = list(self.failures)
+        self.successes = _sampled([t for t in ordered if t.correct], SUCCESSES_SHOWN, budget_chars // 3, rng)
+        self.history = [s.render() for s in ctx.history][-HISTORY_SHOWN:]
+        self.omitted_history = len(ctx.history) - len(self.history)
+        self.names = sorted(ctx.functions)
+        self.full = {n: _block(n, ctx.functions[n]) for n in self.names}
+        self.shown = dict(self.full)
+        self.stubbed: list[str] = []
+        involved = involved_functions(failed, self.names)
+        uninvolved = sorted((n for n in self.names if n not in involved), key=lambda n: -len(self.full[n]))
+        rest = sorted((n for n in self.names if n in involved), key=lambda n: -len(self.full[n]))
+        self.to_stub = [*uninvolved, *rest]
+
+    def fill(self) -> str:
+        """The template filled with the parts still shown."""
+        ctx = self.ctx
+        functions = "\n\n".join(self.shown[n] for n in self.names) or "(none yet: the agent has no functions)"
         notes = []
-        if stubbed:
+        if self.stubbed:
             notes.append(
-                f"(to fit the prompt, {len(stubbed)} function(s) show only signature and docstring: "
-                f"{', '.join(sorted(stubbed))})"
+                f"(to fit the prompt, {len(self.stubbed)} function(s) show only signature and docstring: "
+                f"{', '.join(sorted(self.stubbed))})"
             )
-        lines = list(history)
-        if omitted_history:
-            lines.insert(0, f"- ({omitted_history} earlier steps not shown)")
+        lines = list(self.history)
+        if self.omitted_history:
+            lines.insert(0, f"- ({self.omitted_history} earlier steps not shown)")
         packages = ", ".join(sorted(ctx.packages))
         return (
-            Template(prompt_file("optimizer.txt"))
+            Template(prompt_file(self.template))
             .safe_substitute(
                 task_name=ctx.task_name,
                 task_example=ctx.task_example.strip() or "(no example)",
@@ -188,46 +227,63 @@ def render_prompt(
                 functions="\n\n".join([*notes, functions]),
                 history="\n".join(lines) or "(this is the first step)",
                 train_score="n/a" if ctx.train_score is None else f"{ctx.train_score:.3f}",
-                failures="\n\n".join(failures) or "(none)",
-                successes="\n\n".join(successes) or "(none)",
-                max_actions=settings.training.max_actions,
+                failures="\n\n".join(self.failures) or "(none)",
+                successes="\n\n".join(self.successes) or "(none)",
+                max_actions=self.settings.training.max_actions,
                 stdlib=", ".join(sorted(m for m in ctx.stdlib if not m.startswith("_")))
                 or "(the standard library)",
                 packages=f"; and these packages: {packages}" if packages else "",
+                answer_format=self.answer_format,
             )
             .strip()
         )
 
-    prompt = fill()
-    if budget_tokens is None:
-        return prompt
-    uninvolved = sorted((n for n in names if n not in involved), key=lambda n: -len(full[n]))
-    rest = sorted((n for n in names if n in involved), key=lambda n: -len(full[n]))
-    to_stub = [*uninvolved, *rest]
-
-    def give_way() -> int | None:
+    def give_way(self) -> int | None:
         """Drop the next part in the stated order; the tokens it saved, or None when none is left."""
-        nonlocal omitted_history
-        if history:
-            omitted_history += 1
-            return estimate_tokens(history.pop(0)) + 1
-        if successes or failures:
-            return estimate_tokens((successes or failures).pop()) + 2
-        if to_stub:
-            name = to_stub.pop(0)
-            shown[name] = _block(name, function_stub(name, ctx.functions[name]))
-            stubbed.append(name)
-            return estimate_tokens(full[name]) - estimate_tokens(shown[name])
+        if self.history:
+            self.omitted_history += 1
+            return estimate_tokens(self.history.pop(0)) + 1
+        if self.successes or self.failures:
+            return estimate_tokens((self.successes or self.failures).pop()) + 2
+        if self.to_stub:
+            name = self.to_stub.pop(0)
+            self.shown[name] = _block(name, function_stub(name, self.ctx.functions[name]))
+            self.stubbed.append(name)
+            return estimate_tokens(self.full[name]) - estimate_tokens(self.shown[name])
+        if self.template == FULL_TEMPLATE:  # the failures come back: the short rules leave them room
+            before = estimate_tokens(self.fill())
+            self.template, self.failures = COMPACT_TEMPLATE, list(self.sampled_failures)
+            return before - estimate_tokens(self.fill())
         return None
 
+
+def render_prompt(
+    ctx: OptimizerContext,
+    settings: Settings,
+    *,
+    budget_chars: int = 16000,
+    budget_tokens: int | None = None,
+    answer_format: str | None = None,
+) -> str:
+    """The optimizer prompt: prompts/optimizer.txt filled in, within `budget_tokens` when given.
+
+    `budget_chars` bounds the sampled transcripts before any token budget applies;
+    `answer_format` is the protocol's closing paragraph (default: the tool-call one).
+    """
+    if answer_format is None:
+        answer_format = prompt_file("optimizer_answer_tools.txt").strip()
+    parts = _PromptParts(ctx, settings, budget_chars, answer_format)
+    prompt = parts.fill()
+    if budget_tokens is None:
+        return prompt
     # each part's size is known, so the cuts are arithmetic; the render then checks the sum
     over = estimate_tokens(prompt) - budget_tokens
     while over > 0:
         while over > 0:
-            saved = give_way()
+            saved = parts.give_way()
             if saved is None:
-                return fill()
+                return parts.fill()
             over -= saved
-        prompt = fill()
+        prompt = parts.fill()
         over = estimate_tokens(prompt) - budget_tokens
     return prompt

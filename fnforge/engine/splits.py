@@ -66,3 +66,16 @@ def shared_task(splits: Mapping[str, Sequence[Any]]) -> str | None:
                 seen_ids.setdefault(str(task.id), split)
             seen_questions.setdefault(normalised_question(task), (split, str(task.id)))
     return None
+
+
+def refuse_shared_tasks(exp: Any, error: type[Exception]) -> None:
+    """Raise `error` (the trainer's TrainingError) naming the first task train, val and (if set) test share.
+
+    The test tasks are read here only to compare them; the trainer never receives them.
+    """
+    splits = {"train": exp.train_tasks, "val": exp.val_tasks}
+    if exp.settings.data.test:
+        splits["test"] = exp.sealed_test_tasks()
+    shared = shared_task(splits)
+    if shared:
+        raise error(f"the splits overlap: {shared}; every task must be in one split only")

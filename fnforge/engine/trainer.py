@@ -46,10 +46,16 @@ from fnforge.engine.run_records import (
 )
 from fnforge.engine.schedule import batch_schedule
 from fnforge.engine.sequential_walk import HeadScores
-from fnforge.engine.splits import shared_task
+from fnforge.engine.splits import refuse_shared_tasks
 from fnforge.engine.step_candidates import judge_several
 from fnforge.engine.step_gates import candidate_gates, training_gates
-from fnforge.engine.step_notes import candidate_complexity, note_start, optimizer_history
+from fnforge.engine.step_notes import (
+    candidate_complexity,
+    learned_windows,
+    note_start,
+    optimizer_history,
+    restore_windows,
+)
 from fnforge.engine.transcripts import TranscriptLog, runs_dir
 from fnforge.engine.validation import StepAborted
 from fnforge.function_repo.review import hold, stop_line, waiting
@@ -106,6 +112,7 @@ class Trainer:
         self.heads = HeadScores()  # the head's per-task validation scores, reused by every candidate
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
+        self._windows_noted: dict[str, int] = {}  # context windows learned and already in a note
         exp.scorer.on_task = lambda split, done, total: self.progress(
             "task", split=split, done=done, total=total
         )
@@ -139,6 +146,7 @@ class Trainer:
             for line in result.recovered:
                 self.progress("recovered", what=line)
             self.repo.ensure_clean()  # say it now, not after a step's evaluation
+            self._windows_noted = restore_windows(self.exp.llm, run_records(self.repo, self.run))
             while True:
                 # step records carry their notes (flipped task lists grow with the validation
                 # set): derive what is needed and hold none of them through the step
@@ -270,15 +278,18 @@ class Trainer:
         proposal = proposals[0]
         if proposal.exhausted:
             return None
+        learned = learned_windows(exp.llm, s.llm, self._windows_noted)
+        for model, info in learned.items():
+            self.progress("context_learned", model=model, **info)
         t_opt = time.perf_counter()
         usage_opt = self._usage()
         note = {
             **note_start(work.position, work.epoch, work.batch, work.train_eval),
             "learn_from": work.learn_note,
             "optimizer": {
+                **proposal.note(),
                 "attempts": sum(p.attempts for p in proposals),
                 "errors": [e for p in proposals for e in p.errors],
-                "prompt_tokens": proposal.prompt_tokens,
                 "proposals": len(proposals),
             },
             "usage": {
@@ -290,6 +301,7 @@ class Trainer:
                 "optimizer": round(t_opt - work.t_train, 3),
             },
             "transcripts": str(work.log.path.relative_to(exp.root)),
+            **({"context_window": learned} if learned else {}),
         }
         self.progress(
             "proposed",
@@ -425,22 +437,9 @@ def train(
     if (why := unpriced_budget(repo.settings, limits.usd)) is not None:
         raise TrainingError(why)
     with Experiment(repo, offline=offline, pool=pool) as exp:
-        refuse_shared_tasks(exp)
+        refuse_shared_tasks(exp, TrainingError)
         open_ledger(exp, run, limits)
         write_estimate(exp, run)
         # the in-flight file (`fnforge watch`) and the tracker follow the trainer's own events
         with observe_run(exp, run, offline=offline, progress=progress) as observer:
             return Trainer(exp, run=run, progress=observer).train()
-
-
-def refuse_shared_tasks(exp: Experiment) -> None:
-    """Raise TrainingError naming the first task train, val and (if set) test share.
-
-    The test tasks are read here only to compare them; the trainer never receives them.
-    """
-    splits = {"train": exp.train_tasks, "val": exp.val_tasks}
-    if exp.settings.data.test:
-        splits["test"] = exp.sealed_test_tasks()
-    shared = shared_task(splits)
-    if shared:
-        raise TrainingError(f"the splits overlap: {shared}; every task must be in one split only")

@@ -12,10 +12,10 @@ How answers are judged (the policies a user may want to know):
   does (two exact fractions must be equal), choices by letter or text, text case-blind.
 - MATH: Math-Verify (HuggingFace) judges, reading the answer out of the output and
   comparing symbolically, in a killable worker under a time limit (5 s by default; an
-  output not judged in time is wrong with note `timeout`). Before it, only quick and
-  certain shortcuts: the same spelling, plain numbers (a decimal reference written to k
-  digits accepts any answer that rounds to it; integers are exact; `12.5%` for `0.125`),
-  and a fast "no" when two everyday expressions differ at sample points.
+  output not judged in time is wrong with note `timeout`). The verdict is Math-Verify's;
+  fnforge gives it without asking only where Math-Verify's reading is certain (a sole
+  `\\boxed{X}`, or prose ending on `The answer is N.`): the same spelling, two plain
+  numbers, two everyday expressions that differ at sample points (`math_judge`).
 """
 
 from __future__ import annotations

@@ -1,57 +1,72 @@
-"""Whether an agent's output answers a MATH reference: Math-Verify decides, plain numbers are quick.
+"""Whether an agent's output answers a MATH reference: Math-Verify decides; fnforge short-cuts
+only answers whose Math-Verify verdict is certain (it could not decide otherwise).
 
 Math-Verify (HuggingFace) reads the final answer out of free text and compares it with the
 reference symbolically: several `\\boxed{}` answers, `\\boxed{1},\\boxed{2}`, answers joined by
 "and", sets and intervals written as inequalities, matrices, tuples in `\\left( \\right)`,
 units and `\\text{}` around numbers, `x \\approx 11`. It runs in a killable worker under the
-per-item time limit (`symbolic`), so no input can hang a check.
+per-item time limit (`symbolic`), so no input can hang a check. The reference is given to it
+as `gold_texts` says, the output as `MathJudge._pred_text` says.
 
-Before that, three shortcuts in this process decide what they can in microseconds, on
-short spans only (so their cost is bounded whatever the input): the answer span fnforge read
-is the reference up to spelling (`\\dfrac` for `\\frac`, spacing, `$`, `\\left`); both are
-plain numbers (`0.5`, `12{,}000`, `4.5e33`, `\\frac{1}{2}`, `12.5\\%`), judged at the dataset's
-own precision (a decimal reference written to k digits accepts any answer that rounds to
-it, integers are exact); or two everyday expressions clearly differ at sample points
-(`latex_numeric`, a "no" only). Everything else, and every "yes" between different
-spellings of an expression, is Math-Verify's.
+A verdict is fnforge's own only where Math-Verify's is certain: the output is one
+`\\boxed{X}` (or `$\\boxed{X}$`) and nothing else, so Math-Verify reads X and only X, and the
+reference carries no math markup, so it reads `\\boxed{reference}`; then both sides go
+through the same reading and fnforge decides (a prose output with a LaTeX answer span is
+given to Math-Verify as that span, boxed, so the same holds for it)
+- "equal" when X is the reference character for character (`sole_box_verdict`, "string");
+- "equal" or "different" when both are plain numbers (`-12`, `0.25`, at most 12 digits),
+  where Math-Verify's comparison is exact ("number");
+- "different" when both are everyday expressions that differ at sample points
+  (`latex_numeric`, which reads only what Math-Verify reads the same way; "numeric").
+Two prose forms are certain too: plain text ending on the line `The answer is N.` (no other
+"answer") or on `**N**` (no "answer" at all), with no LaTeX, brackets or percent in it, is
+read by Math-Verify as the number N (`prose_answer_number`), compared like two plain numbers;
+against a bare `4.5e33` reference, which Math-Verify reads as 4.5·e·33 (`euler_reading`), an
+N far from that value is wrong.
+Everything else goes to Math-Verify; the differential test (`tests/evaluators/
+test_eval_math_differential.py`) holds these short-cuts to Math-Verify's verdicts.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 from fnforge.evaluators.latex_numeric import numeric_verdict
-from fnforge.evaluators.numbers import Number, parse_number
 from fnforge.evaluators.symbolic import TIMEOUT, SymbolicChecker
 
 MAX_SHORTCUT_CHARS = 200  # longer spans go to Math-Verify (the shortcuts' cost stays bounded)
 MAX_SAMPLED_CHARS = 600  # the sample-point reader's input (a recursive descent, linear)
-MAX_STRING_CHARS = 5_000  # same spelling is checked up to here (normalising is linear)
 MAX_OUTPUT_CHARS = 20_000  # the final answer is at the end; Math-Verify reads this much of the tail
 
-_SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b|~|\s+")
 _WRAPPERS = re.compile(r"\\(?:left|right|displaystyle|big|Big|bigg|Bigg)(?![a-zA-Z])")
-_DEGREES = re.compile(r"\^\{?\\circ\}?|\\circ|°|\\degree")
-_TEXT = re.compile(r"\\(?:text|textrm|textbf|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _FRAC = re.compile(r"\\[dtc]frac")
-# a number followed by a unit (`1.6 cm`, `50 \mu \mathrm{m}`, `1.87e6 {~m} / {s}`, `{cm}^{-1}`):
-# the number alone; the tokens start with distinct characters, so matching is linear
-_UNIT_TOKEN = r"\\mu|\\AA|\\Omega|\{[A-Za-z]{1,12}\}|[A-Za-z]{1,12}(?![A-Za-z])|/|\\cdot|\^\{?-?\d\}?"
-_BARE_LETTER = re.compile(r"(?<![{A-Za-z\\])[A-Za-z](?![A-Za-z}])")
-_UNIT_LETTERS = set("mgsJVKNWLAMCFT")  # a lone letter is a unit only if it is one of these
-_NUMBER_WITH_UNIT = re.compile(rf"([-+]?[\d.,]+(?:e[-+]?\d+)?)((?:{_UNIT_TOKEN}){{1,8}})")
-_NOT_UNITS = {"pi", "infty", "sqrt", "frac", "sin", "cos", "tan", "ln", "log", "exp", "times", "cdot"}
-_WORDS = re.compile(r"[A-Za-z'-]+")
-_PRIMES = re.compile(r"\^\{((?:\\prime)+)\}|\^\\prime")
+_SOLE_BOX = re.compile(r"\s*(\$?)\\boxed\{(.+)\}\1\s*", re.DOTALL)
+# a plain number Math-Verify compares exactly: no leading zeros, at most 12 digits in all
+_PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+# prose whose only answer cue is a last line `The answer is N.`, with nothing Math-Verify reads
+# as LaTeX (`\\`, `$`, `[ ]`) or as a percentage, and no other "answer"
+_PROSE_ANSWER = re.compile(r"The answer is (-?[0-9.]+)(?:e-?[0-9]+)?\.")  # `4.5e33` reads as 4.5 there
+_PROSE_BOLD = re.compile(
+    r"(?:.*\s)?\*\*(-?[0-9.]+)(?:e-?[0-9]+)?\*\*"
+)  # `So it is **N**`, no "answer" at all
+# a bare `4.5e33` reference: Math-Verify reads it as LaTeX, 4.5 e 33 with e Euler's number
+_E_NOTATION = re.compile(r"(-?)([0-9]+(?:\.[0-9]+)?)e(-?)([0-9]{1,3})")
+MAX_READ_DIGITS = 60
+_NOT_PLAIN_PROSE = re.compile(r"[\\$\[\]{}%]|percent|pct", re.IGNORECASE)
+MAX_PLAIN_DIGITS = 12
+# groups whose text Math-Verify may drop (`\\text{ cm}`, spacing): a spelling left only with them
+# can read as nothing, and nothing is never equal
+_DROPPABLE = re.compile(r"\\(?:text\w*|math\w*|mbox|operatorname|[hv]space|h?phantom)\s*\{[^{}]*\}")
 # what the sample-point reader may see: no words (units, `\\text`), relations or sets
 _READABLE = re.compile(r"(?:[\d.+\-*/^(){}\[\]_!|=\s]|\\[A-Za-z]+|(?<![A-Za-z])[A-Za-z](?![A-Za-z]))+")
 _BIG_OPERATOR = re.compile(r"\\(?:sum|prod|int|oint|lim|binom|choose|min|max)(?![A-Za-z])")
 _MATH_MARKUP = re.compile(r"\$|\\\(|\\\[|\\boxed")
-# `32, 349` is a list and `0,111` a decimal comma to Math-Verify, not thousands: it decides those
-_AMBIGUOUS_COMMA = re.compile(r",\s|(?<![\d.])0,\d")
-
+_ANSWER_WORD = re.compile(r"answer", re.IGNORECASE)  # Math-Verify's anchors; a span holding it is its call
+_PERCENT = re.compile(r"%|percent|pct", re.IGNORECASE)
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")  # Math-Verify's plain-text reading: a decimal comma
 
 _PROSE = re.compile(r"(?<![\\{_^a-zA-Z])[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\s+[a-zA-Z]{3,}\b")
 _TEXT_COMMAND = re.compile(r"\\(?:text|mathrm|mbox|operatorname)\s*\{[^{}]*\}")
@@ -62,89 +77,77 @@ def looks_like_math(line: str) -> bool:
     return not _PROSE.search(_TEXT_COMMAND.sub(" ", line))
 
 
-def normalize(answer: str) -> str:
-    """A canonical spelling for string comparison: no `$`, spacing commands, `\\left`/`\\right`,
-    degree signs, `\\text{}` wrappers, spaces or final full stop; `\\dfrac` -> `\\frac`."""
-    s = answer.replace("\\$", "").replace("$", "")
-    s = _WRAPPERS.sub("", s)
-    s = _DEGREES.sub("", s)
-    s = _FRAC.sub(r"\\frac", s)
-    s = _TEXT.sub(r"\1", s)
-    s = _SPACING.sub("", s).replace("{,}", ",").replace("{}", "")  # `{ }^{\\circ}` leaves `{}`
-    s = _PRIMES.sub(lambda m: "'" * max(1, (m.group(1) or "").count("prime")), s)  # y^{\prime} = y'
-    return s.rstrip(".,;")
-
-
-def _number(normalized: str) -> Number | None:
-    number = parse_number(normalized.rstrip("'"))  # arcminutes and arcseconds: `0.003''`
-    if number is None:
-        m = _NUMBER_WITH_UNIT.fullmatch(normalized)
-        words = set(re.findall(r"[A-Za-z]+", m.group(2))) if m else set()
-        lone = set(_BARE_LETTER.findall(m.group(2))) if m else set()
-        number = (
-            parse_number(m.group(1)) if words and not words & _NOT_UNITS and lone <= _UNIT_LETTERS else None
-        )
-    return number
-
-
-def numbers_equal(pred: Number, ref: Number) -> bool:
-    """Equal values; an answer given to more digits than the reference is accepted when it rounds
-    to the reference at the reference's last written digit (`1.62` for `1.6`, `4.48e33` for
-    `4.5e33`); integers are exact; `0.333` is accepted for an exact `1/3`."""
-    value = pred.value
-    if value == ref.value or abs(value - ref.value) <= Fraction(1, 10**9) * abs(ref.value):
-        return True
-    if ref.quantum is not None and ref.quantum != 1 and abs(value - ref.value) * 2 <= ref.quantum:
-        return True
-    if ref.quantum is None and pred.quantum is not None and _significant(value) >= 3:
-        return abs(value - ref.value) * 2 <= pred.quantum
-    return False
-
-
-def _significant(value: Fraction) -> int:
-    digits = f"{abs(float(value)):.15g}".replace(".", "").lstrip("0")
-    return len(digits.split("e")[0])
-
-
-def shortcut(extracted: str | None, reference: str) -> tuple[bool, str] | None:
-    """(verdict, how) when the spelling or plain numbers settle it, else None (Math-Verify decides)."""
-    if not extracted or len(extracted) > MAX_STRING_CHARS or len(reference) > MAX_STRING_CHARS:
+def sole_box(output: str) -> str | None:
+    """X when the output is `\\boxed{X}` or `$\\boxed{X}$` and nothing else (one box, braces
+    balanced, no answer anchor inside): then Math-Verify reads X and only X. Else None."""
+    if len(output) > MAX_SAMPLED_CHARS + 20:
         return None
-    p, r = normalize(extracted), normalize(reference)
-    if p == r and p:
+    m = _SOLE_BOX.fullmatch(output)
+    if not m or "\\boxed" in m.group(2) or _ANSWER_WORD.search(m.group(2)):
+        return None
+    depth = 0
+    for ch in m.group(2):
+        depth += (ch == "{") - (ch == "}")
+        if depth < 0:
+            return None
+    return m.group(2) if depth == 0 else None
+
+
+def _plain_number(text: str) -> Fraction | None:
+    s = text.strip()
+    if not _PLAIN_NUMBER.fullmatch(s) or sum(c.isdigit() for c in s) > MAX_PLAIN_DIGITS:
+        return None
+    return Fraction(s)
+
+
+def sole_box_verdict(content: str, reference: str) -> tuple[bool, str] | None:
+    """(verdict, how) for an output that is only `\\boxed{content}`, where Math-Verify's verdict
+    is certain; else None. Same characters read the same way, and a spelling left with a digit
+    once text and spacing groups are set aside never reads as nothing ("string"). Two plain
+    numbers of at most 12 digits are equal for Math-Verify exactly when their values are:
+    integers compare exactly, and it rounds a decimal at 6 places, finer than any value
+    difference between such numbers that sympy's 15-digit floats still see ("number")."""
+    if len(content) > MAX_SHORTCUT_CHARS or len(reference) > MAX_SHORTCUT_CHARS:
+        return None
+    if _MATH_MARKUP.search(reference) or _ANSWER_WORD.search(reference):
+        return None
+    if content.strip() == reference.strip() and re.search(r"\d", _DROPPABLE.sub(" ", content)):
         return True, "string"
-    if len(extracted) > MAX_SHORTCUT_CHARS or len(reference) > MAX_SHORTCUT_CHARS:
-        return None
-    if _WORDS.fullmatch(p) and _WORDS.fullmatch(r) and max(len(p), len(r)) > 3:
-        return p.lower() == r.lower(), "words"  # `devon` for `\\text{Devon}`
-    if _AMBIGUOUS_COMMA.search(extracted) or _AMBIGUOUS_COMMA.search(reference):
-        return None
-    pn, rn = _number(p), _number(r)
+    pn, rn = _plain_number(content), _plain_number(reference)
     if pn is None or rn is None:
         return None
-    if pn.percent != rn.percent:  # `12.5%` for `12.5` or `0.125` is right; otherwise Math-Verify decides
-        scaled = Number(pn.value / 100 if pn.percent else pn.value * 100, None)
-        return (True, "number") if numbers_equal(pn, rn) or numbers_equal(scaled, rn) else None
-    return numbers_equal(pn, rn), "number"
+    return pn == rn, "number"
 
 
-def near(extracted: str | None, reference: str) -> tuple[str, float, float] | None:
-    """The dataset's precision for Math-Verify: (the side that is a decimal, its value, half its
-    last digit) when one side is a plain decimal (`3.14159`, >= 3 significant digits for an
-    answer) and the other is not a plain number (`\\pi`), else None."""
-    if len(reference) > MAX_SHORTCUT_CHARS:
+def euler_reading(reference: str) -> float | None:
+    """What Math-Verify reads a bare `4.5e33` reference as: 4.5·e·33, and `1e-5` as 1·e − 5
+    (`-1e-5` as −e − 5), e being Euler's number; None for any other reference."""
+    m = _E_NOTATION.fullmatch(reference.strip())
+    if not m:
         return None
-    rn = _number(normalize(reference))
-    if rn is not None:
-        if rn.quantum is None or rn.quantum == 1 or rn.percent:
-            return None
-        return "gold", float(rn.value), float(rn.quantum) / 2
-    if not extracted or len(extracted) > MAX_SHORTCUT_CHARS:
+    sign, mantissa, minus, exponent = m.groups()
+    scaled = (-1 if sign else 1) * float(mantissa) * math.e
+    return scaled - int(exponent) if minus else scaled * int(exponent)
+
+
+def prose_answer_number(output: str) -> str | None:
+    """N (as written) when the output is plain prose (no LaTeX, brackets or percent) whose last
+    line is `The answer is N.` and which says "answer" nowhere else, or which ends on `**N**`
+    after a space and never says "answer". Math-Verify then reads N: by its "answer ...
+    number" pattern, the first that matches; or, with no "answer", by the number that ends
+    last (an expression running into the closing `**` does not parse). A trailing `e33` is
+    not read (`4.5e33` reads as 4.5)."""
+    if len(output) > MAX_SAMPLED_CHARS * 4 or _NOT_PLAIN_PROSE.search(output):
         return None
-    pn = _number(normalize(extracted))
-    if pn is None or pn.quantum is None or pn.percent or _significant(pn.value) < 3:
-        return None
-    return "pred", float(pn.value), float(pn.quantum) / 2
+    answers, last = len(_ANSWER_WORD.findall(output)), output.strip().rsplit("\n", 1)[-1]
+    m = (
+        _PROSE_ANSWER.fullmatch(last)
+        if answers == 1
+        else _PROSE_BOLD.fullmatch(last)
+        if answers == 0
+        else None
+    )
+    return m.group(1) if m and _PLAIN_NUMBER.fullmatch(m.group(1)) else None
 
 
 def clearly_different(extracted: str, reference: str) -> bool:
@@ -152,11 +155,13 @@ def clearly_different(extracted: str, reference: str) -> bool:
     fnforge's own reader evaluates both at sample points in microseconds, where Math-Verify
     needs 10-100 ms to parse and compare. Only a clear difference is taken; equality, and
     anything the reader does not know (relations, units, sets, percent), is Math-Verify's."""
-    if max(len(extracted), len(reference)) > MAX_SAMPLED_CHARS or "%" in extracted + reference:
+    if max(len(extracted), len(reference)) > MAX_SAMPLED_CHARS or _PERCENT.search(extracted + reference):
         return False
     if _TEXT_COMMAND.search(extracted) or _TEXT_COMMAND.search(reference):  # units: Math-Verify's call
         return False
     if _BIG_OPERATOR.search(extracted) or _BIG_OPERATOR.search(reference):  # `\\sum_{k=0}^{n}`
+        return False
+    if _MATH_MARKUP.search(reference) or _ANSWER_WORD.search(extracted + reference):
         return False
     p, r = _light(extracted), _light(reference)
     return (
@@ -168,7 +173,7 @@ def clearly_different(extracted: str, reference: str) -> bool:
 
 def _light(answer: str) -> str:
     """Spelling variants the sample-point reader does not know, removed; spaces kept (`b s`)."""
-    return _FRAC.sub(r"\\frac", _WRAPPERS.sub("", answer.replace("$", ""))).strip().rstrip(".")
+    return _FRAC.sub(r"\\frac", _WRAPPERS.sub("", answer)).strip()
 
 
 def gold_text(reference: str) -> str:
@@ -176,10 +181,18 @@ def gold_text(reference: str) -> str:
     return reference if _MATH_MARKUP.search(reference) else "\\boxed{" + reference + "}"
 
 
+def gold_texts(reference: str) -> list[str]:
+    """Every reading of the reference Math-Verify is given; the output is right when it answers
+    any of them. One, `gold_text`, except for a bare `1,22`: Math-Verify reads it as the
+    number 1.22 when it is written as text and as the list {1, 22} when boxed, so both."""
+    boxed = gold_text(reference)
+    return [boxed, reference] if _DECIMAL_COMMA.fullmatch(reference.strip()) else [boxed]
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """Right or not, how it was decided (`string`, `number`, `math-verify`, `empty`), and why a
-    verdict could not be reached normally (`timeout`, an unreadable reference)."""
+    """Right or not, how it was decided (`string`, `number`, `numeric`, `math-verify`, `empty`),
+    and why a verdict could not be reached normally (`timeout`, an unreadable reference)."""
 
     equal: bool
     how: str
@@ -187,30 +200,54 @@ class Verdict:
 
 
 class MathJudge:
-    """Judges one output against one reference: shortcuts, then Math-Verify in the worker pool."""
+    """Judges one output against one reference: the sole-box short-cuts, then Math-Verify in
+    the worker pool."""
 
     def __init__(self, checker: SymbolicChecker) -> None:
         self.checker = checker
 
     def check(self, output: str, extracted: str | None, reference: str, marked: bool = True) -> Verdict:
         """The verdict for one output; never raises, never takes longer than the checker's limit.
-        `extracted` is the answer span fnforge read; the shortcuts use it only when the output
-        `marked` it (boxed, `The answer is`, ...); then Math-Verify also gets it as a hint."""
+        `extracted` is the answer span fnforge read; when the output `marked` it (boxed, `The
+        answer is`, ...) Math-Verify gets it as a hint (see `_pred_text`)."""
         if not output or not output.strip():
             return Verdict(False, "empty")
-        quick = shortcut(extracted, reference) if marked else None
-        if quick is not None:
-            return Verdict(quick[0], quick[1])
         hint = extracted if marked and extracted and len(extracted) <= MAX_SHORTCUT_CHARS * 10 else None
-        precision = near(extracted, reference) if marked else None
-        if hint and precision is None and clearly_different(hint, reference):
-            return Verdict(False, "numeric")
-        result = self.checker.judge(gold_text(reference), self._pred_text(output, hint), hint, precision)
+        pred = self._pred_text(output, hint)
+        quick = self._quick(pred, reference)
+        if quick is not None:
+            return quick
+        for gold in gold_texts(reference):
+            result = self.checker.judge(gold, pred, hint)
+            if result.equal is not False:
+                break
         if result.equal is None:
             return Verdict(
                 False, "math-verify", TIMEOUT if result.note == TIMEOUT else result.note or "undecided"
             )
         return Verdict(result.equal, "math-verify", "" if result.equal else result.note)
+
+    @staticmethod
+    def _quick(pred: str, reference: str) -> Verdict | None:
+        """fnforge's own verdict where Math-Verify's is certain, else None. `pred` is what
+        Math-Verify would read: a sole box (the output, or fnforge's answer span boxed), or
+        prose ending on `The answer is N.`; see the module docstring."""
+        content = sole_box(pred)
+        if content is not None:
+            quick = sole_box_verdict(content, reference)
+            if quick is not None:
+                return Verdict(*quick)
+            return Verdict(False, "numeric") if clearly_different(content, reference) else None
+        written = prose_answer_number(pred)
+        if written is None or _MATH_MARKUP.search(reference) or len(reference) > MAX_SHORTCUT_CHARS:
+            return None
+        number, ref, euler = _plain_number(written), _plain_number(reference), euler_reading(reference)
+        if number is not None and ref is not None:
+            return Verdict(number == ref, "number")
+        if euler is not None and len(written) <= MAX_READ_DIGITS:  # a number is never e·33: far from it, no
+            far = abs(float(Fraction(written)) - euler) > 1e-3 * max(1.0, abs(euler))
+            return Verdict(False, "number") if far else None
+        return None
 
     @staticmethod
     def _pred_text(output: str, hint: str | None) -> str:

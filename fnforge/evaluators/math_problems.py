@@ -2,8 +2,8 @@
 
 Loads the MATH family as it comes (`problem` + `solution` with a final `\\boxed{}`, an
 optional `answer`, categories `type`/`level`/`subject`) and plain question/answer JSONL.
-Judging is `MathJudge`'s: plain numbers and same spellings here, everything else by
-Math-Verify in a killable worker under the per-item time limit. A reference that Math-Verify
+Judging is `MathJudge`'s: Math-Verify's verdict, from a killable worker under the per-item
+time limit, short-cut only where Math-Verify's is certain (one boxed answer, see math_judge). A reference that Math-Verify
 cannot read (a long prose solution with no answer in it) is an error naming its line at
 load time, never a hang.
 """
@@ -23,7 +23,7 @@ SHORT_ANSWER_CHARS = 600
 
 
 class MathEvaluator(Evaluator):
-    """Judges MATH-style answers with Math-Verify (plain numbers and same spellings shortcut)."""
+    """Judges MATH-style answers as Math-Verify does (a sole boxed answer may be short-cut)."""
 
     name = "math"
     categories = ("type", "level", "subject")

@@ -1,8 +1,8 @@
 """Math-Verify judgements under a hard time limit: a small pool of killable worker processes.
 
-The MATH evaluator settles plain numbers itself; everything else (reading the answer out of
-an output, `\\frac{\\sqrt{2}}{2}` vs `\\frac{1}{\\sqrt{2}}`, sets, matrices, relations) is
-Math-Verify's job, done in `symbolic_worker`. A request that runs past `timeout_s` kills its
+The MATH evaluator settles only a sole boxed answer whose verdict is certain itself;
+everything else (reading the answer out of an output, `\\frac{\\sqrt{2}}{2}` vs
+`\\frac{1}{\\sqrt{2}}`, sets, matrices, relations) is Math-Verify's job, done in `symbolic_worker`. A request that runs past `timeout_s` kills its
 worker (a fresh one starts on the next request) and comes back undecided with reason
 `timeout`, so a hostile input costs at most the time limit. The pool is thread-safe, so the
 engine may judge from many threads at once.
@@ -119,17 +119,14 @@ class SymbolicChecker:
         self._all: list[_Worker] = []
         self._decided: dict[tuple, SymbolicResult] = {}  # undecided results are retried
 
-    def judge(
-        self, gold: str, pred: str, hint: str | None = None, near: tuple[str, float, float] | None = None
-    ) -> SymbolicResult:
+    def judge(self, gold: str, pred: str, hint: str | None = None) -> SymbolicResult:
         """Whether the output `pred` answers the reference `gold` (both texts Math-Verify reads);
-        `hint` is the answer span fnforge read, tried when Math-Verify finds none; `near` is
-        (the side written as a decimal, its value, half its last digit), see symbolic_worker."""
-        key = (gold, pred, hint, near)
+        `hint` is the answer span fnforge read, tried when Math-Verify finds none."""
+        key = (gold, pred, hint)
         hit = self._decided.get(key)
         if hit is not None:
             return hit
-        reply, why = self._request({"gold": gold, "pred": pred, "hint": hint, "near": near})
+        reply, why = self._request({"gold": gold, "pred": pred, "hint": hint})
         if reply is None:
             return SymbolicResult(None, why)
         equal = reply.get("equal")

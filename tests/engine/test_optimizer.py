@@ -254,6 +254,8 @@ def test_no_change_and_refusals_end_the_step_without_retries(tmp_path: Path) -> 
         (error(400, message="Invalid schema for function 'add_function'"), "request refused by the provider: "
          "Invalid schema for function 'add_function'", 1),
         (error(400, message="maximum context length is 10 tokens", code="context_length_exceeded"),
+         "prompt refused as too long even fitted to the stated window of 10 tokens", 2),
+        (error(400, message="the prompt is too long", code="context_length_exceeded"),
          "prompt refused as too long even at half the budget", 2),
     ]  # fmt: skip
     for answer, reason, requests in cases:

@@ -24,21 +24,15 @@ EQUAL = [
     ("1/2", "\\frac{1}{2}"),
     ("0.5", "\\frac{1}{2}"),
     ("-\\frac{3}{4}", "\\frac{-3}{4}"),
-    ("0.333", "\\frac{1}{3}"),
     # roots and pi
     ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}"),
     ("\\sqrt2", "\\sqrt{2}"),
     ("2\\sqrt{3}", "\\sqrt{12}"),
     ("\\frac{\\pi}{2}", "\\pi/2"),
     ("2 \\pi", "2\\pi"),
-    # a decimal is accepted when it rounds to the other side at its last digit (>= 3 significant)
-    ("\\pi", "3.14159"),
-    ("3.1416", "\\pi"),
-    ("0.707", "\\frac{\\sqrt{2}}{2}"),
     # degrees, percent, text wrappers, units
     ("41.8^\\circ", "41.8"),
     ("41.8^{\\circ}", "41.8"),
-    ("12.5\\%", "12.5"),
     ("0.125", "12.5\\%"),
     ("\\text{(B)}", "B"),
     ("5 \\text{ cm}", "5"),
@@ -55,9 +49,6 @@ EQUAL = [
     ("x = 3", "3"),
     ("3", "x=3"),
     # scientific notation and precision
-    ("4.5 \\times 10^{33}", "4.5e33"),
-    ("4.48 \\times 10^{33}", "4.5e33"),
-    ("1.62", "1.6"),
     ("3.0e8", "3e8"),
     ("1{,}000", "1000"),
     # symbolic
@@ -67,9 +58,6 @@ EQUAL = [
     ("1 + i\\sqrt{3}", "1+\\sqrt{3} i"),
     ("\\frac{d x}{d t} - k x + a = 0", "\\frac{d x}{d t}=k x-a"),
     ("y = 2x + 3", "2y - 4x = 6"),
-    ("x' = 2x", "x^{\\prime}=2x"),
-    ("y''+y=0", "y^{\\prime \\prime}+y=0"),
-    ("0.003^{\\prime \\prime}", "0.003"),
     ("x^2 - 1", "(x-1)(x+1)"),
     ("\\frac{-1 + \\sqrt{5}}{2}", "\\frac{\\sqrt{5}-1}{2}"),
     ("4\\sqrt[3]{2}", "\\sqrt[3]{128}"),
@@ -109,7 +97,6 @@ DIFFERENT = [
     ("x = 4", "3"),
     ("(x+1)^3", "(x+1)^2"),
     ("\\frac{2}{4-\\omega^{2}}", "\\frac{1}{4-\\omega^{2}}"),
-    ("\\frac{d x}{d t}=-(k x-a)", "\\frac{d x}{d t}=k x-a"),
     ("1.2", "12\\%"),
     ("y = 2x + 4", "2y - 4x = 6"),
     ("y''+2y=0", "y^{\\prime \\prime}+y=0"),
@@ -126,6 +113,33 @@ DIFFERENT = [
     ("3+2i", "3-2i"),
     ("\\frac{1}{2}", "\\frac{1}{2}, 3"),
 ]
+
+
+# Math-Verify's verdicts where fnforge used to give its own (issue 24: the score is
+# Math-Verify's): decimals at the dataset's precision, `4.5e33` (Math-Verify reads e as
+# Euler's number), primes, an equation Math-Verify takes for its negation, a negated tuple.
+MATH_VERIFY_VERDICTS = [
+    ("0.333", "\\frac{1}{3}", False),
+    ("\\pi", "3.14159", False),
+    ("3.1416", "\\pi", False),
+    ("0.707", "\\frac{\\sqrt{2}}{2}", False),
+    ("12.5\\%", "12.5", False),
+    ("4.5 \\times 10^{33}", "4.5e33", False),
+    ("4.48 \\times 10^{33}", "4.5e33", False),
+    ("1.62", "1.6", False),
+    ("1.6", "1.6", True),
+    ("1.60", "1.6", True),
+    ("x' = 2x", "x^{\\prime}=2x", False),
+    ("y''+y=0", "y^{\\prime \\prime}+y=0", False),
+    ("0.003^{\\prime \\prime}", "0.003", False),
+    ("\\frac{d x}{d t}=-(k x-a)", "\\frac{d x}{d t}=k x-a", True),
+    ("-(\\left( -\\frac{1}{2}, \\frac{3}{2} \\right))", "\\left( -\\frac{1}{2}, \\frac{3}{2} \\right)", True),
+]
+
+
+@pytest.mark.parametrize(("pred", "ref", "verdict"), MATH_VERIFY_VERDICTS)
+def test_math_verify_verdicts_stand_where_fnforge_used_to_differ(pred: str, ref: str, verdict: bool) -> None:
+    assert judge(pred, ref) is verdict
 
 
 @pytest.mark.parametrize(("pred", "ref"), EQUAL)
@@ -159,7 +173,9 @@ def test_an_enormous_exponent_is_not_computed_on_the_host() -> None:
 
 
 # References in the forms of the competition MATH set (Hendrycks et al.), which the Minerva
-# slice in tests/data does not cover: every agent style must be right, every perturbation wrong.
+# slice in tests/data does not cover: right in the styles the MATH instruction asks for (a box,
+# a `$...$` span), every perturbation wrong. (Prose styles are judged as Math-Verify reads
+# prose, which the differential test checks.)
 COMPETITION_REFERENCES = [
     "\\frac{1}{4}",
     "5",
@@ -215,13 +231,15 @@ COMPETITION_REFERENCES = [
 
 
 @pytest.mark.parametrize("reference", COMPETITION_REFERENCES)
-def test_competition_math_forms_right_in_every_style_and_wrong_when_perturbed(reference: str) -> None:
+def test_competition_math_forms_right_when_marked_and_wrong_when_perturbed(reference: str) -> None:
     from answer_styles import latex_perturbations, styles
 
     task = Task(id="t", inputs={"question": "?"}, reference=reference)
-    for style, output in styles(reference, latex=True).items():
-        assert MATH.judge(task, output).correct, style
+    for style in ("boxed", "dollar_math"):
+        assert MATH.judge(task, styles(reference, latex=True)[style]).correct, style
     for wrong in latex_perturbations(reference):
+        if wrong.startswith("-(\\left("):
+            continue  # Math-Verify drops the minus of a negated tuple: see MATH_VERIFY_VERDICTS
         for output in (f"The answer is ${wrong}$.", f"\\boxed{{{wrong}}}"):
             assert not MATH.judge(task, output).correct, output
 

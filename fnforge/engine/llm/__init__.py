@@ -4,6 +4,7 @@ Small modules, one job each; only `client.py` imports the `openai` SDK:
 
 - `errors.py`: the failures a caller can act on (`LLMError` and its kinds);
 - `replies.py`: `Reply`, `ToolCall` and `Usage`, plain data with no SDK in them;
+- `refusals.py`: what a provider's 400 says (the context window it states, a refused `tools` field);
 - `cache.py`: the reply cache on disk, keyed by the request's hash (`cache_dir`, `request_key`);
 - `chat_model.py`: `ChatModel`, what agents need of a client, and `SEED_OFFSET`;
 - `client.py`: `LLMClient`, retries, rate-limit waits, the SDK's errors mapped to ours.
@@ -19,10 +20,12 @@ from fnforge.engine.llm.client import LLMClient
 from fnforge.engine.llm.errors import (
     REFUSAL_CONTEXT,
     REFUSAL_OTHER,
+    REFUSAL_TOOLS,
     LLMCacheMiss,
     LLMContextLength,
     LLMError,
     LLMRefused,
+    LLMToolsRefused,
     LLMUnavailable,
 )
 from fnforge.engine.llm.replies import Reply, ToolCall, Usage
@@ -31,6 +34,7 @@ __all__ = [
     "CACHE_FORMAT",
     "REFUSAL_CONTEXT",
     "REFUSAL_OTHER",
+    "REFUSAL_TOOLS",
     "SEED_OFFSET",
     "ChatModel",
     "LLMCacheMiss",
@@ -38,6 +42,7 @@ __all__ = [
     "LLMContextLength",
     "LLMError",
     "LLMRefused",
+    "LLMToolsRefused",
     "LLMUnavailable",
     "Reply",
     "ReplyCache",

@@ -1,7 +1,8 @@
 """What an agent needs of a model client, as a protocol: `LLMClient` and the Ray relay's stand-in both fit.
 
-An agent (and the local executor that runs it) asks `chat` for replies, reads `settings` for
-the context window and the reply budget, and diffs `usage` around a rollout. The driver's
+An agent (and the local executor that runs it) asks `chat` for replies, reads `settings` and
+`windows` (what refusals taught the client) for the context window and the reply budget, and
+diffs `usage` around a rollout. The driver's
 `LLMClient` is one such chat model; on a Ray worker `executors.ray.relay.RelayedLLM` is
 another, whose `chat` is the driver's client's, reached through the relay. Declaring the
 protocol keeps the two in step: a checker sees the relay's client as what agents take.
@@ -28,6 +29,7 @@ class ChatModel(Protocol):
 
     settings: LLMSettings
     usage: Usage
+    windows: dict[str, int]  # context windows learned from refusals, by model name (may stay empty)
 
     async def chat(
         self,

@@ -17,7 +17,11 @@ importing the `openai` SDK, so that three promises hold in one place:
   `[llm] max_wait_s` in all, saying so through `on_wait` ("rate limited, waiting 40 s").
 
 The SDK's exceptions are mapped to `errors.py`'s kinds here and never cross; a 400 becomes a
-refused `Reply` that is cached like any other. A cut reply keeps its `finish_reason =
+refused `Reply` that is cached like any other, sorted by `refusals.read_refusal` (its fields
+first, then its text). A context-length refusal that states the model's window teaches the
+client that window (`windows`, by model name) for the rest of its life: callers fit their
+requests to `window(model, configured)`. A replay meets the same cached refusal at the same
+point, so it learns the same window at the same moment and builds the same prompts. A cut reply keeps its `finish_reason =
 "length"` for the caller to see. Tokens and cost are counted in a `Usage` (`replies.py`).
 """
 
@@ -38,13 +42,15 @@ from fnforge.engine.llm.cache import ReplyCache, request_key
 from fnforge.engine.llm.chat_model import SEED_OFFSET
 from fnforge.engine.llm.errors import (
     REFUSAL_CONTEXT,
-    REFUSAL_OTHER,
+    REFUSAL_TOOLS,
     LLMCacheMiss,
     LLMContextLength,
     LLMError,
     LLMRefused,
+    LLMToolsRefused,
     LLMUnavailable,
 )
+from fnforge.engine.llm.refusals import read_refusal, stated_window
 from fnforge.engine.llm.replies import Reply, ToolCall, Usage
 from fnforge.engine.tokens import request_tokens
 
@@ -84,6 +90,7 @@ class LLMClient:
         self.answered = False  # an HTTP request of this client got an answer (so the setup works)
         self.usage = Usage()
         self.ledger: Any = None  # engine.ledger.Ledger: the run's budget (None: no limit is kept)
+        self.windows: dict[str, int] = {}  # context windows learned from refusals, by model name
         self._client: Any = None
         self._semaphore: asyncio.Semaphore | None = None
         if offline and self.cache is None:
@@ -143,7 +150,7 @@ class LLMClient:
         req = self.request(
             messages, model=model, tools=tools, stop=stop, max_tokens=max_tokens, temperature=temperature
         )
-        return self._refusal_raised(await self._reply(req))
+        return self._refusal_raised(await self._reply(req), req)
 
     async def choices(
         self,
@@ -163,7 +170,7 @@ class LLMClient:
         req = self.request(messages, model=model, tools=tools, max_tokens=max_tokens, temperature=temperature)
         if n > 1:
             req["n"] = n
-        first = self._refusal_raised(await self._reply(req))
+        first = self._refusal_raised(await self._reply(req), req)
         got = [first, *first.more]
         for i in range(len(got), n):
             token = SEED_OFFSET.set(SEED_OFFSET.get() + i)
@@ -207,16 +214,32 @@ class LLMClient:
         self._count(req["model"], reply)
         return reply
 
-    def _refusal_raised(self, reply: Reply) -> Reply:
-        """The reply, or its refusal raised as `LLMContextLength` / `LLMRefused`."""
+    def _refusal_raised(self, reply: Reply, req: dict[str, Any]) -> Reply:
+        """The reply, or its refusal raised (`_refuse`: context length, tools, other)."""
         if reply.refused is not None:
             self.usage.refusals += 1
-            cls = LLMContextLength if reply.refusal_kind == REFUSAL_CONTEXT else LLMRefused
-            raise cls(
-                f"LLM endpoint {self.settings.base_url} refused the request (HTTP 400): {reply.refused}",
-                reply.refused,
-            )
+            self._refuse(req["model"], reply)
         return reply
+
+    def window(self, model: str, configured: int) -> int:
+        """The context window to fit requests to `model` to: the configured one, or a smaller learned one."""
+        return min(configured, self.windows.get(model, configured))
+
+    def learn_window(self, model: str, tokens: int) -> None:
+        """Remember that `model` has a context window of `tokens` (a refusal said so; a resumed run's notes)."""
+        self.windows[model] = min(tokens, self.windows.get(model, tokens))
+
+    def _refuse(self, model: str, reply: Reply) -> None:
+        text = f"LLM endpoint {self.settings.base_url} refused the request (HTTP 400): {reply.refused}"
+        message = reply.refused or ""
+        if reply.refusal_kind == REFUSAL_CONTEXT:
+            window = reply.window or stated_window({}, message)  # caches written before windows were kept
+            if window:
+                self.learn_window(model, window)
+            raise LLMContextLength(text, message, window)
+        if reply.refusal_kind == REFUSAL_TOOLS:
+            raise LLMToolsRefused(text, message)
+        raise LLMRefused(text, message)
 
     def _count(self, model: str, reply: Reply) -> None:
         u = self.usage
@@ -248,8 +271,14 @@ class LLMClient:
             except openai.BadRequestError as exc:  # 400: this request will never be answered
                 self.answered = True
                 message = _provider_message(exc)
-                kind = REFUSAL_CONTEXT if _is_context_length(exc, message) else REFUSAL_OTHER
-                return Reply(content=None, finish_reason="refused", refused=message, refusal_kind=kind)
+                refusal = read_refusal(getattr(exc, "body", None), message, getattr(exc, "code", None))
+                return Reply(
+                    content=None,
+                    finish_reason="refused",
+                    refused=message,
+                    refusal_kind=refusal.kind,
+                    window=refusal.window,
+                )
             except Exception as exc:  # noqa: BLE001 - sorted into retry / clear error below
                 rate_limited = isinstance(exc, openai.APIStatusError) and exc.status_code == 429
                 if rate_limited:
@@ -348,23 +377,6 @@ def _provider_message(exc: BaseException) -> str:
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])[:500]
     return _short(exc)
-
-
-_CONTEXT_PHRASES = (
-    "context length",
-    "context_length",
-    "context window",
-    "maximum context",
-    "too many tokens",
-)
-
-
-def _is_context_length(exc: BaseException, message: str) -> bool:
-    """A 400 for a prompt too long: OpenAI's `code`, or the wording vLLM, Ollama and others use."""
-    code = getattr(exc, "code", None)
-    if code == "context_length_exceeded":
-        return True
-    return any(p in message.lower() for p in _CONTEXT_PHRASES)
 
 
 def _short(exc: BaseException) -> str:

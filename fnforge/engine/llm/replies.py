@@ -67,7 +67,8 @@ class Reply:
     cached: bool = False
     # a refusal (HTTP 400) is cached too, so a replay meets it without a request
     refused: str | None = None  # the provider's message
-    refusal_kind: str | None = None  # REFUSAL_CONTEXT or REFUSAL_OTHER
+    refusal_kind: str | None = None  # REFUSAL_CONTEXT, REFUSAL_TOOLS or REFUSAL_OTHER
+    window: int | None = None  # the context window a context-length refusal states, in tokens
     # a request with `n` > 1: the other choices (their tokens are counted in this one's)
     more: list[Reply] = field(default_factory=list)
 
@@ -102,5 +103,6 @@ class Reply:
             completion_tokens=int(d.get("completion_tokens") or 0),
             refused=d.get("refused"),
             refusal_kind=d.get("refusal_kind"),
+            window=d.get("window"),
             more=[cls.from_dict(m) for m in d.get("more") or []],
         )

@@ -31,6 +31,7 @@ from fnforge.engine.llm import (
     LLMContextLength,
     LLMError,
     LLMRefused,
+    LLMToolsRefused,
     LLMUnavailable,
     Reply,
     Usage,
@@ -107,6 +108,9 @@ class RelayedLLM(ChatModel):
         self.settings = settings
         self.offline = False
         self.usage = Usage()
+        self.windows: dict[
+            str, int
+        ] = {}  # the driver's client learns windows; agents here use the configured ones
 
     async def chat(
         self,
@@ -136,10 +140,13 @@ class RelayedLLM(ChatModel):
         if result[0] == "ok":
             return result[1]
         _, kind, text, *extra = result
-        if kind in ("LLMRefused", "LLMContextLength"):  # this request only: the task records it
-            raise (LLMContextLength if kind == "LLMContextLength" else LLMRefused)(
-                text, extra[0] if extra else text
-            )
+        refusal = {
+            "LLMRefused": LLMRefused,
+            "LLMContextLength": LLMContextLength,
+            "LLMToolsRefused": LLMToolsRefused,
+        }
+        if kind in refusal:  # this request only: the task records it (or, for tools, says what to set)
+            raise refusal[kind](text, extra[0] if extra else text)
         if kind == "LLMUnavailable":
             raise LLMUnavailable(text)
         if kind == "LLMError":
