@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_NAME = "fnforge.toml"
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "fnforge.toml"
@@ -33,6 +33,11 @@ _EXAMPLES = {
     "sandbox.property_budget_s": "property_budget_s = 30",
     "training.accept": 'accept = "significant"',
     "training.alpha": "alpha = 0.05",
+    "training.validation": 'validation = "sequential"',
+    "training.candidates": "candidates = 1",
+    "budget.usd": "usd = 5.0",
+    "budget.tokens": "tokens = 2000000",
+    "budget.requests": "requests = 5000",
     "tracking.mlflow": 'mlflow = "sqlite:///.git/fnforge/mlflow.db"',
 }
 
@@ -130,6 +135,20 @@ class TrainingSettings(_Section):
     solved_batch: Literal["recent", "skip", "ask"] = "recent"
     review: Literal["auto", "human"] = "auto"  # human: candidates that pass every gate wait for a person
     review_queue: int = Field(3, gt=0)  # with review = "human": train stops once this many wait
+    # sequential: score the candidate in chunks of the seeded validation order and stop once the
+    # decision is known (engine/sequential.py); full: every validation task, as the seed paper
+    validation: Literal["sequential", "full"] = "sequential"
+    validation_chunk: int = Field(40, gt=0)  # tasks per look (more when the set needs over 20 looks)
+    validation_futility: float = Field(0.08, ge=0.0, lt=1.0)  # stop below this predictive power
+    candidates: int = Field(1, ge=1, le=16)  # proposals asked of the optimizer per step
+
+
+class BudgetSettings(_Section):
+    """What a run may spend in all (0 = no limit); `fnforge train --budget-*` overrides it for one call."""
+
+    usd: float = Field(0.0, ge=0.0)  # dollars at [llm] prices: needs a price for both models
+    tokens: int = Field(0, ge=0)  # input + output tokens of every request sent
+    requests: int = Field(0, ge=0)  # requests sent (a request and its retries count once)
 
 
 class SandboxSettings(_Section):
@@ -184,6 +203,21 @@ class Settings(_Section):
     executor: ExecutorSettings = ExecutorSettings()
     serve: ServeSettings = ServeSettings()
     tracking: TrackingSettings = TrackingSettings()
+    budget: BudgetSettings = BudgetSettings()
+
+    @model_validator(mode="after")
+    def _candidates_need_sampling(self) -> Settings:
+        if (
+            self.training.candidates > 1
+            and self.llm.optimizer_temperature == 0
+            and not self.llm.scripted_edits
+        ):
+            raise ValueError(
+                f"[training] candidates = {self.training.candidates} needs [llm] optimizer_temperature > 0 "
+                "(at temperature 0 every proposal is the same); write e.g. optimizer_temperature = 0.7, "
+                "or candidates = 1"
+            )
+        return self
 
 
 def load_settings(path: Path) -> Settings:
@@ -201,6 +235,8 @@ def load_settings(path: Path) -> Settings:
         return Settings.model_validate(raw)
     except ValidationError as e:
         err = e.errors()[0]
+        if not err["loc"]:  # a rule across sections: its message names the settings and the fix
+            raise ConfigError(f"{path}: {err['msg'].removeprefix('Value error, ')}") from None
         key = ".".join(str(p) for p in err["loc"])
         example = _EXAMPLES.get(key, "see the comments that `fnforge init` writes")
         got = err.get("input")
@@ -208,6 +244,28 @@ def load_settings(path: Path) -> Settings:
             f"{path}: [{key.rsplit('.', 1)[0]}] {key.rsplit('.', 1)[-1]} = {got!r}: {err['msg']}; "
             f"write e.g. {example}"
         ) from None
+
+
+def unpriced_budget(settings: Settings, usd: float | None = None) -> str | None:
+    """Why a dollar budget cannot be kept (a model has no price), or None.
+
+    `usd` overrides `[budget] usd` (the `--budget-usd` of one call).
+    """
+    budget = settings.budget.usd if usd is None else usd
+    if not budget:
+        return None
+    models = [settings.llm.model] if settings.agent.mode != "direct" else []
+    if not settings.llm.scripted_edits:
+        models.append(settings.llm.optimizer_model)
+    prices = settings.llm.prices
+    missing = [m for m in dict.fromkeys(models) if not {"input", "output"} <= set(prices.get(m) or {})]
+    if not missing:
+        return None
+    return (
+        f"a budget of ${budget:g} cannot be kept: [llm] prices has no input and output price for "
+        f'{", ".join(missing)}; add e.g. prices = {{ "{missing[0]}" = {{ input = 2.5, output = 10.0 }} }} '
+        "(USD per million tokens), or budget in tokens or requests instead"
+    )
 
 
 def render_template(task: str = "gsm8k") -> str:

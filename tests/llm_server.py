@@ -97,6 +97,9 @@ class LLMServer:
 
     `script(body)` decides each reply; `delay_s` is added to every reply (the benchmark's
     200 ms model); `on_request(body)` runs first (a test uses it to kill a client mid-step).
+    A request with `n` > 1 gets n choices, the script asked once per choice, as OpenAI does;
+    `honours_n=False` answers one choice whatever `n` says, as many other endpoints do.
+    The tokens it reports are counted in `prompt_tokens` and `completion_tokens`.
     """
 
     def __init__(
@@ -105,12 +108,17 @@ class LLMServer:
         *,
         delay_s: float = 0.0,
         on_request: Script | None = None,
+        honours_n: bool = True,
         refuse_tools: bool = False,
     ):
         self.script = script
         self.refuse_tools = refuse_tools
         self.delay_s = delay_s
         self.on_request = on_request
+        self.honours_n = honours_n
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.tokens_by_model: dict[str, list[int]] = {}  # model -> [prompt, completion]
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -147,12 +155,13 @@ class LLMServer:
                     ident = server._ids
                 if server.on_request is not None:
                     server.on_request(body)
+                n = int(body.get("n") or 1) if server.honours_n else 1
                 if server.refuse_tools and body.get("tools"):
-                    reply = no_tools(body.get("model", "scripted"))
+                    replies = [no_tools(body.get("model", "scripted"))]
                 else:
-                    reply = server.script(body)
-                if not isinstance(reply, Reply):
-                    reply = Reply(content=str(reply))
+                    replies = [server.script(body) for _ in range(max(1, n))]
+                replies = [r if isinstance(r, Reply) else Reply(content=str(r)) for r in replies]
+                reply = replies[0]
                 if server.delay_s or reply.delay_s:
                     time.sleep(server.delay_s + reply.delay_s)
                 if reply.status != 200:
@@ -168,7 +177,7 @@ class LLMServer:
                     }
                     self._send(reply.status, body, extra)
                     return
-                self._send(200, server._completion(body, reply, ident))
+                self._send(200, server._completion(body, replies, ident))
 
             def _send(self, status: int, obj: dict, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(obj).encode()
@@ -195,13 +204,13 @@ class LLMServer:
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
 
-    def _completion(self, body: dict, reply: Reply, ident: int) -> dict:
+    def _choice(self, reply: Reply, ident: int, index: int) -> tuple[dict, int]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
         finish = "stop"
         if reply.calls:
             message["tool_calls"] = [
                 {
-                    "id": f"call_{ident}_{i}",
+                    "id": f"call_{ident}_{index}_{i}",
                     "type": "function",
                     "function": {
                         "name": name,
@@ -212,14 +221,27 @@ class LLMServer:
             ]
             finish = "tool_calls"
         finish = reply.finish_reason or finish
-        prompt_tokens = max(1, len(json.dumps(body.get("messages", []))) // 4)
-        completion_tokens = max(1, len(json.dumps(message)) // 4)
+        tokens = max(1, len(json.dumps(message)) // 4)
+        return {"index": index, "message": message, "finish_reason": finish, "logprobs": None}, tokens
+
+    def _completion(self, body: dict, replies: list[Reply], ident: int) -> dict:
+        choices = [self._choice(r, ident, i) for i, r in enumerate(replies)]
+        # as a provider counts them: the messages and the tool schemas, about 4 bytes a token
+        sent = len(json.dumps(body.get("messages", []))) + len(json.dumps(body.get("tools") or []))
+        prompt_tokens = max(1, sent // 4)
+        completion_tokens = sum(tokens for _, tokens in choices)
+        with self._lock:
+            self.prompt_tokens += prompt_tokens
+            self.completion_tokens += completion_tokens
+            counts = self.tokens_by_model.setdefault(str(body.get("model")), [0, 0])
+            counts[0] += prompt_tokens
+            counts[1] += completion_tokens
         return {
             "id": f"chatcmpl-{ident}",
             "object": "chat.completion",
             "created": 0,
             "model": body.get("model", "scripted"),
-            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "choices": [choice for choice, _ in choices],
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
@@ -238,6 +260,15 @@ class LLMServer:
         """How many chat completion requests arrived."""
         with self._lock:
             return len(self.requests)
+
+    def cost_usd(self, prices: dict[str, dict[str, float]]) -> float:
+        """Dollars of every answered request at these prices (USD per million tokens), by the tokens reported."""
+        with self._lock:
+            counts = {m: list(c) for m, c in self.tokens_by_model.items()}
+        return sum(
+            (p * prices.get(m, {}).get("input", 0.0) + c * prices.get(m, {}).get("output", 0.0)) / 1e6
+            for m, (p, c) in counts.items()
+        )
 
     def requests_for(self, model: str) -> list[dict]:
         """The recorded requests that asked for `model`."""

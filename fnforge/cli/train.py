@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from fnforge.cli.app import app
-from fnforge.cli.output import MODE, console, fail, is_interactive, progress, result
+from fnforge.cli.output import MODE, console, err_console, fail, is_interactive, progress, result
 
 
 def _open_repo(path: Path) -> Any:
@@ -61,7 +61,8 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
         verdict = "[green]accepted[/green]" if kw["accepted"] else f"[red]rejected[/red] at {e['gate']}"
         if kw.get("waiting"):
             verdict = "[yellow]awaiting review[/yellow] (passed every gate)"
-        return f"  step {e['step']} {verdict}: {e['reason']} ({kw['duration_s']:.1f}s)"
+        spend = f"; {_spend_text(kw['spend'])}" if kw.get("spend") else ""
+        return f"  step {e['step']} {verdict}: {e['reason']} ({kw['duration_s']:.1f}s{spend})"
     if event == "recovered":
         return f"recovered: {e['what']}"
     if event == "interrupted":
@@ -93,6 +94,14 @@ def _progress_text(event: str, kw: dict[str, Any]) -> str | None:
     if event == "stopped":
         return f"run {e['run']} stopped: {e['reason']}"
     return None
+
+
+def _spend_text(snapshot: dict[str, Any]) -> str:
+    """What the run spent so far, and what is left of each limit."""
+    from fnforge.engine.ledger import describe_spend, fmt
+
+    left = [fmt(u, v) for u, v in (snapshot.get("left") or {}).items() if v is not None]
+    return describe_spend(snapshot) + (f"; left {', '.join(left)}" if left else "")
 
 
 class TrainingProgress:
@@ -134,11 +143,35 @@ def train_command(
     run: str = typer.Option(
         None, "--run", help="Name of the run (default: train-<n>, or the latest on --resume)."
     ),
+    budget_usd: float = typer.Option(None, "--budget-usd", help="Dollars the run may spend ([budget] usd)."),
+    budget_tokens: int = typer.Option(
+        None, "--budget-tokens", help="Tokens the run may use ([budget] tokens)."
+    ),
+    budget_requests: int = typer.Option(
+        None, "--budget-requests", help="Requests the run may send ([budget] requests)."
+    ),
+    estimate: bool = typer.Option(
+        False, "--estimate", help="Print what the run would cost, by role and step; send nothing."
+    ),
 ) -> None:
-    """Train the function set: steps of agent runs, optimizer edits and gates, until early stop."""
+    """Train the function set: steps of agent runs, optimizer edits and gates, until early stop.
+
+    Exit status 3: the budget ran out; the line printed says what continues the run.
+    """
+    from fnforge.engine.ledger import BudgetExhausted
     from fnforge.engine.replay import replay, run_to_replay
     from fnforge.engine.trainer import train
 
+    if estimate:
+        _print_estimate(repo)
+        return
+    for flag, value in (
+        ("--budget-usd", budget_usd),
+        ("--budget-tokens", budget_tokens),
+        ("--budget-requests", budget_requests),
+    ):
+        if value is not None and value < 0:
+            fail(f"{flag} {value}: a budget is 0 (no limit) or more", code=2)
     shown = TrainingProgress()
     try:
         repository = _open_repo(repo)
@@ -154,7 +187,14 @@ def train_command(
             lines.append(f"{usage.get('http_requests', 0)} model requests")
             result(checked.to_dict(), "\n".join(lines))
             raise typer.Exit(0 if checked.identical else 1)
-        outcome = train(repository, run=run, resume=resume, offline=offline, progress=shown)
+        budget = _budget(repository.settings, budget_usd, budget_tokens, budget_requests)
+        outcome = train(repository, run=run, resume=resume, offline=offline, progress=shown, budget=budget)
+    except BudgetExhausted as e:
+        shown.close()
+        err_console.print(
+            escape(e.line(f"fnforge train --repo {repo}")), soft_wrap=True
+        )  # what was spent of what, and what continues
+        raise SystemExit(3) from None
     except training_errors() as e:
         shown.close()
         fail(str(e), code=2)
@@ -173,6 +213,33 @@ def train_command(
     result(outcome.to_dict(), human)
     if outcome.stopped == "interrupted":
         raise typer.Exit(130)
+
+
+def _budget(settings: Any, usd: float | None, tokens: int | None, requests: int | None) -> Any:
+    """`[budget]` with this call's --budget-* flags over it."""
+    from fnforge.engine.ledger import Limits
+
+    b = settings.budget
+    return Limits(
+        usd=b.usd if usd is None else usd,
+        tokens=b.tokens if tokens is None else tokens,
+        requests=b.requests if requests is None else requests,
+    )
+
+
+def _print_estimate(repo: Path) -> None:
+    """`fnforge train --estimate`: the cost table, from the data and the prompts as built."""
+    from fnforge.engine.estimate import estimate_repo
+
+    try:
+        est = estimate_repo(_open_repo(repo))
+    except training_errors() as e:
+        fail(str(e), code=2)
+        return
+    if MODE.json_lines:
+        result(est.to_dict())
+    else:
+        console.print(escape(est.render()), soft_wrap=True)  # a table: never wrapped at the terminal's width
 
 
 @app.command("eval")

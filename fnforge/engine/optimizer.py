@@ -45,7 +45,15 @@ from pathlib import Path
 from typing import Any
 
 from fnforge.config import Settings
-from fnforge.engine.llm import LLMClient, LLMContextLength, LLMError, LLMRefused, LLMToolsRefused
+from fnforge.engine.llm import (
+    SEED_OFFSET,
+    LLMClient,
+    LLMContextLength,
+    LLMError,
+    LLMRefused,
+    LLMToolsRefused,
+    Reply,
+)
 from fnforge.engine.optimizer_prompt import (
     OptimizerContext,
     PromptFit,
@@ -123,6 +131,10 @@ class Proposer(ABC):
     def has_step(self, position: int) -> bool:
         """Whether a step at this position of the run can be proposed (a script can run out)."""
         return True
+
+    async def propose_many(self, ctx: OptimizerContext, k: int) -> list[Proposal]:
+        """k proposals for one step (`[training] candidates`); a script has one per step."""
+        return [await self.propose(ctx)]
 
 
 def check_actions(raw: list[tuple[str, str]], functions: Mapping[str, str], max_actions: int) -> list[Any]:
@@ -262,7 +274,41 @@ class LLMOptimizer(Proposer):
         window = self.llm.window(llm.optimizer_model, llm.optimizer_context_tokens)
         return _Asking(ctx, self.settings, protocol, window)
 
-    async def propose(self, ctx: OptimizerContext) -> Proposal:
+    async def propose_many(self, ctx: OptimizerContext, k: int) -> list[Proposal]:
+        """k proposals: one request with `n = k` (the prompt paid once), each choice then read and
+        re-asked on its own like a single proposal, its re-asks seeded `seed + i`.
+
+        An endpoint that returns fewer choices gets the rest asked one by one (`LLMClient.choices`);
+        a refusal of the shared request falls back to k separate proposals.
+        """
+        if k <= 1:
+            return [await self.propose(ctx)]
+        ask = self._start(ctx)
+        llm = self.settings.llm
+        try:
+            replies: list[Reply | None] = list(
+                await self.llm.choices(
+                    ask.messages(),
+                    n=k,
+                    model=llm.optimizer_model,
+                    tools=ask.protocol.tools,
+                    max_tokens=ask.fit.reply_tokens,
+                    temperature=llm.optimizer_temperature,  # the first attempt's, as in propose
+                )
+            )
+        except LLMRefused:  # a context or tools refusal too: each proposal handles it on its own
+            replies = [None] * k
+        out = []
+        for i, reply in enumerate(replies):
+            token = SEED_OFFSET.set(SEED_OFFSET.get() + i)
+            try:
+                out.append(await self.propose(ctx, first=reply))
+            finally:
+                SEED_OFFSET.reset(token)
+        return out
+
+    async def propose(self, ctx: OptimizerContext, first: Reply | None = None) -> Proposal:
+        """One proposal; `first` is a reply already received for the first attempt (a choice of n)."""
         s, llm = self.settings, self.settings.llm
         max_actions = s.training.max_actions
         ask = self._start(ctx)
@@ -272,13 +318,17 @@ class LLMOptimizer(Proposer):
             ask.attempt += 1
             heat = llm.optimizer_temperature + RETRY_HEAT * (ask.attempt - 1)
             try:
-                reply = await self.llm.chat(
-                    ask.messages(),
-                    model=llm.optimizer_model,
-                    tools=ask.protocol.tools,
-                    max_tokens=ask.fit.reply_tokens,
-                    temperature=round(min(max(1.0, llm.optimizer_temperature), heat), 3),
-                )
+                reply, first = (
+                    first
+                    or await self.llm.chat(
+                        ask.messages(),
+                        model=llm.optimizer_model,
+                        tools=ask.protocol.tools,
+                        max_tokens=ask.fit.reply_tokens,
+                        temperature=round(min(max(1.0, llm.optimizer_temperature), heat), 3),
+                    ),
+                    None,
+                )  # a choice given for the first attempt is used once
             except LLMContextLength as e:
                 ask.errors.append(f"prompt over the context window: {e.provider_message}")
                 failure = ask.refit(e)

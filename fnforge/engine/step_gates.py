@@ -33,10 +33,15 @@ def candidate_gates(sandbox: SandboxSettings, pool: Any) -> list[Any]:
 
 
 def training_gates(
-    exp: Experiment, before: Sequence[Any], failed: Sequence[Any], head_calls_per_task: float = 1.0
+    exp: Experiment,
+    before: Sequence[Any],
+    failed: Sequence[Any],
+    head_calls_per_task: float = 1.0,
+    heads: Any = None,
 ) -> list[Any]:
     """One training step's gates: `before` (the candidate gates), the pre-check on the batch tasks
-    the head `failed` (when `[training] precheck` is on), then validation."""
+    the head `failed` (when `[training] precheck` is on), then validation (`heads`: the head's
+    per-task validation scores the run keeps for sequential validation)."""
     assert exp.scorer is not None, "the experiment is not open"
     scorer = exp.scorer
     precheck = (
@@ -44,4 +49,4 @@ def training_gates(
         if exp.settings.training.precheck
         else []
     )
-    return [*before, *precheck, validation_gate(scorer, exp.val_tasks, exp.settings, exp.val_sample)]
+    return [*before, *precheck, validation_gate(scorer, exp.val_tasks, exp.settings, exp.val_sample, heads)]

@@ -25,8 +25,13 @@ def estimate_tokens(text: str) -> int:
 
 
 def request_tokens(messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None) -> int:
-    """The estimated prompt tokens of a chat request: every message plus the tool schemas."""
-    total = sum(estimate_tokens(str(m.get("content") or "")) + MESSAGE_OVERHEAD for m in messages)
+    """The estimated prompt tokens of a chat request: every message (with the tool calls an
+    assistant message carries) plus the tool schemas."""
+    total = 0
+    for m in messages:
+        total += estimate_tokens(str(m.get("content") or "")) + MESSAGE_OVERHEAD
+        if m.get("tool_calls"):
+            total += estimate_tokens(json.dumps(m["tool_calls"], separators=(",", ":")))
     if tools:
         total += estimate_tokens(json.dumps(list(tools), separators=(",", ":")))
     return total

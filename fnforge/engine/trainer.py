@@ -14,7 +14,9 @@ reply cache makes the redo ask and get exactly what the first attempt did. Ctrl-
 the current step as rejected by gate "interrupted" and closes everything cleanly; so does an
 endpoint that stays rate limited or down past its waits (`LLMUnavailable`). Refused and cut
 optimizer replies are recorded rejections like any other. Only what the user must fix (the
-key, the URL, the model name, an offline cache miss) stops a run with an error.
+key, the URL, the model name, an offline cache miss) stops a run with an error, and so does a
+spent budget (`BudgetExhausted`, `ledger.py`): the step in flight is left as a crash leaves it.
+With `[training] candidates = k` a step's k proposals are gated and one validated (`step_candidates`).
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fnforge.config import unpriced_budget
 from fnforge.engine.data_sources import data_events, shared_split_task
 from fnforge.engine.experiment import Experiment
+from fnforge.engine.ledger import BudgetExhausted, Limits
 from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposal, Proposer, StepSummary, make_proposer
+from fnforge.engine.outcomes import StepOutcome, TrainingResult
 from fnforge.engine.precheck import failed_tasks
+from fnforge.engine.run_budget import open_ledger, spend_fields, write_estimate
 from fnforge.engine.run_observer import observe_run
 from fnforge.engine.run_records import (
     INTERRUPTED,
@@ -40,6 +46,8 @@ from fnforge.engine.run_records import (
     started_run,
 )
 from fnforge.engine.schedule import BatchSchedule
+from fnforge.engine.sequential_walk import HeadScores
+from fnforge.engine.step_candidates import judge_several
 from fnforge.engine.step_gates import candidate_gates, training_gates
 from fnforge.engine.step_notes import (
     candidate_complexity,
@@ -59,43 +67,6 @@ RECENT_BATCHES = 2  # how many earlier batches a solved batch draws its failures
 
 class TrainingError(ValueError):
     """The run cannot start or continue as asked; the message says what to do."""
-
-
-@dataclass
-class StepOutcome:
-    """What one step of this invocation did (the full record is in git)."""
-
-    step: int
-    accepted: bool
-    gate: str | None
-    reason: str
-    score_before: float | None
-    score_after: float | None
-    actions: list[str]
-    train_score: float | None
-    duration_s: float
-    waiting: bool = False  # passed every gate; waits for `fnforge approve/reject` (review = "human")
-
-
-@dataclass
-class TrainingResult:
-    """The end of a `train` invocation: its steps, why it stopped, the head's validation score."""
-
-    run: str
-    steps: list[StepOutcome] = field(default_factory=list)
-    stopped: str = ""
-    recovered: list[str] = field(default_factory=list)
-    usage: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for `--json`."""
-        return {
-            "run": self.run,
-            "stopped": self.stopped,
-            "recovered": self.recovered,
-            "usage": self.usage,
-            "steps": [s.__dict__ for s in self.steps],
-        }
 
 
 @dataclass
@@ -140,6 +111,7 @@ class Trainer:
         self.proposer = proposer or make_proposer(self.settings, exp.root, exp.llm)
         # the gates with no per-step input, built once; each step adds its pre-check and validation
         self.candidate_gates = candidate_gates(exp.settings.sandbox, exp.pool)
+        self.heads = HeadScores()  # the head's per-task validation scores, reused by every candidate
         self.progress = progress or (lambda event, **kw: None)
         self._current = 0  # the step number being worked on
         self.records: list[HeldRecord] = []  # read once (no notes kept) as the run starts; steps append
@@ -189,6 +161,8 @@ class Trainer:
                     break
                 except (StepAborted, LLMError) as e:
                     error = e.error if isinstance(e, StepAborted) else e
+                    if isinstance(error, BudgetExhausted):  # the step stays as a crash leaves it
+                        raise error from None
                     if isinstance(error, LLMUnavailable):  # nothing to fix: pause, resume later
                         self._record_interrupt(str(error))
                         result.stopped = INTERRUPTED
@@ -203,6 +177,7 @@ class Trainer:
                 result.steps.append(outcome)
         if self.exp.llm:
             result.usage = (self.exp.llm.usage - usage0).to_dict()
+            result.spend = spend_fields(self.exp.llm)
         if (pending := stop_line(self.repo)) and pending not in result.stopped:
             result.stopped = f"{result.stopped}; {pending}"  # whatever stopped the run, say who waits
         self.progress("stopped", reason=result.stopped, run=self.run)
@@ -242,8 +217,13 @@ class Trainer:
         proposed = self._optimize(work)
         if proposed is None:
             return None
-        proposal, note = proposed
-        res = self._judge(work, proposal, note)
+        proposals, note = proposed
+        if len(proposals) > 1:
+            res = judge_several(
+                self.repo, self.run, proposals, note, lambda: self._gates(work, split=True), self._judge_with
+            )
+        else:
+            res = self._judge(work, proposals[0], note)
         return self._decided(work, res)
 
     def _train_batch(self, position: int) -> _StepWork:
@@ -269,7 +249,7 @@ class Trainer:
             work.learn_tasks, work.learn_eval, work.learn_note = learn
         return work
 
-    def _optimize(self, work: _StepWork) -> tuple[Proposal, dict[str, Any]] | None:
+    def _optimize(self, work: _StepWork) -> tuple[list[Proposal], dict[str, Any]] | None:
         """Phase 2: ask the proposer for edits; the step's note with train and optimizer figures.
 
         None when a scripted list of edits is exhausted.
@@ -288,7 +268,12 @@ class Trainer:
             stdlib=self.stdlib,
             seed=s.training.seed,
         )
-        proposal = exp.background.run(self.proposer.propose(ctx))
+        k = s.training.candidates
+        proposals = exp.background.run(
+            self.proposer.propose_many(ctx, k) if k > 1 else self.proposer.propose(ctx)
+        )
+        proposals = proposals if isinstance(proposals, list) else [proposals]
+        proposal = proposals[0]
         if proposal.exhausted:
             return None
         learned = learned_windows(exp.llm, s.llm, self._windows_noted)
@@ -299,7 +284,12 @@ class Trainer:
         note = {
             **note_start(work.position, work.epoch, work.batch, work.train_eval),
             "learn_from": work.learn_note,
-            "optimizer": proposal.note(),
+            "optimizer": {
+                **proposal.note(),
+                "attempts": sum(p.attempts for p in proposals),
+                "errors": [e for p in proposals for e in p.errors],
+                "proposals": len(proposals),
+            },
             "usage": {
                 "train": (work.usage_train - work.usage_start).to_dict(),
                 "optimizer": (usage_opt - work.usage_train).to_dict(),
@@ -316,10 +306,10 @@ class Trainer:
         self.progress(
             "proposed",
             step=work.step,
-            actions=[a.summary for a in proposal.actions or []],
+            actions=[a.summary for p in proposals for a in p.actions or []],
             error=proposal.error,
         )
-        return proposal, note
+        return proposals, note
 
     def _judge(self, work: _StepWork, proposal: Proposal, note: dict[str, Any]) -> Any:
         """Phase 3: commit the edits as a candidate and judge it with this step's own gates.
@@ -336,11 +326,19 @@ class Trainer:
         except ActionError as e:  # edits the store cannot apply are the optimizer's fault
             return self.repo.record_rejection(self.run, "optimizer", str(e), note)
         note["complexity"] = candidate_complexity(candidate.functions)
+        return self._judge_with(candidate, self._gates(work), note)
+
+    def _gates(self, work: _StepWork, split: bool = False) -> Any:
+        """This step's gates (the pre-check and validation built with its inputs); with `split`,
+        (the gates before validation, the validation gate) for a step of several candidates."""
         tasks, learn_eval = work.learn_tasks, work.learn_eval
         calls_per_task = learn_eval.usage.calls / len(tasks) if tasks else 1.0
-        gates = training_gates(
-            self.exp, self.candidate_gates, failed_tasks(tasks, learn_eval), calls_per_task
-        )
+        failed = failed_tasks(tasks, learn_eval)
+        gates = training_gates(self.exp, self.candidate_gates, failed, calls_per_task, self.heads)
+        return (gates[:-1], gates[-1]) if split else gates
+
+    def _judge_with(self, candidate: Any, gates: list[Any], note: dict[str, Any]) -> Any:
+        """Merge or reject the candidate, or hold it for a person (`review = "human"`)."""
         if self.settings.training.review == "human":
             return hold(self.repo, candidate, gates, note)
         return self.repo.judge(candidate, gates, note)
@@ -360,7 +358,7 @@ class Trainer:
             duration_s=round(time.perf_counter() - work.t0, 3),
             waiting=res.waiting,
         )
-        self.progress("decided", **outcome.__dict__)
+        self.progress("decided", **outcome.__dict__, spend=spend_fields(self.exp.llm))
         return outcome
 
     def _usage(self) -> Usage:
@@ -414,8 +412,13 @@ def train(
     progress: Progress | None = None,
     pool: Any = None,
     between_steps: Callable[[Trainer], None] | None = None,
+    budget: Limits | None = None,
 ) -> TrainingResult:
-    """Train a function repository: a new run, or `resume=True` to continue one."""
+    """Train a function repository: a new run, or `resume=True` to continue one.
+
+    `budget` overrides `[budget]` for this call; `BudgetExhausted` ends it when the next
+    request cannot be afforded (the CLI's exit status 3).
+    """
     known = {r.run for r in all_records(repo)}  # a run whose steps all wait for review exists too
     if resume:
         # a supervisor restarts `--resume` after any crash, also one before the first step was
@@ -432,9 +435,14 @@ def train(
                 f"run {run!r} exists; continue it with --resume or start another with --run NAME"
             )
     (runs_dir(repo.root) / run).mkdir(parents=True, exist_ok=True)  # so a crash now can be resumed
+    limits = budget or Limits(**repo.settings.budget.model_dump())
+    if (why := unpriced_budget(repo.settings, limits.usd)) is not None:
+        raise TrainingError(why)
     with Experiment(repo, offline=offline, pool=pool) as exp:
         if shared := shared_split_task(exp):  # by hashes of ids and questions: no task read unless shared
             raise TrainingError(f"the splits overlap: {shared}; every task must be in one split only")
+        open_ledger(exp, run, limits)
+        write_estimate(exp, run)
         # the in-flight file (`fnforge watch`) and the tracker follow the trainer's own events
         with observe_run(exp, run, offline=offline, progress=progress) as observer:
             for event in data_events(exp):

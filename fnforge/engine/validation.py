@@ -6,6 +6,12 @@ rule (`acceptance.py`: `improves`, the seed paper's roll-back rule, or `signific
 McNemar test) decide. The verdict carries both scores, which tasks flipped, and the rule's
 figures (fixed, broken, p) in its details, the one place they live, so the step's note (whose
 verdicts carry them) and the `Fnforge-Score` trailer say exactly why a step was kept or rolled back.
+
+`[training] validation = "sequential"` (the default) scores the candidate chunk by chunk along
+the run's seeded validation order and stops once the decision is known (`sequential.py`,
+`sequential_walk.py`); the details then say how many tasks decided it and why it stopped, and
+the scores are the accuracies on those tasks. `"full"` scores every task, as the seed paper;
+a set no larger than one chunk is one look, so it is validated in full either way.
 """
 
 from __future__ import annotations
@@ -15,13 +21,17 @@ import os
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from fnforge.engine.acceptance import decide, fixes_needed, paired_counts
-from fnforge.engine.evaluation import Evaluation, Scorer
+from fnforge.engine.evaluation import Evaluation, Scorer, set_hash
 from fnforge.engine.llm import LLMClient, LLMError
+from fnforge.engine.sequential import SequentialTest
+from fnforge.engine.sequential_walk import HeadScores, walk
+from fnforge.engine.validation_order import validation_order
 from fnforge.protocol import CandidateView, Verdict
 
 
@@ -53,6 +63,7 @@ class ValidationGate:
         rule: str = "improves",
         alpha: float = 0.05,
         sample: Any = None,
+        sequential: Sequential | None = None,
     ):
         self.scorer = scorer
         # a sequence the gate indexes (a lazy split or its sample view): never copied into a list
@@ -61,11 +72,16 @@ class ValidationGate:
         self.min_delta = min_delta
         self.rule = rule
         self.alpha = alpha
+        self.sequential = sequential  # None: full validation
         self.last: tuple[Evaluation, Evaluation] | None = None  # (head, candidate) of the last check
 
     def check(self, candidate: CandidateView) -> Verdict:
         """Score head and candidate on the validation tasks and compare."""
         t0 = time.perf_counter()
+        if self.sequential is not None and len(self.val_tasks) > self.sequential.chunk:
+            return self._sequential(
+                candidate, self.sequential, t0
+            )  # one chunk or less: one look, the full rule
         try:
             head = self.scorer.score(candidate.base_functions, self.val_tasks, split="val-head")
             cand = self.scorer.score(candidate.functions, self.val_tasks, split="val-candidate")
@@ -117,6 +133,57 @@ class ValidationGate:
         margin = f" by more than {self.min_delta}" if self.min_delta else ""
         return Verdict.fail(self.name, f"no improvement{margin}: {change}", **kw)
 
+    def _sequential(self, candidate: CandidateView, seq: Sequential, t0: float) -> Verdict:
+        """Walk the seeded order in chunks until the sequential rule decides (see the module doc)."""
+        n = len(self.val_tasks)
+        test = SequentialTest(self.rule, n, alpha=self.alpha, min_delta=self.min_delta, futility=seq.futility)
+        try:
+            w = walk(
+                self.scorer, self.val_tasks, validation_order(n, seq.seed), candidate.base_functions,
+                candidate.functions, test, chunk=seq.chunk, heads=seq.heads,
+            )  # fmt: skip
+        except LLMError as e:
+            raise StepAborted(e) from e
+        d, used = w.decision.decision, w.decision.tasks
+        fixed = sorted(t for t, c in w.candidate.items() if c > w.head.get(t, c))
+        broken = sorted(t for t, c in w.candidate.items() if c < w.head.get(t, c))
+        details = {
+            "n": n,
+            "tasks": used,
+            "head": {"accuracy": round(d.before, 6), "n": used, "set": set_hash(candidate.base_functions)},
+            "candidate": {"accuracy": round(d.after, 6), "n": used, "set": set_hash(candidate.functions)},
+            "head_rollouts": w.head_scored,
+            "flipped": {"fixed": fixed, "broken": broken},
+            "min_delta": self.min_delta,
+            "acceptance": w.decision.to_dict(),
+            "usage": w.usage.to_dict() if w.usage is not None else {},
+        }
+        of = f"{n} tasks"
+        if self.sample is not None:
+            details["sample"] = self.sample.to_dict()
+            of = f"a seeded sample of {self.sample.size} of {self.sample.of} validation tasks"
+        kw = dict(
+            score_before=d.before, score_after=d.after, details=details, duration_s=time.perf_counter() - t0
+        )
+        change = (
+            f"{d.before:.3f} -> {d.after:.3f} on {used} of {of} ({len(fixed)} fixed, {len(broken)} broken); "
+            + w.decision.describe()
+        )
+        if d.accepted:
+            return Verdict.ok(self.name, f"validation improved {change}", **kw)
+        return Verdict.fail(self.name, f"not accepted: {change}", **kw)
+
+
+@dataclass(frozen=True)
+class Sequential:
+    """How the gate validates sequentially: the order's seed, tasks per look, the futility bound,
+    and the head's per-task scores kept across the run's steps."""
+
+    seed: int
+    chunk: int
+    futility: float
+    heads: HeadScores
+
 
 class SkippedValidation:
     """Gate "validation" that did not run (no model reachable): passes, and says so.
@@ -167,9 +234,22 @@ def validation_for_apply(repo: Any, stack: ExitStack, *, pool: Any = None) -> An
 
 
 def validation_gate(
-    scorer: Scorer, val_tasks: Sequence[Any], settings: Any, sample: Any = None
+    scorer: Scorer,
+    val_tasks: Sequence[Any],
+    settings: Any,
+    sample: Any = None,
+    heads: HeadScores | None = None,
 ) -> ValidationGate:
-    """The validation gate with the acceptance rule, alpha and margin of `[training]`; `sample`
-    (a `ValidationSample`) when `val_tasks` is `[data] val_sample`'s cut of the split."""
+    """The validation gate with the acceptance rule, alpha, margin and validation mode of `[training]`.
+
+    `sample` (a `ValidationSample`) when `val_tasks` is `[data] val_sample`'s cut of the split;
+    `heads` keeps the head's per-task scores from step to step (sequential mode); without it
+    the head is scored afresh along the order.
+    """
     t = settings.training
-    return ValidationGate(scorer, val_tasks, t.min_delta, rule=t.accept, alpha=t.alpha, sample=sample)
+    seq = None
+    if t.validation == "sequential":
+        seq = Sequential(t.seed, t.validation_chunk, t.validation_futility, heads or HeadScores())
+    return ValidationGate(
+        scorer, val_tasks, t.min_delta, rule=t.accept, alpha=t.alpha, sample=sample, sequential=seq
+    )

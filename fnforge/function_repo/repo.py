@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import git
 
 Ref = int | str | None
-_CANDIDATE = re.compile(r"^refs/heads/fnforge/(?P<run>.+)/step-(?P<step>\d+)$")
+_CANDIDATE = re.compile(r"^refs/heads/fnforge/(?P<run>.+)/step-(?P<step>\d+)(?:-c\d+)?$")
 _GITIGNORE = "__pycache__/\n*.pyc\n.venv/\n"
 
 
@@ -327,9 +327,17 @@ class FunctionRepo:
 
     # --- writing (porcelain in steps.py) ----------------------------------------------------
 
-    def propose(self, actions: Sequence[Any], run: str = "manual") -> Candidate:
+    def propose(
+        self, actions: Sequence[Any], run: str = "manual", *, step: int | None = None, suffix: str = ""
+    ) -> Candidate:
         """Commit the actions on a fresh candidate branch; see steps.propose."""
-        return porcelain.propose(self, actions, run)
+        return porcelain.propose(self, actions, run, step=step, suffix=suffix)
+
+    def keep_unchosen(self, candidate: Candidate, verdicts: Sequence[Any], note: dict[str, Any]) -> str:
+        """Keep a candidate that lost its step's selection as a rejected ref; see selection.keep_unchosen."""
+        from fnforge.function_repo.selection import keep_unchosen
+
+        return keep_unchosen(self, candidate, list(verdicts), note)
 
     def judge(
         self, candidate: Candidate, gates: Sequence[Any], note_extra: dict[str, Any] | None = None

@@ -61,11 +61,15 @@ def _pause_after(k: int) -> None:
         time.sleep(3600)
 
 
-def propose(repo: StepStore, actions: Sequence[Any], run: str = "manual") -> Candidate:
+def propose(
+    repo: StepStore, actions: Sequence[Any], run: str = "manual", *, step: int | None = None, suffix: str = ""
+) -> Candidate:
     """Commit each action on a new branch `fnforge/<run>/step-<n>` made from the set's head.
 
     One commit per action, with trailers Fnforge-Run, Fnforge-Step and Fnforge-Action;
     the set's branch does not move. Actions may be `Action`s or raw dicts (validated here).
+    Several candidates of one step (`[training] candidates`) give the step number and a
+    suffix each: `fnforge/<run>/step-<n>-c<i>`.
     """
     _check_run(run)
     if not actions:
@@ -75,9 +79,9 @@ def propose(repo: StepStore, actions: Sequence[Any], run: str = "manual") -> Can
         base = repo.head()
         base_functions = repo.functions(base)
         functions, tests = dict(base_functions), repo.tests(base)
-        n = repo.next_step()
-        ref = f"refs/heads/fnforge/{run}/step-{n}"
-        index = repo.git_dir / "fnforge" / f"index-step-{n}"
+        n = repo.next_step() if step is None else step
+        ref = f"refs/heads/fnforge/{run}/step-{n}{suffix}"
+        index = repo.git_dir / "fnforge" / f"index-step-{n}{suffix}"
         index.parent.mkdir(exist_ok=True)
         repo.git.run("read-tree", base, index_file=index)
         changed: list[str] = []

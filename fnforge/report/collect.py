@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fnforge.function_repo import FunctionRepo, RepoError, StepRecord, tool_schema
 from fnforge.report.model import FunctionView, ReportData, StepView
@@ -56,6 +57,8 @@ def report_data(repo: FunctionRepo, state: RunState) -> ReportData:
         waiting=state.waiting,
         in_flight=state.in_flight,
         version=state.version,
+        estimates=run_estimates(Path(repo.root), {r.run for r in records}),
+        notes_by_run=_notes_by_run(records),
     )
 
 
@@ -65,6 +68,28 @@ def collect(root: Path, branch: str | None = None) -> ReportData:
         if branch:
             repo.branch = branch
         return report_data(repo, read_run(repo))
+
+
+def run_estimates(root: Path, runs: set[str]) -> dict[str, Any]:
+    """The estimate each run kept when it started (`.git/fnforge/runs/<run>/estimate.json`)."""
+    import json
+
+    out = {}
+    for run in sorted(runs):
+        path = Path(root) / ".git" / "fnforge" / "runs" / run / "estimate.json"
+        try:
+            out[run] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _notes_by_run(records: list[StepRecord]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for r in sorted(records, key=lambda r: r.step):
+        if r.kind == "step" and (r.note or {}).get("made_by") == "trainer":
+            out.setdefault(r.run, []).append(r.note)
+    return out
 
 
 def _analyses(repo: FunctionRepo, records: list[StepRecord]) -> object:

@@ -92,6 +92,8 @@ class ReportData:
     generated_at: str = ""
     task: str = ""
     analyses: Any = None  # fnforge.report.analyses.Analyses: complexity, test and transfer scores
+    estimates: dict[str, Any] = field(default_factory=dict)  # run -> `train --estimate` kept at its start
+    notes_by_run: dict[str, list[Any]] = field(default_factory=dict)  # run -> its steps' notes, in order
     waiting: list[WaitingView] = field(default_factory=list)  # candidates waiting for review
     in_flight: dict[str, Any] | None = None  # the step being trained when the page was made
     version: str = ""  # changes whenever a step is recorded or a candidate starts or stops waiting

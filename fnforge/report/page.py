@@ -184,5 +184,6 @@ def render_page(data: ReportData, *, live: bool = False) -> str:
 
 def _analyses_html(data: ReportData, chart_src: str | None) -> str:
     from fnforge.report.analyses import analyses_html
+    from fnforge.report.spend import spend_html
 
-    return analyses_html(data.analyses, chart_src)
+    return spend_html(data.steps, data.estimates, data.notes_by_run) + analyses_html(data.analyses, chart_src)

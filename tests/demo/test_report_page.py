@@ -133,3 +133,23 @@ def test_note_figures_read_a_gates_usage_from_its_verdict():
     assert note_duration(note) == 7.75
     older = {**note, "usage": {**note["usage"], "validation": {"tokens": 300, "cost_usd": 0.03}}}
     assert note_tokens(older) == 492  # validation's usage copied among the phases: counted once
+
+
+def test_the_report_draws_score_per_dollar_and_sets_the_estimate_beside_the_spend():
+    from fnforge.report.spend import cumulative_spend, spend_html
+
+    steps = [
+        StepView(1, "accepted", score_before=0.2, score_after=0.5, cost_usd=0.25),
+        StepView(2, "rejected", gate="precheck", cost_usd=0.05),
+    ]
+    unit, spent = cumulative_spend(steps)
+    assert unit == "usd" and spent == {0: 0.0, 1: 0.25, 2: 0.30}
+    notes = [
+        {"usage": {"train": {"http_requests": 4, "prompt_tokens": 100, "completion_tokens": 20, "cost_usd": 0.01}},
+         "verdicts": [{"gate": "validation", "details": {"usage": {"http_requests": 8, "cost_usd": 0.02}}}]},
+    ]  # fmt: skip
+    estimate = {"per_step": {"expected": {"validation": {"requests": 10, "usd": 0.03}}, "at_most": {}}}
+    html_ = spend_html(steps, {"r1": estimate}, {"r1": notes})
+    assert 'id="spend-chart"' in html_ and 'src="data:image/png;base64,' in html_
+    assert 'id="estimate-table"' in html_ and "<td>validation</td><td>10</td>" in html_
+    assert "$0.0200</td></tr>" in html_  # the validation gate's spend, read from its verdict

@@ -8,6 +8,10 @@ importing the `openai` SDK, so that three promises hold in one place:
   miss into `LLMCacheMiss` with zero HTTP requests;
 - *secrecy*: the API key is read from the environment variable that the settings name,
   handed to the SDK, and never written to the cache, notes, transcripts or logs;
+- *a budget*: with a `ledger` (`engine/ledger.py`), each request's worst case (the prompt as
+  measured plus its reply limit) is reserved before it is sent and settled with the tokens the
+  endpoint reports; `BudgetExhausted` is raised instead of sending what cannot be afforded.
+  A reply from the cache is never reserved: it costs nothing;
 - *robustness*: a concurrency limit, and retries with exponential backoff on 5xx, timeouts
   and dropped connections; a 429 waits as long as its `Retry-After` asks, up to
   `[llm] max_wait_s` in all, saying so through `on_wait` ("rate limited, waiting 40 s").
@@ -48,6 +52,7 @@ from fnforge.engine.llm.errors import (
 )
 from fnforge.engine.llm.refusals import read_refusal, stated_window
 from fnforge.engine.llm.replies import Reply, ToolCall, Usage
+from fnforge.engine.tokens import request_tokens
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -84,6 +89,7 @@ class LLMClient:
         self.on_wait = on_wait
         self.answered = False  # an HTTP request of this client got an answer (so the setup works)
         self.usage = Usage()
+        self.ledger: Any = None  # engine.ledger.Ledger: the run's budget (None: no limit is kept)
         self.windows: dict[str, int] = {}  # context windows learned from refusals, by model name
         self._client: Any = None
         self._semaphore: asyncio.Semaphore | None = None
@@ -144,21 +150,72 @@ class LLMClient:
         req = self.request(
             messages, model=model, tools=tools, stop=stop, max_tokens=max_tokens, temperature=temperature
         )
+        return self._refusal_raised(await self._reply(req), req)
+
+    async def choices(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        n: int,
+        model: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> list[Reply]:
+        """`n` replies to one prompt: one request with `n` set, so the prompt is paid once.
+
+        An endpoint that answers fewer choices (many ignore `n`) gets each missing one asked
+        alone, with the seed offset by its index (`seed + i`), so the replies still differ.
+        """
+        req = self.request(messages, model=model, tools=tools, max_tokens=max_tokens, temperature=temperature)
+        if n > 1:
+            req["n"] = n
+        first = self._refusal_raised(await self._reply(req), req)
+        got = [first, *first.more]
+        for i in range(len(got), n):
+            token = SEED_OFFSET.set(SEED_OFFSET.get() + i)
+            try:
+                got.append(
+                    await self.chat(
+                        messages, model=model, tools=tools, max_tokens=max_tokens, temperature=temperature
+                    )
+                )
+            finally:
+                SEED_OFFSET.reset(token)
+        return got[:n]
+
+    async def _reply(self, req: dict[str, Any]) -> Reply:
+        """The cached reply to a request, or the endpoint's (reserved against the budget, then cached)."""
         key = request_key(req)
         reply = self.cache.get(key) if self.cache is not None else None
         if reply is None:
             if self.offline:
                 raise LLMCacheMiss(
                     f"offline: no cached reply for a request to {req['model']} "
-                    f"({len(messages)} messages, key {key[:12]}); "
+                    f"({len(req['messages'])} messages, key {key[:12]}); "
                     "run without --offline to ask the model"
                 )
-            reply = await self._ask(req)
+            reserved = None
+            if self.ledger is not None:  # raises BudgetExhausted before anything is sent
+                size = request_tokens(req["messages"], req.get("tools"))
+                reserved = self.ledger.reserve(req["model"], size, req["max_tokens"], req.get("n", 1))
+            try:
+                reply = await self._ask(req)
+            except BaseException:
+                if reserved is not None:
+                    self.ledger.release(reserved)
+                raise
+            if reserved is not None:
+                self.ledger.settle(reserved, reply.prompt_tokens, reply.completion_tokens)
             if self.cache is not None:
                 self.cache.put(key, req, reply)
         else:
             self.usage.cache_hits += 1
         self._count(req["model"], reply)
+        return reply
+
+    def _refusal_raised(self, reply: Reply, req: dict[str, Any]) -> Reply:
+        """The reply, or its refusal raised (`_refuse`: context length, tools, other)."""
         if reply.refused is not None:
             self.usage.refusals += 1
             self._refuse(req["model"], reply)
@@ -330,19 +387,21 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-def _reply_from(resp: Any) -> Reply:
-    choice = resp.choices[0]
+def _choice(choice: Any) -> Reply:
     msg = choice.message
     calls = [
         ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
         for c in (msg.tool_calls or [])
         if getattr(c, "function", None) is not None
     ]
+    return Reply(content=msg.content, tool_calls=calls, finish_reason=choice.finish_reason)
+
+
+def _reply_from(resp: Any) -> Reply:
+    """The first choice, carrying the others in `more` and the whole response's token counts."""
+    first, *more = [_choice(c) for c in resp.choices]
     usage = resp.usage
-    return Reply(
-        content=msg.content,
-        tool_calls=calls,
-        finish_reason=choice.finish_reason,
-        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-    )
+    first.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    first.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    first.more = more
+    return first

@@ -69,6 +69,8 @@ class Reply:
     refused: str | None = None  # the provider's message
     refusal_kind: str | None = None  # REFUSAL_CONTEXT, REFUSAL_TOOLS or REFUSAL_OTHER
     window: int | None = None  # the context window a context-length refusal states, in tokens
+    # a request with `n` > 1: the other choices (their tokens are counted in this one's)
+    more: list[Reply] = field(default_factory=list)
 
     @property
     def cut(self) -> bool:
@@ -102,4 +104,5 @@ class Reply:
             refused=d.get("refused"),
             refusal_kind=d.get("refusal_kind"),
             window=d.get("window"),
+            more=[cls.from_dict(m) for m in d.get("more") or []],
         )

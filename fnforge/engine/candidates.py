@@ -1,0 +1,108 @@
+"""Several candidates a step: gate each proposal, validate only the best, keep the others.
+
+With `[training] candidates = k` the optimizer writes k proposals for one step. Validation
+is the expensive gate, so each proposal is first its own candidate through the cheap gates
+(static, policy, property tests, the pre-check on the batch's failures); of those that pass,
+the one whose pre-check fixes the most failed batch tasks goes on to validation, ties going to
+the smaller change (fewer changed lines), then to the earlier proposal. The step's decision is
+the chosen candidate's; the others are kept as rejected refs at gate `selection`
+(`function_repo/selection.py`) with their verdicts, the pre-check's figures among them.
+
+When no proposal passes, the step is rejected with the first proposal's failing verdict and
+the rest are kept the same way, each at its own failing gate.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fnforge.protocol import CandidateView, Verdict
+
+
+@dataclass(frozen=True)
+class KnownVerdict:
+    """A gate whose verdict was reached during selection: the chosen candidate is not gated twice."""
+
+    name: str
+    verdict: Verdict
+
+    def check(self, candidate: CandidateView) -> Verdict:
+        """The verdict reached before."""
+        return self.verdict
+
+
+def changed_lines(base: Mapping[str, str], functions: Mapping[str, str]) -> int:
+    """How many lines a candidate adds or removes across its modules (the size of its change)."""
+    total = 0
+    for name in set(base) | set(functions):
+        a, b = (base.get(name) or "").splitlines(), (functions.get(name) or "").splitlines()
+        if a == b:
+            continue
+        total += sum(
+            1 for line in difflib.unified_diff(a, b, lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        )  # fmt: skip
+    return total
+
+
+def precheck_fixes(verdicts: Sequence[Verdict]) -> int:
+    """How many failed batch tasks the candidate's pre-check fixed (0 when it did not run)."""
+    for v in verdicts:
+        if v.gate == "precheck":
+            return len((v.details or {}).get("fixed") or [])
+    return 0
+
+
+def passed(verdicts: Sequence[Verdict]) -> bool:
+    """Whether every gate run so far passed."""
+    return all(v.passed for v in verdicts)
+
+
+def choose(gated: Sequence[tuple[Any, list[Verdict]]]) -> int:
+    """The index of the candidate that goes to validation (see the module docstring).
+
+    `gated` holds (candidate, verdicts of the gates before validation) in proposal order.
+    """
+    ranked = [
+        (-precheck_fixes(v), changed_lines(c.base_functions, c.functions), i)
+        for i, (c, v) in enumerate(gated)
+        if passed(v)
+    ]
+    return min(ranked)[2] if ranked else 0
+
+
+def label(candidate: Any, index: int) -> str:
+    """A candidate's name within its step: `c<i>` of its branch `.../step-<n>-c<i>`, else by position."""
+    branch = str(getattr(candidate, "branch", ""))
+    return "c" + branch.rsplit("-c", 1)[1] if "-c" in branch else f"c{index + 1}"
+
+
+def selection_note(gated: Sequence[tuple[Any, list[Verdict]]], chosen: int) -> dict[str, Any]:
+    """What the step's note says about its candidates: each one's gate, fixes and size."""
+    rows = []
+    for i, (c, verdicts) in enumerate(gated):
+        failed = next((v for v in verdicts if not v.passed), None)
+        rows.append(
+            {
+                "candidate": label(c, i),
+                "actions": [a.summary for a in c.actions],
+                "gate": failed.gate if failed else None,
+                "precheck_fixed": precheck_fixes(verdicts),
+                "changed_lines": changed_lines(c.base_functions, c.functions),
+                "chosen": i == chosen,
+            }
+        )
+    return {"candidates": rows, "chosen": label(gated[chosen][0], chosen)}
+
+
+def why_not_chosen(gated: Sequence[tuple[Any, list[Verdict]]], chosen: int, index: int) -> str:
+    """The reason a passing candidate lost: the chosen one's pre-check and size beside its own."""
+    mine, best = gated[index], gated[chosen]
+    return (
+        f"candidate {label(best[0], chosen)} was validated instead: its pre-check fixed {precheck_fixes(best[1])} "
+        f"({changed_lines(best[0].base_functions, best[0].functions)} changed lines), this one "
+        f"{precheck_fixes(mine[1])} ({changed_lines(mine[0].base_functions, mine[0].functions)} changed lines)"
+    )

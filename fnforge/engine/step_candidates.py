@@ -1,0 +1,80 @@
+"""A step with several candidates (`[training] candidates = k`): commit, gate and select, then judge one.
+
+Each proposal is committed on its own branch `fnforge/<run>/step-<n>-c<i>` (all from the same
+head, all numbered n) and run through the gates before validation (static, policy, property
+tests, the pre-check on the batch's failures). `candidates.choose` picks the one that goes on:
+its verdicts so far are replayed to the store as `KnownVerdict`s (nothing is gated twice) and
+validation decides the step. The others are kept as rejected refs first (`keep_unchosen`),
+while the head they were made from is still the branch's head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fnforge.engine.candidates import KnownVerdict, choose, passed, selection_note, why_not_chosen
+from fnforge.engine.step_notes import candidate_complexity
+
+
+def judge_several(
+    repo: Any,
+    run: str,
+    proposals: Sequence[Any],
+    note: dict[str, Any],
+    gates_for: Callable[[], tuple[list[Any], Any]],
+    judge: Callable[[Any, list[Any], dict[str, Any]], Any],
+) -> Any:
+    """Gate every proposal, keep the unchosen, and judge the chosen one; the step's result.
+
+    `gates_for()` gives this step's gates before validation and its validation gate; `judge`
+    is the store's judge (or `hold` for human review) applied to the chosen candidate.
+    """
+    from fnforge.function_repo import ActionError, run_gates
+
+    before, validation = gates_for()
+    n = repo.next_step()
+    gated: list[tuple[Any, list[Any]]] = []
+    errors = []
+    for i, proposal in enumerate(proposals, 1):
+        if proposal.actions is None:
+            errors.append(f"c{i}: {proposal.error or 'no actions'}")
+            continue
+        try:
+            candidate = repo.propose(proposal.actions, run, step=n, suffix=f"-c{i}")
+        except ActionError as e:  # edits the store cannot apply are the optimizer's fault
+            errors.append(f"c{i}: {e}")
+            continue
+        gated.append((candidate, run_gates(before, candidate)))
+    if not gated:
+        return repo.record_rejection(run, "optimizer", "; ".join(errors) or "no actions", note)
+    chosen = choose(gated)
+    note["selection"] = {**selection_note(gated, chosen), "unusable": errors}
+    for i, (candidate, verdicts) in enumerate(gated):
+        if i != chosen:
+            why = why_not_chosen(gated, chosen, i)
+            repo.keep_unchosen(
+                candidate,
+                verdicts,
+                {**note, "selection": {"why": why, "chosen": note["selection"]["chosen"]}},
+            )
+    # what the unchosen cost (their pre-checks) is part of the step's spend
+    note.setdefault("usage", {})["unchosen"] = _summed(
+        (v.details or {}).get("usage") or {} for i, (_, vs) in enumerate(gated) if i != chosen for v in vs
+    )
+    winner, verdicts = gated[chosen]
+    note["complexity"] = candidate_complexity(dict(winner.functions))
+    gates = [KnownVerdict(v.gate, v) for v in verdicts]
+    if passed(verdicts):
+        gates.append(validation)
+    return judge(winner, gates, note)
+
+
+def _summed(parts: Any) -> dict[str, float]:
+    """Usage dicts added up key by key (numbers only)."""
+    out: dict[str, float] = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[key] = out.get(key, 0) + value
+    return out

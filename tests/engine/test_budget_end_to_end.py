@@ -1,0 +1,222 @@
+"""Spending carefully, end to end: budgets, sequential validation, several candidates, the estimate.
+
+Real GSM8K tasks, the scripted models on a loopback server that counts what it is sent (the
+real `openai` client), real git, real Docker gates. A budget is checked against what the
+server received, never against fnforge's own counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import gsm8k_world as world
+import pytest
+from llm_server import LLMServer, tool_calls
+
+from fnforge.engine.trainer import train
+from fnforge.function_repo import FunctionRepo
+
+SECRET = "sk-budget-e2e-never-stored"
+FNFORGE = str(Path(sys.executable).parent / "fnforge")
+PRICES = {
+    world.AGENT_MODEL: {"input": 0.15, "output": 0.6},
+    world.OPTIMIZER_MODEL: {"input": 2.5, "output": 10.0},
+}
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FNFORGE_TEST_KEY": SECRET}
+    return subprocess.run([FNFORGE, *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def make_repo(
+    path: Path, train_rows: list[dict], val_rows: list[dict], base_url: str, training: str, steps: int = 10
+) -> FunctionRepo:
+    """A repository of the world with these splits; the optimizer samples (k candidates need it)."""
+    text = world.config_text(base_url, extra_training=training).replace(
+        "max_steps = 10", f"max_steps = {steps}"
+    )
+    repo = FunctionRepo.init(
+        path, config_text=text.replace("[agent]", "optimizer_temperature = 0.7\n\n[agent]")
+    )
+    world.write_split(path / "data" / "train.jsonl", train_rows)
+    world.write_split(path / "data" / "val.jsonl", val_rows)
+    repo.git.run("add", "data")
+    repo.git.run("commit", "-q", "-m", "data")
+    return repo
+
+
+def decisions(repo: FunctionRepo) -> list[tuple]:
+    return [(r.step, r.decision, r.gate, tuple(r.actions)) for r in repo.steps(include_rejected=True)]
+
+
+def spent(server: LLMServer, since: tuple[int, int, int, float]) -> dict[str, float]:
+    """What the server received since a mark: requests, tokens and dollars."""
+    requests, prompt, completion, usd = since
+    return {
+        "requests": server.count - requests,
+        "tokens": server.prompt_tokens + server.completion_tokens - prompt - completion,
+        "usd": server.cost_usd(PRICES) - usd,
+    }
+
+
+def mark(server: LLMServer) -> tuple[int, int, int, float]:
+    return server.count, server.prompt_tokens, server.completion_tokens, server.cost_usd(PRICES)
+
+
+@pytest.fixture(scope="module")
+def records(datasets_dir: Path) -> list[dict]:
+    return world.pick_records(datasets_dir, 40)
+
+
+@pytest.fixture(scope="module")
+def server(records):
+    with LLMServer(world.GSM8KWorld(records)) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, records, server):
+    """An unbudgeted run of the world's four-step plan: its decisions and what it cost."""
+    repo = make_repo(
+        tmp_path_factory.mktemp("ref") / "fns", records[:8], records[8:16], server.base_url, world.PAPER_RULES
+    )
+    before = mark(server)
+    done = cli("train", "--repo", str(repo.root), "--run", "r1")
+    assert done.returncode == 0, done.stderr
+    return decisions(repo), spent(server, before)
+
+
+@pytest.mark.parametrize("unit", ["requests", "tokens", "usd"])
+def test_a_budget_is_never_passed_and_resume_with_more_finishes_without_a_step_twice(
+    tmp_path, records, server, reference, unit
+) -> None:
+    expected, cost = reference
+    repo = make_repo(tmp_path / "fns", records[:8], records[8:16], server.base_url, world.PAPER_RULES)
+    limit = cost[unit] * 0.4
+    flag = f"--budget-{unit}"
+    value = f"{limit:.6f}" if unit == "usd" else str(int(limit))
+    before = mark(server)
+    stopped = cli("train", "--repo", str(repo.root), "--run", "r1", flag, value)
+    assert stopped.returncode == 3, stopped.stderr
+    assert spent(server, before)[unit] <= float(value) + 1e-9
+    line = stopped.stderr.strip()
+    assert (
+        "\n" not in line
+        and line.startswith("spent ")
+        and f"continue with: fnforge train --repo {repo.root} --resume {flag}" in line
+    )
+    assert len(decisions(repo)) < len(expected)
+    again = cli("train", "--repo", str(repo.root), "--resume", flag, "100" if unit == "usd" else "1000000000")
+    assert again.returncode == 0, again.stderr
+    assert decisions(repo) == expected  # every step once, decided as the unbudgeted run decided it
+    before = mark(server)
+    replay = cli("train", "--repo", str(repo.root), "--offline")
+    assert replay.returncode == 0, replay.stderr + replay.stdout
+    assert "the same decisions" in replay.stdout and server.count == before[0]
+
+
+def test_estimate_prints_the_cost_by_role_and_sends_nothing(tmp_path, records, server) -> None:
+    repo = make_repo(tmp_path / "fns", records[:8], records[8:16], server.base_url, "")
+    before = server.count
+    shown = cli("train", "--repo", str(repo.root), "--estimate")
+    assert shown.returncode == 0, shown.stderr
+    assert server.count == before
+    for role in ("train batch", "pre-check", "validation", "optimizer", "whole run (10 steps)"):
+        assert role in shown.stdout
+    assert "$" in shown.stdout  # the world's models are priced
+    assert not repo.steps(include_rejected=True)
+
+
+class _Useless(world.GSM8KWorld):
+    """The optimizer always adds describe_number, which changes no answer."""
+
+    def optimizer(self, body: dict):
+        return tool_calls(
+            ("add_function", {"name": "describe_number", "description": "d", "code": world.DESCRIBE})
+        )
+
+
+def test_a_useless_candidate_on_a_large_validation_set_is_rejected_after_a_fraction(
+    tmp_path, records, docker_pool
+) -> None:
+    training = 'precheck = false\nsolved_batch = "ask"\nvalidation_chunk = 6\n'
+    with LLMServer(_Useless(records)) as server:
+        repo = make_repo(tmp_path / "fns", records[:4], records[4:40], server.base_url, training, steps=1)
+        train(repo, run="r1", pool=docker_pool)
+        candidate_rollouts = sum(
+            1
+            for r in server.requests
+            if r.get("model") == world.AGENT_MODEL and "describe_number" in json.dumps(r.get("tools"))
+        )
+    step = repo.steps(include_rejected=True)[0]
+    assert step.gate == "validation" and not step.accepted
+    details = step.note["verdicts"][-1]["details"]
+    assert details["n"] == 36 and details["tasks"] < 18
+    assert details["acceptance"]["sequential"]["stopped"] in ("futility", "cannot be accepted")
+    assert "sequential" in step.reason and "of 36 tasks" in step.reason
+    assert candidate_rollouts <= 18  # the candidate ran on a fraction of the validation set
+
+
+class _ThreeWays(world.GSM8KWorld):
+    """Asked for n choices (or with seeds 0, 1, 2), the optimizer writes a useless edit, a good one,
+    and one whose function breaks its promise (returns text for a float)."""
+
+    def __init__(self, records):
+        super().__init__(records)
+        self.written: dict[str, int] = {}
+
+    def optimizer(self, body: dict):
+        key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        i = self.written[key] = self.written.get(key, -1) + 1
+        edits = [
+            ("add_function", {"name": "describe_number", "description": "d", "code": world.DESCRIBE}),
+            ("add_function", {"name": "calculate", "description": "c", "code": world.CALCULATE}),
+            ("add_function", {"name": "calculate", "description": "c", "code": world.CALCULATE_AS_TEXT}),
+        ]
+        return tool_calls(edits[(i + int(body.get("seed") or 0)) % 3])
+
+
+def test_with_three_candidates_the_good_one_is_accepted_and_the_other_two_are_kept(
+    tmp_path, records, docker_pool
+) -> None:
+    training = 'solved_batch = "ask"\ncandidates = 3\n'
+    with LLMServer(_ThreeWays(records)) as server:
+        repo = make_repo(tmp_path / "fns", records[:8], records[8:16], server.base_url, training, steps=1)
+        train(repo, run="r1", pool=docker_pool)
+        asked = server.requests_for(world.OPTIMIZER_MODEL)
+        before = server.count
+        replay = cli("train", "--repo", str(repo.root), "--offline")
+        assert replay.returncode == 0 and "the same decisions" in replay.stdout, replay.stderr + replay.stdout
+        assert server.count == before
+    assert len(asked) == 1 and asked[0]["n"] == 3  # one request, the prompt paid once
+    step = repo.steps(include_rejected=True)[0]
+    assert step.accepted and step.actions == ["add calculate"]
+    assert step.note["selection"]["chosen"] == "c2"
+    kept = {}
+    for i in (1, 3):
+        ref = f"refs/fnforge/rejected/r1/step-1-c{i}"
+        kept[i] = json.loads(repo.git.run("notes", "--ref", "fnforge", "show", ref))
+    assert kept[1]["gate"] == "precheck" and kept[1]["verdicts"][-1]["details"]["fixed"] == []
+    assert kept[3]["gate"] == "property"  # returns text where it promises a float
+    assert "fnforge/" not in repo.git.run("branch", "--list")
+
+
+def test_an_endpoint_that_ignores_n_gets_the_other_candidates_asked_with_the_next_seeds(
+    tmp_path, records, docker_pool
+) -> None:
+    training = 'solved_batch = "ask"\ncandidates = 3\n'
+    with LLMServer(_ThreeWays(records), honours_n=False) as server:
+        repo = make_repo(tmp_path / "fns", records[:8], records[8:16], server.base_url, training, steps=1)
+        train(repo, run="r1", pool=docker_pool)
+        asked = server.requests_for(world.OPTIMIZER_MODEL)
+    assert [r["seed"] for r in asked] == [0, 1, 2]
+    step = repo.steps(include_rejected=True)[0]
+    assert step.accepted and step.actions == ["add calculate"]
