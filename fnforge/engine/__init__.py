@@ -9,14 +9,20 @@ only part that talks to language models (only the `llm` package imports `openai`
   (a step's gates, cheapest first), `step_notes` (what a step records and the optimizer
   reads back), `replay` (an offline rerun of a finished run, compared step by step),
   `review_replay` (a person's review decisions, made again where they were made),
-  `run_state` (the step in flight, as a small file) and `run_observer` (what watches a run
-  from inside: that file and the experiment tracker);
+  `run_state` (the step in flight, as a small file), `run_observer` (what watches a run
+  from inside: that file and the experiment tracker) and `outcomes` (what a step and a run
+  return);
+- spend: `ledger` (every request's worst case reserved against `[budget]`), `run_budget` (a
+  run's ledger and saved estimate), `estimate` (a run priced before it starts);
+- several candidates a step: `candidates` (k proposals made candidates) and `step_candidates`
+  (each gated, the best by pre-check validated, the others kept);
 - the optimizer: `optimizer` (proposals from a model or a reviewed script),
   `optimizer_protocol` (how its edits are asked for and read: tool calls or JSON in text),
   `optimizer_prompt` (its prompt within a token budget), `prompt_files` and `prompts/`
   (the templates), `tokens` (offline token counts);
 - judging a candidate: `acceptance` (the rules, pure functions), `precheck` (the cheap look
-  first), `validation` (better than the head on validation) and `validation_order` (the one
+  first), `validation` (better than the head on validation), `sequential` and `sequential_walk` (the
+  stopping rule and its walk along the order) and `validation_order` (the one
   seeded order of validation tasks);
 - running the agent: `agent`, `agent_base` and `react` (the three modes), `toolbox` (a set
   as sandboxed tools), `evaluation` (the `Scorer`), `executors/` (where rollouts run: local
