@@ -287,11 +287,13 @@ def estimate_repo(repo: Any) -> Estimate:
 
     Opens no sandbox and no model client: only the evaluator and the task files are read.
     """
+    from fnforge.engine.data_sources import sampled_validation
     from fnforge.engine.experiment import load_tasks
     from fnforge.evaluators import get_evaluator
 
     s = repo.settings
     evaluator = get_evaluator(s.task.name, repo.root)
-    train = load_tasks(evaluator, repo.root, s.data.train, "train")
-    val = load_tasks(evaluator, repo.root, s.data.val, "val")
+    train, _ = load_tasks(evaluator, repo.root, s.data.train, "train", s.data.max_bad_share)
+    val_split, _ = load_tasks(evaluator, repo.root, s.data.val, "val", s.data.max_bad_share)
+    val, _ = sampled_validation(val_split, s.training.seed, s.data.val_sample)  # what the gates score
     return estimate_run(s, dict(repo.functions()), evaluator, train, val)
