@@ -13,6 +13,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 FNFORGE = str(Path(sys.executable).parent / "fnforge")
+# the fields of a step that `/state.json` and `fnforge log --json` must agree on
+LOG_FIELDS = (
+    "step",
+    "run",
+    "kind",
+    "decision",
+    "gate",
+    "reason",
+    "score_before",
+    "score_after",
+    "actions",
+    "commit",
+)
 
 
 @contextmanager

@@ -10,25 +10,12 @@ from pathlib import Path
 
 import httpx2 as httpx
 from demo_helpers import ScoredValidation, chromium_page, demo_steps
-from watching import FNFORGE, repository_state, watching
+from watching import FNFORGE, LOG_FIELDS, repository_state, watching
 
 from fnforge.config import render_template
 from fnforge.function_repo import FunctionRepo, StaticGate
 from fnforge.function_repo import review as rv
 from fnforge.report import write_report
-
-LOG_FIELDS = (
-    "step",
-    "run",
-    "kind",
-    "decision",
-    "gate",
-    "reason",
-    "score_before",
-    "score_after",
-    "actions",
-    "commit",
-)
 
 
 def log_json(repo: Path) -> list[dict]:

@@ -17,24 +17,12 @@ import gsm8k_world as world
 import httpx2 as httpx
 from browser import chromium_page
 from llm_server import LLMServer
-from watching import FNFORGE, watching
+from watching import FNFORGE, LOG_FIELDS, watching
 
 from fnforge.engine.run_state import PHASES
 from fnforge.function_repo import FunctionRepo
 
 SECRET = "sk-watch-test-never-stored"
-LOG_FIELDS = (
-    "step",
-    "run",
-    "kind",
-    "decision",
-    "gate",
-    "reason",
-    "score_before",
-    "score_after",
-    "actions",
-    "commit",
-)
 PAGE_STATE = """() => ({
   rows: document.querySelectorAll('#steps tbody tr[data-step]').length,
   phase: document.getElementById('in-flight').dataset.phase || '',
