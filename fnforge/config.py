@@ -141,6 +141,7 @@ class TrainingSettings(_Section):
     validation_chunk: int = Field(40, gt=0)  # tasks per look (more when the set needs over 20 looks)
     validation_futility: float = Field(0.08, ge=0.0, lt=1.0)  # stop below this predictive power
     candidates: int = Field(1, ge=1, le=16)  # proposals asked of the optimizer per step
+    combine: bool = False  # also validate, as one candidate, the proposals that each fix batch tasks
 
 
 class BudgetSettings(_Section):

@@ -10,6 +10,13 @@ the chosen candidate's; the others are kept as rejected refs at gate `selection`
 
 When no proposal passes, the step is rejected with the first proposal's failing verdict and
 the rest are kept the same way, each at its own failing gate.
+
+With `[training] combine = true` the proposals are not only rivals: the optimizer's k replies
+are paid for, and when two or more of them each fix failed batch tasks while editing different
+functions, using only one wastes the others. `combinable` picks those (best first, skipping any
+that touches a function an earlier pick already edits); their actions together make one more
+candidate, `c<i>+<j>`, gated like the rest. It goes to validation only when its own pre-check
+fixes more than the best single proposal's (a tie goes to the smaller change, the single one).
 """
 
 from __future__ import annotations
@@ -72,6 +79,33 @@ def choose(gated: Sequence[tuple[Any, list[Verdict]]]) -> int:
         if passed(v)
     ]
     return min(ranked)[2] if ranked else 0
+
+
+def touched(candidate: Any) -> set[str]:
+    """The names of the functions a candidate's actions add, revise or remove."""
+    return {a.name for a in candidate.actions}
+
+
+def combinable(gated: Sequence[tuple[Any, list[Verdict]]]) -> list[int]:
+    """The candidates worth combining, in proposal order (see the module docstring).
+
+    Those that passed every gate so far and whose pre-check fixed at least one task, taken best
+    first (most fixes, then the smaller change) and skipped when they touch a function an
+    earlier pick touches. Fewer than two: nothing to combine.
+    """
+    ranked = sorted(
+        (-precheck_fixes(v), changed_lines(c.base_functions, c.functions), i)
+        for i, (c, v) in enumerate(gated)
+        if passed(v) and precheck_fixes(v) > 0
+    )
+    picked: list[int] = []
+    names: set[str] = set()
+    for _, _, i in ranked:
+        mine = touched(gated[i][0])
+        if not mine & names:
+            picked.append(i)
+            names |= mine
+    return sorted(picked) if len(picked) > 1 else []
 
 
 def label(candidate: Any, index: int) -> str:

@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fnforge.engine.candidates import KnownVerdict, choose, passed, selection_note, why_not_chosen
+from fnforge.engine.candidates import (
+    KnownVerdict,
+    choose,
+    combinable,
+    label,
+    passed,
+    selection_note,
+    why_not_chosen,
+)
 from fnforge.engine.step_notes import candidate_complexity
 
 
@@ -24,11 +32,13 @@ def judge_several(
     note: dict[str, Any],
     gates_for: Callable[[], tuple[list[Any], Any]],
     judge: Callable[[Any, list[Any], dict[str, Any]], Any],
+    combine: bool = False,
 ) -> Any:
     """Gate every proposal, keep the unchosen, and judge the chosen one; the step's result.
 
     `gates_for()` gives this step's gates before validation and its validation gate; `judge`
-    is the store's judge (or `hold` for human review) applied to the chosen candidate.
+    is the store's judge (or `hold` for human review) applied to the chosen candidate. With
+    `combine`, the proposals worth combining make one more candidate (`candidates.combinable`).
     """
     from fnforge.function_repo import ActionError, run_gates
 
@@ -48,8 +58,13 @@ def judge_several(
         gated.append((candidate, run_gates(before, candidate)))
     if not gated:
         return repo.record_rejection(run, "optimizer", "; ".join(errors) or "no actions", note)
+    combined = _combined(repo, run, n, gated, before) if combine else None
+    if combined is not None:
+        gated.append(combined)
     chosen = choose(gated)
     note["selection"] = {**selection_note(gated, chosen), "unusable": errors}
+    if combined is not None:
+        note["selection"]["combined"] = label(combined[0], len(gated) - 1)
     for i, (candidate, verdicts) in enumerate(gated):
         if i != chosen:
             why = why_not_chosen(gated, chosen, i)
@@ -68,6 +83,25 @@ def judge_several(
     if passed(verdicts):
         gates.append(validation)
     return judge(winner, gates, note)
+
+
+def _combined(repo: Any, run: str, n: int, gated: list[tuple[Any, list[Any]]], before: list[Any]) -> Any:
+    """The proposals worth combining as one more gated candidate `c<i>+<j>`; None when fewer than two are.
+
+    Their actions are committed together from the same head; a combination the store cannot
+    apply (two edits that clash after all) is simply not made.
+    """
+    from fnforge.function_repo import ActionError, run_gates
+
+    parts = combinable(gated)
+    if not parts:
+        return None
+    suffix = "-c" + "+".join(label(gated[i][0], i)[1:] for i in parts)
+    try:
+        candidate = repo.propose([a for i in parts for a in gated[i][0].actions], run, step=n, suffix=suffix)
+    except ActionError:
+        return None
+    return candidate, run_gates(before, candidate)
 
 
 def _summed(parts: Any) -> dict[str, float]:

@@ -220,7 +220,8 @@ class Trainer:
         proposals, note = proposed
         if len(proposals) > 1:
             res = judge_several(
-                self.repo, self.run, proposals, note, lambda: self._gates(work, split=True), self._judge_with
+                self.repo, self.run, proposals, note, lambda: self._gates(work, split=True), self._judge_with,
+                combine=self.settings.training.combine,
             )
         else:
             res = self._judge(work, proposals[0], note)

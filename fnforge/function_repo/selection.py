@@ -25,8 +25,8 @@ from fnforge.protocol import Verdict
 SELECTION = "selection"
 
 
-def unchosen_ref(run: str, step: int, index: int) -> str:
-    """Where the i-th candidate of a step is kept when another was chosen."""
+def unchosen_ref(run: str, step: int, index: int | str) -> str:
+    """Where the i-th candidate of a step (or a combination such as `1+3`) is kept when another was chosen."""
     return f"{REJECTED_PREFIX}/{run}/step-{step}-c{index}"
 
 
@@ -68,7 +68,7 @@ def keep_unchosen(
         commit = repo.git.commit_tree(candidate.tree_sha, [candidate.commit_sha], message(title, trailers))
         repo.git.add_note(candidate.commit_sha, text)
         repo.git.add_note(commit, text)
-        ref = unchosen_ref(candidate.run, candidate.step, int(index))
+        ref = unchosen_ref(candidate.run, candidate.step, index)
         old = repo.git.run("rev-parse", "--verify", "--quiet", ref, check=False) or None
         repo.git.move_ref(ref, commit, old)  # a redone step (after a crash) replaces its earlier losers
         repo.git.delete_ref(f"refs/heads/{candidate.branch}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gsm8k_world as world
 import pytest
-from llm_server import LLMServer, tool_calls
+from llm_server import LLMServer, text, tool_calls, tool_results
 
 from fnforge.engine.trainer import train
 from fnforge.function_repo import FunctionRepo
@@ -220,3 +220,64 @@ def test_an_endpoint_that_ignores_n_gets_the_other_candidates_asked_with_the_nex
     assert [r["seed"] for r in asked] == [0, 1, 2]
     step = repo.steps(include_rejected=True)[0]
     assert step.accepted and step.actions == ["add calculate"]
+
+
+class _TwoHalves(world.GSM8KWorld):
+    """Half the questions are worked with `calculate`, the other half with `reckon` (the same
+    calculator under another name); asked for three choices, the optimizer writes one of each and
+    a useless third, so each of the first two fixes only its own half."""
+
+    RECKON = world.CALCULATE.replace("def calculate(", "def reckon(")
+
+    def __init__(self, records):
+        super().__init__(records)
+        self.tool_for = {r["question"].strip(): ("calculate", "reckon")[i % 2] for i, r in enumerate(records)}
+        self.written: dict[str, int] = {}
+
+    def agent(self, body: dict):
+        question = self._question(body)
+        names = [t["function"]["name"] for t in body.get("tools") or []]
+        tool = self.tool_for.get(question, "calculate")
+        if tool in names and not tool_results(body):
+            return tool_calls((tool, {"expression": self.expressions.get(question, "0")}))
+        if tool_results(body) or not names:
+            return super().agent(body)
+        return text(f"None of these tools fits, so I guess.\n#### {world._first_number(question)}")
+
+    def optimizer(self, body: dict):
+        key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        i = self.written[key] = self.written.get(key, -1) + 1
+        edits = [
+            ("add_function", {"name": "calculate", "description": "c", "code": world.CALCULATE}),
+            ("add_function", {"name": "reckon", "description": "r", "code": self.RECKON}),
+            ("add_function", {"name": "describe_number", "description": "d", "code": world.DESCRIBE}),
+        ]
+        return tool_calls(edits[(i + int(body.get("seed") or 0)) % 3])
+
+
+def test_combine_validates_two_proposals_that_fix_different_tasks_as_one_candidate(
+    tmp_path, records, docker_pool
+) -> None:
+    training = 'solved_batch = "ask"\ncandidates = 3\ncombine = true\n'
+    with LLMServer(_TwoHalves(records[:16])) as server:
+        repo = make_repo(tmp_path / "fns", records[:8], records[8:16], server.base_url, training, steps=1)
+        train(repo, run="r1", pool=docker_pool)
+        asked = len(server.requests_for(world.OPTIMIZER_MODEL))
+        before = server.count
+        replay = cli("train", "--repo", str(repo.root), "--offline")
+        assert replay.returncode == 0 and "the same decisions" in replay.stdout, replay.stderr + replay.stdout
+        assert server.count == before
+    assert asked == 1  # the combination costs no optimizer request, only its own pre-check
+    step = repo.steps(include_rejected=True)[0]
+    assert step.accepted and sorted(step.actions) == ["add calculate", "add reckon"], step.reason
+    selection = step.note["selection"]
+    assert selection["chosen"] == selection["combined"] == "c1+2"
+    rows = {row["candidate"]: row for row in selection["candidates"]}
+    assert rows["c1+2"]["precheck_fixed"] > max(rows["c1"]["precheck_fixed"], rows["c2"]["precheck_fixed"]) > 0
+    kept = {
+        i: json.loads(repo.git.run("notes", "--ref", "fnforge", "show", f"refs/fnforge/rejected/r1/step-1-c{i}"))
+        for i in (1, 2, 3)
+    }
+    assert kept[1]["gate"] == kept[2]["gate"] == "selection" and "c1+2 was validated instead" in kept[1]["reason"]
+    assert kept[3]["gate"] == "precheck"
+    assert set(repo.functions()) == {"calculate", "reckon"}

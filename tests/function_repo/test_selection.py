@@ -6,7 +6,14 @@ import json
 
 from repo_helpers import ScoreGate, add, git
 
-from fnforge.engine.candidates import KnownVerdict, changed_lines, choose, selection_note, why_not_chosen
+from fnforge.engine.candidates import (
+    KnownVerdict,
+    changed_lines,
+    choose,
+    combinable,
+    selection_note,
+    why_not_chosen,
+)
 from fnforge.protocol import Verdict
 
 
@@ -55,3 +62,18 @@ def test_ties_go_to_the_smaller_change_and_a_failing_candidate_is_never_chosen()
     assert choose([(big, [_precheck(2)]), (small, [_precheck(2)])]) == 1
     assert choose([(small, [Verdict.fail("static", "no")]), (big, [_precheck(0)])]) == 1
     assert choose([(small, [Verdict.fail("static", "no")])]) == 0
+
+
+def test_only_proposals_that_each_fix_tasks_and_touch_different_functions_are_combined(repo) -> None:
+    n = repo.next_step()
+    names = ["one", "two", "one", "three", "four"]
+    fixes = [2, 1, 3, 0, 1]
+    gated = []
+    for i, (name, fixed) in enumerate(zip(names, fixes, strict=True), 1):
+        cand = repo.propose([add(name)], "r1", step=n, suffix=f"-c{i}")
+        gate = Verdict.fail("static", "no") if name == "four" else Verdict.ok("static", "ok")
+        gated.append((cand, [gate, _precheck(fixed)]))
+    # c3 beats c1 on `one` (more fixes); c4 fixes nothing; c5 failed a gate
+    assert combinable(gated) == [1, 2]
+    assert combinable(gated[:2] + gated[3:]) == [0, 1]
+    assert combinable([gated[0], gated[2], gated[3]]) == []  # both edit `one`: nothing to combine
