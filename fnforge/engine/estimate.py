@@ -188,13 +188,14 @@ def optimizer_prompt_tokens(
 ) -> int:
     """The optimizer prompt for the current set, with failures of the run's own tasks, as `render_prompt` fits it."""
     from fnforge.engine.optimizer import OPTIMIZER_TOOLS
-    from fnforge.engine.optimizer_prompt import FAILURES_SHOWN, OptimizerContext, prompt_budget, render_prompt
+    from fnforge.engine.optimizer_prompt import OptimizerContext, failures_shown, prompt_budget, render_prompt
     from fnforge.engine.transcripts import Transcript
 
-    shown = _spread(tasks, FAILURES_SHOWN + 2)
+    failures = failures_shown(settings.training.candidates, settings.training.combine)
+    shown = _spread(tasks, failures + 2)
     transcripts = []
     for i, t in enumerate(shown):
-        tr = Transcript(task_id=str(t.id), mode=settings.agent.mode, correct=i >= FAILURES_SHOWN)
+        tr = Transcript(task_id=str(t.id), mode=settings.agent.mode, correct=i >= failures)
         tr.add("task", text=evaluator.render(t))
         tr.add("assistant", content="x" * 600)
         transcripts.append(tr)
@@ -207,6 +208,7 @@ def optimizer_prompt_tokens(
         transcripts=transcripts,
         train_score=0.5,
         seed=settings.training.seed,
+        failures=failures,
     )
     prompt = render_prompt(ctx, settings, budget_tokens=prompt_budget(settings, OPTIMIZER_TOOLS))
     return request_tokens([{"role": "user", "content": prompt}], OPTIMIZER_TOOLS)

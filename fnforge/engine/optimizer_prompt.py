@@ -76,11 +76,22 @@ class OptimizerContext:
     train_score: float | None
     packages: Sequence[str] = ()
     seed: int = 0
+    failures: int = 4  # failed transcripts shown at most (`failures_shown`)
     stdlib: Sequence[str] = ()  # the standard modules the sandbox's policy allows (empty: unknown)
 
 
 HISTORY_SHOWN = 30  # at most this many latest steps, before the budget trims further
 FAILURES_SHOWN = 4
+
+
+def failures_shown(candidates: int, combine: bool) -> int:
+    """How many failures the prompt shows: `FAILURES_SHOWN`, or two per proposal when k are combined.
+
+    k proposals drawn from one prompt (`n = k`) can only be as varied as the failures it shows,
+    and with `[training] combine` every varied good proposal counts. Without it (and with one
+    proposal) the prompt is what it was, so earlier runs replay unchanged.
+    """
+    return max(FAILURES_SHOWN, 2 * candidates) if combine else FAILURES_SHOWN
 SUCCESSES_SHOWN = 2
 RETRY_RESERVE_TOKENS = 400  # room for the one re-ask message that may follow the prompt
 
@@ -190,7 +201,7 @@ class _PromptParts:
         rng = random.Random(f"{ctx.seed}:{ctx.position}")
         ordered = sorted(ctx.transcripts, key=lambda t: t.task_id)
         failed = [t for t in ordered if not t.correct]
-        self.failures = _sampled(failed, FAILURES_SHOWN, budget_chars * 2 // 3, rng)
+        self.failures = _sampled(failed, ctx.failures, budget_chars * 2 // 3, rng)
         self.sampled_failures = list(self.failures)
         self.successes = _sampled([t for t in ordered if t.correct], SUCCESSES_SHOWN, budget_chars // 3, rng)
         self.history = [s.render() for s in ctx.history][-HISTORY_SHOWN:]

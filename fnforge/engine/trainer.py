@@ -16,7 +16,8 @@ endpoint that stays rate limited or down past its waits (`LLMUnavailable`). Refu
 optimizer replies are recorded rejections like any other. Only what the user must fix (the
 key, the URL, the model name, an offline cache miss) stops a run with an error, and so does a
 spent budget (`BudgetExhausted`, `ledger.py`): the step in flight is left as a crash leaves it.
-With `[training] candidates = k` a step's k proposals are gated and one validated (`step_candidates`).
+With `[training] candidates = k` a step's k proposals are gated and one (or, with `combine`, their
+union) validated (`step_candidates`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from fnforge.engine.experiment import Experiment
 from fnforge.engine.ledger import BudgetExhausted, Limits
 from fnforge.engine.llm import LLMError, LLMUnavailable, Usage
 from fnforge.engine.optimizer import OptimizerContext, Proposal, Proposer, StepSummary, make_proposer
+from fnforge.engine.optimizer_prompt import failures_shown
 from fnforge.engine.outcomes import StepOutcome, TrainingResult
 from fnforge.engine.precheck import failed_tasks
 from fnforge.engine.run_budget import open_ledger, spend_fields, write_estimate
@@ -218,13 +220,10 @@ class Trainer:
         if proposed is None:
             return None
         proposals, note = proposed
-        if len(proposals) > 1:
-            res = judge_several(
-                self.repo, self.run, proposals, note, lambda: self._gates(work, split=True), self._judge_with,
-                combine=self.settings.training.combine,
-            )
-        else:
-            res = self._judge(work, proposals[0], note)
+        if len(proposals) == 1:
+            return self._decided(work, self._judge(work, proposals[0], note))
+        gates, combine = (lambda: self._gates(work, split=True)), self.settings.training.combine
+        res = judge_several(self.repo, self.run, proposals, note, gates, self._judge_with, combine=combine)
         return self._decided(work, res)
 
     def _train_batch(self, position: int) -> _StepWork:
@@ -268,6 +267,7 @@ class Trainer:
             packages=self.packages,
             stdlib=self.stdlib,
             seed=s.training.seed,
+            failures=failures_shown(s.training.candidates, s.training.combine),
         )
         k = s.training.candidates
         proposals = exp.background.run(
@@ -304,12 +304,8 @@ class Trainer:
         }
         if exp.val_sample is not None:  # validation scores a seeded sample, not the whole split
             note["validation_sample"] = exp.val_sample.to_dict()
-        self.progress(
-            "proposed",
-            step=work.step,
-            actions=[a.summary for p in proposals for a in p.actions or []],
-            error=proposal.error,
-        )
+        actions = [a.summary for p in proposals for a in p.actions or []]
+        self.progress("proposed", step=work.step, actions=actions, error=proposal.error)
         return proposals, note
 
     def _judge(self, work: _StepWork, proposal: Proposal, note: dict[str, Any]) -> Any:

@@ -269,3 +269,18 @@ def test_no_change_and_refusals_end_the_step_without_retries(tmp_path: Path) -> 
             a, b = (len(r["messages"][0]["content"]) for r in server.requests)
             assert b < a
     assert proposal.no_change is False
+
+
+def test_combined_proposals_are_shown_two_failures_each_and_one_proposal_keeps_four() -> None:
+    from fnforge.engine.optimizer_prompt import failures_shown
+
+    many = []
+    for i in range(40):
+        t = Transcript(task_id=str(i), mode="tools", correct=False, reference="1", extracted="2")
+        t.add("task", text=f"question {i}")
+        many.append(t)
+    assert [failures_shown(k, combine=True) for k in (1, 2, 3, 4)] == [4, 4, 6, 8]
+    assert failures_shown(4, combine=False) == 4  # the prompt of earlier runs, so their replay holds
+    for k, combine in ((4, True), (4, False)):
+        ctx = _ctx(transcripts=many, failures=failures_shown(k, combine))
+        assert render_prompt(ctx, _settings()).count("WRONG") == failures_shown(k, combine)
