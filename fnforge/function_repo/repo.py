@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import git
 
 Ref = int | str | None
-_CANDIDATE = re.compile(r"^refs/heads/fnforge/(?P<run>.+)/step-(?P<step>\d+)(?:-c\d+)?$")
+_CANDIDATE = re.compile(r"^refs/heads/fnforge/(?P<run>.+)/step-(?P<step>\d+)(?:-c\d+(?:\+\d+)*)?$")
 _GITIGNORE = "__pycache__/\n*.pyc\n.venv/\n"
 
 

@@ -281,3 +281,18 @@ def test_combine_validates_two_proposals_that_fix_different_tasks_as_one_candida
     assert kept[1]["gate"] == kept[2]["gate"] == "selection" and "c1+2 was validated instead" in kept[1]["reason"]
     assert kept[3]["gate"] == "precheck"
     assert set(repo.functions()) == {"calculate", "reckon"}
+
+
+def test_a_combined_candidate_held_for_review_is_approved_whole(tmp_path, records, docker_pool) -> None:
+    training = 'solved_batch = "ask"\ncandidates = 3\ncombine = true\nreview = "human"\n'
+    with LLMServer(_TwoHalves(records[:16])) as server:
+        repo = make_repo(tmp_path / "fns", records[:8], records[8:16], server.base_url, training, steps=1)
+        train(repo, run="r1", pool=docker_pool)
+    assert dict(repo.functions()) == {}  # it waits for a person
+    waiting = cli("review", "--repo", str(repo.root), "--json")
+    assert waiting.returncode == 0 and "c1+2" in waiting.stdout, waiting.stdout + waiting.stderr
+    approved = cli("approve", "1", "--repo", str(repo.root))
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert set(repo.functions()) == {"calculate", "reckon"}
+    step = repo.steps()[-1]
+    assert step.accepted and sorted(step.actions) == ["add calculate", "add reckon"]
