@@ -321,3 +321,18 @@ def test_a_worker_node_lost_mid_evaluation_gives_the_same_score(
         k: v.correct for k, v in want.score.items.items()
     }
     assert (got.score.correct, got.score.n) == (want.score.correct, want.score.n) == (16, 16)
+
+
+def test_a_budget_stops_a_ray_run_as_a_local_one_and_resume_finishes_it(
+    tmp_path: Path, cluster, records, server, docker_pool
+) -> None:
+    from fnforge.engine.ledger import BudgetExhausted, Limits
+
+    repo = tools_repo(tmp_path / "budget", records, server.base_url, RAY)
+    before = server.count
+    with pytest.raises(BudgetExhausted, match="requests of 12 requests"):
+        train(repo, run="t", pool=docker_pool, budget=Limits(requests=12))
+    assert server.count - before <= 12  # the workers' requests count against the driver's budget
+    done = train(repo, run="t", resume=True, pool=docker_pool, budget=Limits(requests=1000))
+    steps = [r.step for r in repo.steps(include_rejected=True)]
+    assert steps == sorted(set(steps)) and len(done.steps) >= 1  # no step recorded twice
