@@ -104,6 +104,9 @@ class LLMSettings(_Section):
     # of its reply (for servers or models without tool calling), or tools first and json after a
     # reply with text but no tool call
     optimizer_protocol: Literal["tools", "json", "auto"] = "tools"
+    # which functions the optimizer prompt shows whole: all, or only those involved in the failures
+    # it shows (the others as signature and docstring); see engine/optimizer_prompt.py
+    optimizer_sources: Literal["all", "involved"] = "all"
 
 
 class AgentSettings(_Section):

@@ -16,6 +16,9 @@ schemas) and, when everything does not fit, gives way in this stated order:
    (for windows such as a local model's 1,024 tokens, which the full rules alone nearly fill);
    the failures come back with it and give way again, last sampled first, if they must.
 
+With `[llm] optimizer_sources = "involved"` step 3 is taken from the start, whatever the budget:
+a function no failure shown touched costs its signature and docstring, not its body, in every
+step's prompt (the optimizer is billed per prompt token, and a set's bodies grow with it).
 What was left out is said in the prompt itself. Token counts come from `tokens.estimate_tokens`
 (offline, conservative).
 """
@@ -214,6 +217,10 @@ class _PromptParts:
         uninvolved = sorted((n for n in self.names if n not in involved), key=lambda n: -len(self.full[n]))
         rest = sorted((n for n in self.names if n in involved), key=lambda n: -len(self.full[n]))
         self.to_stub = [*uninvolved, *rest]
+        self.lean = settings.llm.optimizer_sources == "involved"
+        if self.lean:  # to save tokens, not to fit: the uninvolved show signature and docstring from the start
+            while self.to_stub and self.to_stub[0] in uninvolved:
+                self._stub(self.to_stub.pop(0))
 
     def fill(self) -> str:
         """The template filled with the parts still shown."""
@@ -221,8 +228,9 @@ class _PromptParts:
         functions = "\n\n".join(self.shown[n] for n in self.names) or "(none yet: the agent has no functions)"
         notes = []
         if self.stubbed:
+            why = "not involved in the failures shown" if self.lean else "to fit the prompt"
             notes.append(
-                f"(to fit the prompt, {len(self.stubbed)} function(s) show only signature and docstring: "
+                f"({why}, {len(self.stubbed)} function(s) show only signature and docstring: "
                 f"{', '.join(sorted(self.stubbed))})"
             )
         lines = list(self.history)
@@ -249,6 +257,10 @@ class _PromptParts:
             .strip()
         )
 
+    def _stub(self, name: str) -> None:
+        self.shown[name] = _block(name, function_stub(name, self.ctx.functions[name]))
+        self.stubbed.append(name)
+
     def give_way(self) -> int | None:
         """Drop the next part in the stated order; the tokens it saved, or None when none is left."""
         if self.history:
@@ -258,8 +270,7 @@ class _PromptParts:
             return estimate_tokens((self.successes or self.failures).pop()) + 2
         if self.to_stub:
             name = self.to_stub.pop(0)
-            self.shown[name] = _block(name, function_stub(name, self.ctx.functions[name]))
-            self.stubbed.append(name)
+            self._stub(name)
             return estimate_tokens(self.full[name]) - estimate_tokens(self.shown[name])
         if self.template == FULL_TEMPLATE:  # the failures come back: the short rules leave them room
             before = estimate_tokens(self.fill())

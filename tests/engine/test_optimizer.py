@@ -284,3 +284,20 @@ def test_combined_proposals_are_shown_two_failures_each_and_one_proposal_keeps_f
     for k, combine in ((4, True), (4, False)):
         ctx = _ctx(transcripts=many, failures=failures_shown(k, combine))
         assert render_prompt(ctx, _settings()).count("WRONG") == failures_shown(k, combine)
+
+
+def test_involved_sources_show_whole_only_the_functions_the_failures_touched() -> None:
+    from fnforge.engine.optimizer_prompt import function_stub
+
+    describe = world.DESCRIBE + "".join(f"# a long module: line {i}\n" for i in range(100))
+    fns = {"calculate": world.CALCULATE, "describe_number": describe}
+    lean = Settings(
+        llm=LLMSettings(optimizer_model="optimizer-model", optimizer_sources="involved"),
+        training=TrainingSettings(max_actions=2),
+    )
+    whole, cut = render_prompt(_ctx(functions=fns), _settings()), render_prompt(_ctx(functions=fns), lean)
+    assert "def _tokens" in whole and "def _tokens" in cut  # calculate failed in task 2: shown whole
+    assert function_stub("describe_number", describe) in cut and "line 99" not in cut
+    assert function_stub("describe_number", describe) not in whole and "line 99" in whole
+    assert "(not involved in the failures shown, 1 function(s) show only signature and docstring" in cut
+    assert len(cut) < len(whole)
