@@ -61,11 +61,15 @@ PAPER = {
 def config_text(
     base_url: str, budget: float, training: dict[str, str], backend: str, max_steps: int, seed: int = 3
 ) -> str:
-    """fnforge.toml for one run: the world's models and prices, a budget, no early stop."""
+    """fnforge.toml for one run: the world's models and prices, a budget, no early stop.
+
+    `training` holds [training] values, and [llm] ones under keys `llm.<name>`.
+    """
     prices = ", ".join(
         f'"{m}" = {{ input = {p["input"]}, output = {p["output"]} }}' for m, p in world.PRICES.items()
     )
-    extra = "".join(f"{k} = {v}\n" for k, v in training.items())
+    extra = "".join(f"{k} = {v}\n" for k, v in training.items() if not k.startswith("llm."))
+    llm = "".join(f"{k[4:]} = {v}\n" for k, v in training.items() if k.startswith("llm."))
     return f"""[task]
 name = "gsm8k"
 [data]
@@ -80,7 +84,7 @@ optimizer_temperature = 0.7
 max_tokens = 256
 optimizer_max_tokens = 4096
 prices = {{ {prices} }}
-[agent]
+{llm}[agent]
 mode = "tools"
 max_turns = 2
 [training]
@@ -183,7 +187,8 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=300, help="a bound on each run besides the budget")
     ap.add_argument("--worlds", type=int, default=12, help="worlds (task and training seeds) averaged over")
     ap.add_argument(
-        "--set", action="append", default=[], help="another [training] value for fnforge: KEY=VALUE (TOML)"
+        "--set", action="append", default=[],
+        help="another [training] value for fnforge: KEY=VALUE (TOML); llm.KEY=VALUE for [llm]",
     )
     ap.add_argument("--keep", type=Path, default=None, help="keep the repositories in this folder")
     ap.add_argument(
@@ -195,6 +200,7 @@ def main() -> None:
     ours = {
         "candidates": str(k),
         "combine": str(template.training.combine).lower(),
+        "llm.optimizer_sources": f'"{template.llm.optimizer_sources}"',
         **dict(kv.split("=", 1) for kv in args.set),
     }
     curves: dict[str, list] = {"paper": [], "fnforge": []}

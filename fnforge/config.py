@@ -145,6 +145,7 @@ class TrainingSettings(_Section):
     validation_futility: float = Field(0.08, ge=0.0, lt=1.0)  # stop below this predictive power
     candidates: int = Field(1, ge=1, le=16)  # proposals asked of the optimizer per step
     combine: bool = False  # also validate, as one candidate, the proposals that each fix batch tasks
+    validate_candidates: int = Field(1, ge=1, le=16)  # validate the next best after a rejection, up to this many
 
 
 class BudgetSettings(_Section):

@@ -17,6 +17,11 @@ functions, using only one wastes the others. `combinable` picks those (best firs
 that touches a function an earlier pick already edits); their actions together make one more
 candidate, `c<i>+<j>`, gated like the rest. It goes to validation only when its own pre-check
 fixes more than the best single proposal's (a tie goes to the smaller change, the single one).
+
+With `[training] validate_candidates = m` a step whose chosen candidate validation rejects
+validates the next best (`ranked`), up to m in all: the proposals are paid for already, and a
+validation costs agent requests only. Each is its own test at `alpha`, as it would be in a step
+of its own. The rejected ones are kept at gate `validation` with their verdicts.
 """
 
 from __future__ import annotations
@@ -68,17 +73,23 @@ def passed(verdicts: Sequence[Verdict]) -> bool:
     return all(v.passed for v in verdicts)
 
 
+def ranked(gated: Sequence[tuple[Any, list[Verdict]]]) -> list[int]:
+    """The indices of the candidates that passed every gate so far, best first (see the module docstring)."""
+    keys = [
+        (-precheck_fixes(v), changed_lines(c.base_functions, c.functions), i)
+        for i, (c, v) in enumerate(gated)
+        if passed(v)
+    ]
+    return [i for *_, i in sorted(keys)]
+
+
 def choose(gated: Sequence[tuple[Any, list[Verdict]]]) -> int:
     """The index of the candidate that goes to validation (see the module docstring).
 
     `gated` holds (candidate, verdicts of the gates before validation) in proposal order.
     """
-    ranked = [
-        (-precheck_fixes(v), changed_lines(c.base_functions, c.functions), i)
-        for i, (c, v) in enumerate(gated)
-        if passed(v)
-    ]
-    return min(ranked)[2] if ranked else 0
+    order = ranked(gated)
+    return order[0] if order else 0
 
 
 def touched(candidate: Any) -> set[str]:

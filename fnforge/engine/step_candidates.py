@@ -19,6 +19,7 @@ from fnforge.engine.candidates import (
     combinable,
     label,
     passed,
+    ranked,
     selection_note,
     why_not_chosen,
 )
@@ -33,17 +34,56 @@ def judge_several(
     gates_for: Callable[[], tuple[list[Any], Any]],
     judge: Callable[[Any, list[Any], dict[str, Any]], Any],
     combine: bool = False,
+    tries: int = 1,
 ) -> Any:
     """Gate every proposal, keep the unchosen, and judge the chosen one; the step's result.
 
     `gates_for()` gives this step's gates before validation and its validation gate; `judge`
     is the store's judge (or `hold` for human review) applied to the chosen candidate. With
-    `combine`, the proposals worth combining make one more candidate (`candidates.combinable`).
+    `combine`, the proposals worth combining make one more candidate (`candidates.combinable`);
+    with `tries` > 1, a candidate validation rejects makes way for the next best (`_validate_in_turn`).
     """
-    from fnforge.function_repo import ActionError, run_gates
-
     before, validation = gates_for()
     n = repo.next_step()
+    gated, errors = _gate_each(repo, run, n, proposals, before)
+    if not gated:
+        return repo.record_rejection(run, "optimizer", "; ".join(errors) or "no actions", note)
+    combined = _combined(repo, run, n, gated, before) if combine else None
+    if combined is not None:
+        gated.append(combined)
+    chosen, validated = _validate_in_turn(gated, validation, tries)
+    note["selection"] = {**selection_note(gated, chosen), "unusable": errors}
+    if combined is not None:
+        note["selection"]["combined"] = label(combined[0], len(gated) - 1)
+    if validated:
+        note["selection"]["validated"] = [label(gated[i][0], i) for i in validated]
+    for i, (candidate, verdicts) in enumerate(gated):
+        if i != chosen:
+            why = why_not_chosen(gated, chosen, i)
+            repo.keep_unchosen(
+                candidate,
+                verdicts,
+                {**note, "selection": {"why": why, "chosen": note["selection"]["chosen"]}},
+            )
+    # what the unchosen cost (their pre-checks, their validations) is part of the step's spend
+    note.setdefault("usage", {})["unchosen"] = _summed(
+        (v.details or {}).get("usage") or {} for i, (_, vs) in enumerate(gated) if i != chosen for v in vs
+    )
+    winner, verdicts = gated[chosen]
+    note["complexity"] = candidate_complexity(dict(winner.functions))
+    gates = [KnownVerdict(v.gate, v) for v in verdicts]
+    if passed(verdicts) and chosen not in validated:
+        gates.append(validation)
+    return judge(winner, gates, note)
+
+
+def _gate_each(
+    repo: Any, run: str, n: int, proposals: Sequence[Any], before: list[Any]
+) -> tuple[list[tuple[Any, list[Any]]], list[str]]:
+    """Each usable proposal committed as `c<i>` and run through the gates before validation; and
+    what made the others unusable."""
+    from fnforge.function_repo import ActionError, run_gates
+
     gated: list[tuple[Any, list[Any]]] = []
     errors = []
     for i, proposal in enumerate(proposals, 1):
@@ -56,33 +96,29 @@ def judge_several(
             errors.append(f"c{i}: {e}")
             continue
         gated.append((candidate, run_gates(before, candidate)))
-    if not gated:
-        return repo.record_rejection(run, "optimizer", "; ".join(errors) or "no actions", note)
-    combined = _combined(repo, run, n, gated, before) if combine else None
-    if combined is not None:
-        gated.append(combined)
-    chosen = choose(gated)
-    note["selection"] = {**selection_note(gated, chosen), "unusable": errors}
-    if combined is not None:
-        note["selection"]["combined"] = label(combined[0], len(gated) - 1)
-    for i, (candidate, verdicts) in enumerate(gated):
-        if i != chosen:
-            why = why_not_chosen(gated, chosen, i)
-            repo.keep_unchosen(
-                candidate,
-                verdicts,
-                {**note, "selection": {"why": why, "chosen": note["selection"]["chosen"]}},
-            )
-    # what the unchosen cost (their pre-checks) is part of the step's spend
-    note.setdefault("usage", {})["unchosen"] = _summed(
-        (v.details or {}).get("usage") or {} for i, (_, vs) in enumerate(gated) if i != chosen for v in vs
-    )
-    winner, verdicts = gated[chosen]
-    note["complexity"] = candidate_complexity(dict(winner.functions))
-    gates = [KnownVerdict(v.gate, v) for v in verdicts]
-    if passed(verdicts):
-        gates.append(validation)
-    return judge(winner, gates, note)
+    return gated, errors
+
+
+def _validate_in_turn(gated: list[tuple[Any, list[Any]]], validation: Any, tries: int) -> tuple[int, list[int]]:
+    """(the candidate to judge, those validated here in turn), validating the best first.
+
+    All but the last of `tries` candidates that passed so far are validated here, each verdict
+    added to its candidate's; the first accepted is the one judged (its verdict known). Else
+    the next best is judged with the validation gate as usual; with none passing, the first.
+    """
+    from fnforge.function_repo import run_gates
+
+    order = ranked(gated)
+    validated: list[int] = []
+    for i in order[: max(0, min(tries, len(order)) - 1)]:
+        candidate, verdicts = gated[i]
+        verdict = run_gates([validation], candidate)
+        gated[i] = (candidate, [*verdicts, *verdict])
+        validated.append(i)
+        if passed(verdict):
+            return i, validated
+    rest = [i for i in order if i not in validated]
+    return (rest[0] if rest else choose(gated)), validated
 
 
 def _combined(repo: Any, run: str, n: int, gated: list[tuple[Any, list[Any]]], before: list[Any]) -> Any:

@@ -222,8 +222,10 @@ class Trainer:
         proposals, note = proposed
         if len(proposals) == 1:
             return self._decided(work, self._judge(work, proposals[0], note))
-        gates, combine = (lambda: self._gates(work, split=True)), self.settings.training.combine
-        res = judge_several(self.repo, self.run, proposals, note, gates, self._judge_with, combine=combine)
+        t, gates = self.settings.training, (lambda: self._gates(work, split=True))
+        res = judge_several(
+            self.repo, self.run, proposals, note, gates, self._judge_with, t.combine, t.validate_candidates
+        )
         return self._decided(work, res)
 
     def _train_batch(self, position: int) -> _StepWork:

@@ -296,3 +296,51 @@ def test_a_combined_candidate_held_for_review_is_approved_whole(tmp_path, record
     assert set(repo.functions()) == {"calculate", "reckon"}
     step = repo.steps()[-1]
     assert step.accepted and sorted(step.actions) == ["add calculate", "add reckon"]
+
+
+class _TrainOnly(_TwoHalves):
+    """`calculate` works every training question and no validation one; `reckon` only the odd
+    training questions and every validation one: the best pre-check is the one validation rejects."""
+
+    def __init__(self, records, train: int = 8):
+        super().__init__(records)
+        questions = [r["question"].strip() for r in records]
+        self.works = {"calculate": set(questions[:train]), "reckon": set(questions[1:train:2] + questions[train:])}
+
+    def agent(self, body: dict):
+        question = self._question(body)
+        names = [t["function"]["name"] for t in body.get("tools") or []]
+        usable = [n for n in names if question in self.works.get(n, set())]
+        if usable and not tool_results(body):
+            return tool_calls((usable[0], {"expression": self.expressions.get(question, "0")}))
+        if tool_results(body) or not names:
+            return world.GSM8KWorld.agent(self, body)
+        return text(f"None of these tools fits, so I guess.\n#### {world._first_number(question)}")
+
+
+@pytest.mark.parametrize("tries", [1, 2])
+def test_when_validation_rejects_the_best_precheck_the_next_best_is_validated(
+    tmp_path, records, docker_pool, tries
+) -> None:
+    training = f'solved_batch = "ask"\ncandidates = 3\nvalidate_candidates = {tries}\n'
+    with LLMServer(_TrainOnly(records[:16])) as server:
+        repo = make_repo(tmp_path / "fns", records[:8], records[8:16], server.base_url, training, steps=1)
+        train(repo, run="r1", pool=docker_pool)
+        asked = len(server.requests_for(world.OPTIMIZER_MODEL))
+        before = server.count
+        replay = cli("train", "--repo", str(repo.root), "--offline")
+        assert replay.returncode == 0 and "the same decisions" in replay.stdout, replay.stderr + replay.stdout
+        assert server.count == before
+    assert asked == 1  # the second validation costs agent requests only
+    step = repo.steps(include_rejected=True)[0]
+    selection = step.note["selection"]
+    rows = {row["candidate"]: row for row in selection["candidates"]}
+    assert rows["c1"]["precheck_fixed"] > rows["c2"]["precheck_fixed"] > 0
+    if tries == 1:  # the best pre-check is validated alone and the step is lost
+        assert not step.accepted and step.gate == "validation" and step.actions == ["add calculate"]
+        return
+    assert step.accepted and step.actions == ["add reckon"], step.reason
+    assert selection["validated"] == ["c1"] and selection["chosen"] == "c2"
+    kept = json.loads(repo.git.run("notes", "--ref", "fnforge", "show", "refs/fnforge/rejected/r1/step-1-c1"))
+    assert kept["gate"] == "validation" and kept["verdicts"][-1]["gate"] == "validation"
+    assert step.note["usage"]["unchosen"]["calls"] > 0  # its validation is part of the step's spend
