@@ -15,8 +15,9 @@ Two runs, each with `[budget] usd = BUDGET` and no early stop (the budget ends b
   * paper (the baseline): one candidate a step, full validation, `accept = "improves"`, no
     pre-check, the optimizer asked on every batch (`solved_batch = "ask"`);
   * fnforge: the defaults `fnforge init` writes (sequential validation, `significant`, pre-check,
-    its `candidates` and `combine`, `solved_batch = "recent"`, optimizer temperature 0.7);
-    `--candidates K` measures another k, `--set combine=false` the loop without combining.
+    its `candidates`, `combine`, `validate_candidates` and `[llm] optimizer_sources`,
+    `solved_batch = "recent"`, optimizer temperature 0.7); `--candidates K` measures another k,
+    `--set combine=false` the loop without combining (`--set llm.KEY=VALUE` for [llm]).
 
 Both are averaged over `--worlds` worlds (default 12: with 3, the mean of a loop moved by about
 0.05 from one set of worlds to the next, more than the differences being measured). A world is
@@ -200,6 +201,7 @@ def main() -> None:
     ours = {
         "candidates": str(k),
         "combine": str(template.training.combine).lower(),
+        "validate_candidates": str(template.training.validate_candidates),
         "llm.optimizer_sources": f'"{template.llm.optimizer_sources}"',
         **dict(kv.split("=", 1) for kv in args.set),
     }

@@ -18,7 +18,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_the_template_names_the_budget_and_sequential_validation_defaults(tmp_path: Path) -> None:
     s = load_settings(_write(tmp_path, render_template()))
     assert (s.budget.usd, s.budget.tokens, s.budget.requests) == (0.0, 0, 0)
-    assert s.training.validation == "sequential" and s.training.candidates == 3
+    assert s.training.validation == "sequential" and s.training.candidates == 4 and s.training.combine
 
 
 def test_a_dollar_budget_for_an_unpriced_model_is_refused_naming_the_prices(tmp_path: Path) -> None:

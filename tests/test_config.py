@@ -17,9 +17,10 @@ def test_template_parses_into_the_defaults_with_the_task_filled_in(tmp_path: Pat
     settings = load_settings(path)
     assert settings.task.name == "tabmwp"
     assert settings.sandbox == Settings().sandbox
-    # new repositories get several candidates a step (benchmarks/search_efficiency.py); a file
-    # without the key keeps one, so the requests of earlier runs, and their replay, do not change
-    assert settings.training == Settings().training.model_copy(update={"candidates": 3})
+    # new repositories get several candidates a step, combined (benchmarks/search_efficiency.py);
+    # a file without the keys keeps one, so the requests of earlier runs, and their replay, do not change
+    spend_carefully = {"candidates": 4, "combine": True, "validate_candidates": 2}
+    assert settings.training == Settings().training.model_copy(update=spend_carefully)
     assert settings.llm.optimizer_temperature == 0.7 and Settings().llm.optimizer_temperature == 0.0
 
 

@@ -39,6 +39,8 @@ EXPECTED = {
     "failed_share": 0.5,  # of a batch, run again by the pre-check
     "sequential_share": 0.375,  # of the validation tasks, per candidate (benchmarks/sequential_validation.py)
     "head_changes": 0.25,  # the share of steps whose accepted candidate makes the head be scored again
+    "validation_rejects": 0.5,  # of validated candidates (search_efficiency.py: about half), which with
+    # validate_candidates > 1 makes way for the next best
     "optimizer_reply_tokens": 1500,
 }
 
@@ -214,6 +216,17 @@ def optimizer_prompt_tokens(
     return request_tokens([{"role": "user", "content": prompt}], OPTIMIZER_TOOLS)
 
 
+def _prechecked(t: Any) -> int:
+    """Candidates pre-checked a step: the k proposals, and their combination with `combine`."""
+    return t.candidates + (1 if t.combine and t.candidates > 1 else 0)
+
+
+def _validated(t: Any, worst: bool) -> float:
+    """Candidates validated a step: up to `validate_candidates` of those that passed, each after a rejection."""
+    tries = min(t.validate_candidates, _prechecked(t))
+    return float(tries) if worst else sum(EXPECTED["validation_rejects"] ** j for j in range(tries))
+
+
 def optimizer_cost(settings: Settings, prompt: int, worst: bool) -> RoleCost:
     """The optimizer's requests of one step: k proposals (one request with n = k, or k requests)."""
     s = settings
@@ -249,7 +262,14 @@ def estimate_run(
     opt_prompt = optimizer_prompt_tokens(s, functions, evaluator, train_tasks)
     has_tools = bool(functions)
     est = Estimate(
-        steps=steps, assumptions={**EXPECTED, "candidates": t.candidates, "validation": t.validation}
+        steps=steps,
+        assumptions={
+            **EXPECTED,
+            "candidates": t.candidates,
+            "combine": t.combine,
+            "validate_candidates": t.validate_candidates,
+            "validation": t.validation,
+        },
     )
     for kind, worst in (("expected", False), ("at_most", True)):
         task = agent_task_cost(s, first, has_tools, worst)
@@ -259,8 +279,8 @@ def estimate_run(
         head = 1.0 if worst else EXPECTED["head_changes"]
         roles = {
             "train batch": task.times(batch),
-            "pre-check": task.times(failed * t.candidates) if t.precheck else RoleCost(),
-            "validation": val_task.times(n_val * (share + head * share)),
+            "pre-check": task.times(failed * _prechecked(t)) if t.precheck else RoleCost(),
+            "validation": val_task.times(n_val * (share * _validated(t, worst) + head * share)),
             "optimizer": optimizer_cost(s, opt_prompt, worst),
         }
         est.per_step[kind] = roles

@@ -49,3 +49,14 @@ def test_an_unpriced_model_leaves_dollars_unknown() -> None:
     est = estimate_run(s, {}, ev, tasks[:30], tasks[30:])
     assert est.total("expected").usd is None and "(no price)" in est.render()
     assert est.to_dict()["total"]["expected"]["requests"] > 0
+
+
+def test_a_combination_is_pre_checked_too_and_each_further_validation_is_priced() -> None:
+    one = _estimate(candidates=3)
+    combined = _estimate(candidates=3, combine=True, validate_candidates=2)
+    pre = "pre-check"
+    assert combined.per_step["at_most"][pre].requests == 4 * one.per_step["at_most"][pre].requests // 3
+    worst_one, worst_two = one.per_step["at_most"]["validation"], combined.per_step["at_most"]["validation"]
+    assert worst_two.requests == worst_one.requests * 3 // 2  # two candidates and the head, against one and the head
+    expected_one = one.per_step["expected"]["validation"].requests
+    assert expected_one < combined.per_step["expected"]["validation"].requests < worst_two.requests
