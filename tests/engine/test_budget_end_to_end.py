@@ -173,15 +173,17 @@ class _ThreeWays(world.GSM8KWorld):
         super().__init__(records)
         self.written: dict[str, int] = {}
 
-    def optimizer(self, body: dict):
-        key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        i = self.written[key] = self.written.get(key, -1) + 1
-        edits = [
+    def edits(self) -> list[tuple[str, dict]]:
+        return [
             ("add_function", {"name": "describe_number", "description": "d", "code": world.DESCRIBE}),
             ("add_function", {"name": "calculate", "description": "c", "code": world.CALCULATE}),
             ("add_function", {"name": "calculate", "description": "c", "code": world.CALCULATE_AS_TEXT}),
         ]
-        return tool_calls(edits[(i + int(body.get("seed") or 0)) % 3])
+
+    def optimizer(self, body: dict):
+        key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        i = self.written[key] = self.written.get(key, -1) + 1
+        return tool_calls(self.edits()[(i + int(body.get("seed") or 0)) % 3])
 
 
 def test_with_three_candidates_the_good_one_is_accepted_and_the_other_two_are_kept(
@@ -222,7 +224,7 @@ def test_an_endpoint_that_ignores_n_gets_the_other_candidates_asked_with_the_nex
     assert step.accepted and step.actions == ["add calculate"]
 
 
-class _TwoHalves(world.GSM8KWorld):
+class _TwoHalves(_ThreeWays):
     """Half the questions are worked with `calculate`, the other half with `reckon` (the same
     calculator under another name); asked for three choices, the optimizer writes one of each and
     a useless third, so each of the first two fixes only its own half."""
@@ -232,41 +234,48 @@ class _TwoHalves(world.GSM8KWorld):
     def __init__(self, records):
         super().__init__(records)
         self.tool_for = {r["question"].strip(): ("calculate", "reckon")[i % 2] for i, r in enumerate(records)}
-        self.written: dict[str, int] = {}
+
+    def usable(self, question: str, names: list[str]) -> list[str]:
+        """The offered tools the agent can work this question with."""
+        return [n for n in names if n == self.tool_for.get(question, "calculate")]
 
     def agent(self, body: dict):
         question = self._question(body)
         names = [t["function"]["name"] for t in body.get("tools") or []]
-        tool = self.tool_for.get(question, "calculate")
-        if tool in names and not tool_results(body):
-            return tool_calls((tool, {"expression": self.expressions.get(question, "0")}))
+        usable = self.usable(question, names)
+        if usable and not tool_results(body):
+            return tool_calls((usable[0], {"expression": self.expressions.get(question, "0")}))
         if tool_results(body) or not names:
-            return super().agent(body)
+            return world.GSM8KWorld.agent(self, body)
         return text(f"None of these tools fits, so I guess.\n#### {world._first_number(question)}")
 
-    def optimizer(self, body: dict):
-        key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        i = self.written[key] = self.written.get(key, -1) + 1
-        edits = [
+    def edits(self) -> list[tuple[str, dict]]:
+        return [
             ("add_function", {"name": "calculate", "description": "c", "code": world.CALCULATE}),
             ("add_function", {"name": "reckon", "description": "r", "code": self.RECKON}),
             ("add_function", {"name": "describe_number", "description": "d", "code": world.DESCRIBE}),
         ]
-        return tool_calls(edits[(i + int(body.get("seed") or 0)) % 3])
+
+
+def _one_step_then_replay(tmp_path, script, records, training, pool) -> tuple[FunctionRepo, int]:
+    """One step of `script`'s world, then its --offline replay (the same decisions, no request);
+    the repository and how many optimizer requests the step sent."""
+    with LLMServer(script) as server:
+        repo = make_repo(tmp_path / "fns", records[:8], records[8:16], server.base_url, training, steps=1)
+        train(repo, run="r1", pool=pool)
+        asked = len(server.requests_for(world.OPTIMIZER_MODEL))
+        before = server.count
+        replay = cli("train", "--repo", str(repo.root), "--offline")
+        assert replay.returncode == 0 and "the same decisions" in replay.stdout, replay.stderr + replay.stdout
+        assert server.count == before
+    return repo, asked
 
 
 def test_combine_validates_two_proposals_that_fix_different_tasks_as_one_candidate(
     tmp_path, records, docker_pool
 ) -> None:
     training = 'solved_batch = "ask"\ncandidates = 3\ncombine = true\n'
-    with LLMServer(_TwoHalves(records[:16])) as server:
-        repo = make_repo(tmp_path / "fns", records[:8], records[8:16], server.base_url, training, steps=1)
-        train(repo, run="r1", pool=docker_pool)
-        asked = len(server.requests_for(world.OPTIMIZER_MODEL))
-        before = server.count
-        replay = cli("train", "--repo", str(repo.root), "--offline")
-        assert replay.returncode == 0 and "the same decisions" in replay.stdout, replay.stderr + replay.stdout
-        assert server.count == before
+    repo, asked = _one_step_then_replay(tmp_path, _TwoHalves(records[:16]), records, training, docker_pool)
     assert asked == 1  # the combination costs no optimizer request, only its own pre-check
     step = repo.steps(include_rejected=True)[0]
     assert step.accepted and sorted(step.actions) == ["add calculate", "add reckon"], step.reason
@@ -307,15 +316,8 @@ class _TrainOnly(_TwoHalves):
         questions = [r["question"].strip() for r in records]
         self.works = {"calculate": set(questions[:train]), "reckon": set(questions[1:train:2] + questions[train:])}
 
-    def agent(self, body: dict):
-        question = self._question(body)
-        names = [t["function"]["name"] for t in body.get("tools") or []]
-        usable = [n for n in names if question in self.works.get(n, set())]
-        if usable and not tool_results(body):
-            return tool_calls((usable[0], {"expression": self.expressions.get(question, "0")}))
-        if tool_results(body) or not names:
-            return world.GSM8KWorld.agent(self, body)
-        return text(f"None of these tools fits, so I guess.\n#### {world._first_number(question)}")
+    def usable(self, question: str, names: list[str]) -> list[str]:
+        return [n for n in names if question in self.works.get(n, set())]
 
 
 @pytest.mark.parametrize("tries", [1, 2])
@@ -323,14 +325,7 @@ def test_when_validation_rejects_the_best_precheck_the_next_best_is_validated(
     tmp_path, records, docker_pool, tries
 ) -> None:
     training = f'solved_batch = "ask"\ncandidates = 3\nvalidate_candidates = {tries}\n'
-    with LLMServer(_TrainOnly(records[:16])) as server:
-        repo = make_repo(tmp_path / "fns", records[:8], records[8:16], server.base_url, training, steps=1)
-        train(repo, run="r1", pool=docker_pool)
-        asked = len(server.requests_for(world.OPTIMIZER_MODEL))
-        before = server.count
-        replay = cli("train", "--repo", str(repo.root), "--offline")
-        assert replay.returncode == 0 and "the same decisions" in replay.stdout, replay.stderr + replay.stdout
-        assert server.count == before
+    repo, asked = _one_step_then_replay(tmp_path, _TrainOnly(records[:16]), records, training, docker_pool)
     assert asked == 1  # the second validation costs agent requests only
     step = repo.steps(include_rejected=True)[0]
     selection = step.note["selection"]
