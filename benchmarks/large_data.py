@@ -30,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -121,25 +120,6 @@ def write_parquet(path: Path, start: int, n: int) -> None:
             writer.write_table(pa.Table.from_pylist(rows, schema=schema), row_group_size=ROW_GROUP)
 
 
-class Optimizer:
-    """The zero-latency scripted optimizer: step 1 adds `solve`, later steps revise it."""
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, body: dict):
-        from llm_server import tool_calls
-
-        with self.lock:
-            self.n += 1
-            n = self.n
-        action = "add_function" if n == 1 else "revise_function"
-        return tool_calls(
-            (action, {"name": "solve", "description": "Arithmetic.", "code": SOLVE.format(n=n)})
-        )
-
-
 def cpu_seconds() -> float:
     """CPU time of this process and of the children it has waited for (the index worker)."""
     import resource
@@ -150,7 +130,7 @@ def cpu_seconds() -> float:
 
 def child(repo_dir: Path, train_path: Path, val_path: Path, run: str) -> None:
     """One measured run in this process: prints a JSON line with its start time and peak RSS."""
-    from generated_tasks import peak_rss_mb
+    from generated_tasks import RevisingOptimizer, peak_rss_mb
     from llm_server import LLMServer
 
     from fnforge.engine.trainer import train
@@ -159,7 +139,7 @@ def child(repo_dir: Path, train_path: Path, val_path: Path, run: str) -> None:
     warnings.simplefilter("ignore")
     os.environ["FNFORGE_BENCH_KEY"] = "bench-key"
     marks: dict[str, float] = {}
-    with LLMServer(Optimizer()) as server:
+    with LLMServer(RevisingOptimizer(SOLVE)) as server:
         if not repo_dir.exists():
             config = CONFIG.format(train=train_path, val=val_path, base_url=server.base_url, steps=STEPS)
             FunctionRepo.init(repo_dir, config_text=config)

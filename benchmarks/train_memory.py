@@ -22,7 +22,6 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -30,12 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests")]
 
-from generated_tasks import peak_rss_mb, write_arithmetic_tasks  # noqa: E402
-from llm_server import LLMServer, tool_calls  # noqa: E402
+from generated_tasks import RevisingOptimizer, peak_rss_mb, write_arithmetic_tasks  # noqa: E402
+from llm_server import LLMServer  # noqa: E402
 
 from fnforge.engine.trainer import train  # noqa: E402
 from fnforge.function_repo import FunctionRepo  # noqa: E402
 
+# The optimizer's `solve`, revision {n}: one variant in four adds 1 to every answer (wrong everywhere,
+# rejected at validation); the others are right and equal in score to the head (rejected for no gain).
+# Either way the candidate is scored on every validation task.
 SOLVE = '''"""Answers "What is A plus B times C?" questions."""
 
 import re
@@ -88,28 +90,6 @@ property_examples = 5
 """
 
 
-class Optimizer:
-    """The scripted optimizer: step 1 adds `solve`, every later step revises it into a new variant.
-
-    One variant in four adds 1 to every answer (wrong everywhere, rejected at validation); the
-    others are right and equal in score to the head (rejected for no gain). Either way the
-    candidate is scored on every validation task.
-    """
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, body: dict):
-        with self.lock:
-            self.n += 1
-            n = self.n
-        action = "add_function" if n == 1 else "revise_function"
-        return tool_calls(
-            (action, {"name": "solve", "description": "Arithmetic.", "code": SOLVE.format(n=n)})
-        )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=50)
@@ -136,7 +116,7 @@ def main() -> None:
                     flush=True,
                 )
 
-    with tempfile.TemporaryDirectory() as tmp, LLMServer(Optimizer()) as server:
+    with tempfile.TemporaryDirectory() as tmp, LLMServer(RevisingOptimizer(SOLVE)) as server:
         root = Path(tmp) / "fns"
         config = CONFIG.format(base_url=server.base_url, steps=args.steps, backend=args.backend)
         repo = FunctionRepo.init(root, config_text=config)
