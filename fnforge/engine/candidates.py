@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fnforge.function_repo.selection import candidate_label
 from fnforge.protocol import CandidateView, Verdict
 
 
@@ -104,16 +105,11 @@ def combinable(gated: Sequence[tuple[Any, list[Verdict]]]) -> list[int]:
     first (most fixes, then the smaller change) and skipped when they touch a function an
     earlier pick touches. Fewer than two: nothing to combine.
     """
-    ranked = sorted(
-        (-precheck_fixes(v), changed_lines(c.base_functions, c.functions), i)
-        for i, (c, v) in enumerate(gated)
-        if passed(v) and precheck_fixes(v) > 0
-    )
     picked: list[int] = []
     names: set[str] = set()
-    for _, _, i in ranked:
+    for i in ranked(gated):
         mine = touched(gated[i][0])
-        if not mine & names:
+        if precheck_fixes(gated[i][1]) > 0 and not mine & names:
             picked.append(i)
             names |= mine
     return sorted(picked) if len(picked) > 1 else []
@@ -121,8 +117,7 @@ def combinable(gated: Sequence[tuple[Any, list[Verdict]]]) -> list[int]:
 
 def label(candidate: Any, index: int) -> str:
     """A candidate's name within its step: `c<i>` of its branch `.../step-<n>-c<i>`, else by position."""
-    branch = str(getattr(candidate, "branch", ""))
-    return "c" + branch.rsplit("-c", 1)[1] if "-c" in branch else f"c{index + 1}"
+    return candidate_label(str(getattr(candidate, "branch", ""))) or f"c{index + 1}"
 
 
 def selection_note(gated: Sequence[tuple[Any, list[Verdict]]], chosen: int) -> dict[str, Any]:

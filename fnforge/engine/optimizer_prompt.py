@@ -66,6 +66,9 @@ class StepSummary:
         return line
 
 
+FAILURES_SHOWN = 4  # failed transcripts a prompt shows at most (more with combine: `failures_shown`)
+
+
 @dataclass
 class OptimizerContext:
     """Everything the optimizer is shown for one step."""
@@ -79,12 +82,13 @@ class OptimizerContext:
     train_score: float | None
     packages: Sequence[str] = ()
     seed: int = 0
-    failures: int = 4  # failed transcripts shown at most (`failures_shown`)
+    failures: int = FAILURES_SHOWN  # failed transcripts shown at most (`failures_shown`)
     stdlib: Sequence[str] = ()  # the standard modules the sandbox's policy allows (empty: unknown)
 
 
 HISTORY_SHOWN = 30  # at most this many latest steps, before the budget trims further
-FAILURES_SHOWN = 4
+SUCCESSES_SHOWN = 2
+RETRY_RESERVE_TOKENS = 400  # room for the one re-ask message that may follow the prompt
 
 
 def failures_shown(candidates: int, combine: bool) -> int:
@@ -95,8 +99,6 @@ def failures_shown(candidates: int, combine: bool) -> int:
     proposal) the prompt is what it was, so earlier runs replay unchanged.
     """
     return max(FAILURES_SHOWN, 2 * candidates) if combine else FAILURES_SHOWN
-SUCCESSES_SHOWN = 2
-RETRY_RESERVE_TOKENS = 400  # room for the one re-ask message that may follow the prompt
 
 
 MIN_REPLY_TOKENS = 128  # the least reply room a learned window leaves the optimizer
@@ -216,11 +218,11 @@ class _PromptParts:
         involved = involved_functions(failed, self.names)
         uninvolved = sorted((n for n in self.names if n not in involved), key=lambda n: -len(self.full[n]))
         rest = sorted((n for n in self.names if n in involved), key=lambda n: -len(self.full[n]))
-        self.to_stub = [*uninvolved, *rest]
         self.lean = settings.llm.optimizer_sources == "involved"
         if self.lean:  # to save tokens, not to fit: the uninvolved show signature and docstring from the start
-            while self.to_stub and self.to_stub[0] in uninvolved:
-                self._stub(self.to_stub.pop(0))
+            for name in uninvolved:
+                self._stub(name)
+        self.to_stub = rest if self.lean else [*uninvolved, *rest]
 
     def fill(self) -> str:
         """The template filled with the parts still shown."""

@@ -15,7 +15,6 @@ from typing import Any
 
 from fnforge.engine.candidates import (
     KnownVerdict,
-    choose,
     combinable,
     label,
     passed,
@@ -117,8 +116,9 @@ def _validate_in_turn(gated: list[tuple[Any, list[Any]]], validation: Any, tries
         validated.append(i)
         if passed(verdict):
             return i, validated
-    rest = [i for i in order if i not in validated]
-    return (rest[0] if rest else choose(gated)), validated
+    # the loop validated a prefix of `order`, so the next best is next; none passing: the first,
+    # which the judge then rejects at its own failing gate
+    return (order[len(validated)] if order else 0), validated
 
 
 def _combined(repo: Any, run: str, n: int, gated: list[tuple[Any, list[Any]]], before: list[Any]) -> Any:

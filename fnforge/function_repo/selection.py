@@ -25,6 +25,12 @@ from fnforge.protocol import Verdict
 SELECTION = "selection"
 
 
+def candidate_label(branch: str) -> str | None:
+    """`c<i>` (`c1+2` for a combination) of a step's candidate branch `.../step-<n>-c<i>`; None when
+    the branch is a step's only candidate (no suffix)."""
+    return "c" + branch.rsplit("-c", 1)[1] if "-c" in branch else None
+
+
 def unchosen_ref(run: str, step: int, index: int | str) -> str:
     """Where the i-th candidate of a step (or a combination such as `1+3`) is kept when another was chosen."""
     return f"{REJECTED_PREFIX}/{run}/step-{step}-c{index}"
@@ -38,7 +44,7 @@ def keep_unchosen(
     The gate is the first failing verdict's, else `selection`; `note["selection"]` (set by the
     caller) says why another candidate won.
     """
-    index = candidate.branch.rsplit("-c", 1)[-1]
+    index = (candidate_label(candidate.branch) or "c")[1:]
     failed = next((v for v in verdicts if not v.passed), None)
     gate = failed.gate if failed is not None else SELECTION
     reason = failed.reason if failed is not None else str(note.get("selection", {}).get("why", "not chosen"))
