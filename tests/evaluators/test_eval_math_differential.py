@@ -145,6 +145,12 @@ def _pairs(draw_reference, outputs):
     return draw_reference.flatmap(lambda ref: st.sampled_from(outputs(*ref)).map(lambda out: (ref[0], out)))
 
 
+def _written(parts, spellings):
+    """A reference strategy: drawn parts `v`, and the reference written one of `spellings(v)` ways,
+    as (reference, *parts) for `_pairs`."""
+    return parts.flatmap(lambda v: st.sampled_from(spellings(v)).map(lambda ref: (ref, *v)))
+
+
 # ---- the forms --------------------------------------------------------------------------
 
 
@@ -163,10 +169,9 @@ def _set_outputs(ref: str, a: str, b: str, c: str) -> list[str]:
 
 
 SETS = _pairs(  # (no surds: Math-Verify compares sets of surds slowly, ~60 ms a pair)
-    st.tuples(NUMBERS_ONLY, NUMBERS_ONLY, NUMBERS_ONLY).flatmap(
-        lambda v: st.sampled_from(
-            [f"{v[0]}, {v[1]}", f"{v[0]},{v[1]}", f"\\{{{v[0]}, {v[1]}\\}}", f"({v[0]}, {v[1]})"]
-        ).map(lambda ref: (ref, *v))
+    _written(
+        st.tuples(NUMBERS_ONLY, NUMBERS_ONLY, NUMBERS_ONLY),
+        lambda v: [f"{v[0]}, {v[1]}", f"{v[0]},{v[1]}", f"\\{{{v[0]}, {v[1]}\\}}", f"({v[0]}, {v[1]})"],
     ),
     _set_outputs,
 )
@@ -186,10 +191,9 @@ def _join_outputs(ref: str, a: str, b: str, c: str) -> list[str]:
 
 
 JOINS = _pairs(
-    st.tuples(VALUES, VALUES, VALUES).flatmap(
-        lambda v: st.sampled_from([f"{v[0]}$ and ${v[1]}", f"${v[0]}$ or ${v[1]}$", f"{v[0]}, {v[1]}"]).map(
-            lambda ref: (ref, *v)
-        )
+    _written(
+        st.tuples(VALUES, VALUES, VALUES),
+        lambda v: [f"{v[0]}$ and ${v[1]}", f"${v[0]}$ or ${v[1]}$", f"{v[0]}, {v[1]}"],
     ),
     _join_outputs,
 )
@@ -208,10 +212,8 @@ def _box_outputs(ref: str, a: str, b: str, c: str) -> list[str]:
 
 
 BOXES = _pairs(
-    st.tuples(VALUES, VALUES, VALUES).flatmap(
-        lambda v: st.sampled_from([v[0], f"{v[0]}, {v[1]}", f"\\{{{v[0]}, {v[1]}\\}}"]).map(
-            lambda ref: (ref, *v)
-        )
+    _written(
+        st.tuples(VALUES, VALUES, VALUES), lambda v: [v[0], f"{v[0]}, {v[1]}", f"\\{{{v[0]}, {v[1]}\\}}"]
     ),
     _box_outputs,
 )
@@ -302,12 +304,9 @@ def _unit_outputs(ref: str, n: str, unit: str, m: str) -> list[str]:
 
 
 UNITS = _pairs(
-    st.tuples(
-        st.one_of(INTEGERS, DECIMALS), st.sampled_from(UNIT_WORDS), st.one_of(INTEGERS, DECIMALS)
-    ).flatmap(
-        lambda v: st.sampled_from(
-            [v[0], f"{v[0]}\\text{{ {v[1]}}}", f"{v[0]} \\mathrm{{~{v[1]}}}", f"{v[0]}^\\circ"]
-        ).map(lambda ref: (ref, *v))
+    _written(
+        st.tuples(st.one_of(INTEGERS, DECIMALS), st.sampled_from(UNIT_WORDS), st.one_of(INTEGERS, DECIMALS)),
+        lambda v: [v[0], f"{v[0]}\\text{{ {v[1]}}}", f"{v[0]} \\mathrm{{~{v[1]}}}", f"{v[0]}^\\circ"],
     ),
     _unit_outputs,
 )
@@ -327,8 +326,9 @@ def _percent_outputs(ref: str, p: str, q: str) -> list[str]:
 
 
 PERCENTS = _pairs(
-    st.tuples(st.integers(0, 150).map(str), st.integers(0, 150).map(str)).flatmap(
-        lambda v: st.sampled_from([f"{v[0]}\\%", v[0], str(int(v[0]) / 100)]).map(lambda ref: (ref, *v))
+    _written(
+        st.tuples(st.integers(0, 150).map(str), st.integers(0, 150).map(str)),
+        lambda v: [f"{v[0]}\\%", v[0], str(int(v[0]) / 100)],
     ),
     _percent_outputs,
 )
